@@ -1,0 +1,111 @@
+"""The `verify` command group and the plumbing every command shares.
+
+Only this package knows about click, terminals and exit codes: commands parse options,
+call the core, render a report and return an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from verifier import __version__
+from verifier.errors import EXIT_FINDINGS, EXIT_OPERATIONAL, EXIT_PASS, EXIT_USAGE, VerifierError
+from verifier.findings import Report
+from verifier.report import RENDERERS, render
+from verifier.report import text as text_report
+from verifier.surfaces import SURFACE_NAMES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail_line(message: str) -> None:
+    click.echo(f"verify: error: {' '.join(message.split())}", err=True)
+
+
+class VerifyGroup(click.Group):
+    """Runs commands non-standalone so every failure is one line and a contract exit code."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> None:
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args, prog_name, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            code = exc.exit_code
+        except click.exceptions.Abort:
+            fail_line("aborted")
+            code = EXIT_OPERATIONAL
+        except click.ClickException as exc:
+            hint = ""
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                hint = f" (see '{ctx.command_path} --help')"
+            fail_line(exc.format_message() + hint)
+            code = EXIT_USAGE
+        except VerifierError as exc:
+            fail_line(exc.message)
+            code = exc.exit_code
+        except KeyboardInterrupt:
+            fail_line("interrupted")
+            code = 130
+        except Exception as exc:  # a bug: still one line, never a traceback
+            if os.environ.get("VERIFY_DEBUG"):
+                raise
+            fail_line(
+                f"internal error ({exc.__class__.__name__}: {exc}); VERIFY_DEBUG=1 shows more"
+            )
+            code = EXIT_OPERATIONAL
+        sys.exit(code if isinstance(code, int) else EXIT_PASS)
+
+
+@click.group(
+    cls=VerifyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="verify")
+def main() -> None:
+    """Verify ChatGPT Codex and OpenAI usage/cost payloads before a cost merge trusts them.
+
+    \b
+    Surfaces: chatgpt_enterprise_usage, openai_org_usage_completions,
+              openai_org_costs, openai_org_users
+    Exit codes: 0 pass; 1 findings fail the run; 2 usage error or bad input file;
+                3 operational failure (network, server, disk).
+    """
+
+
+def surface_option(multiple: bool = False) -> Callable[[F], F]:
+    help_text = "Surface of raw response bodies (capture files know their own): " + ", ".join(
+        SURFACE_NAMES
+    )
+    return click.option("--surface", "surface", multiple=multiple, metavar="NAME", help=help_text)
+
+
+def format_option(*extra: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        default="text",
+        show_default=True,
+        metavar="|".join(RENDERERS),
+        help="Report format: " + ", ".join(RENDERERS) + ".",
+    )
+
+
+def use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def emit(report: Report, fmt: str) -> int:
+    """Print a report in the requested format and return the contract exit code."""
+    if fmt == "text":
+        output = text_report.render(report, colour=use_colour())
+    else:
+        output = render(report, fmt)
+    click.echo(output, nl=False)
+    return EXIT_FINDINGS if report.verdict == "fail" else EXIT_PASS

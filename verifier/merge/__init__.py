@@ -1,0 +1,1 @@
+"""Cost merge: one parser per surface plus the merge itself."""

@@ -1,0 +1,24 @@
+"""Renderers: one module per output format, each a pure `render(report) -> str`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from verifier.errors import UsageError
+from verifier.findings import Report
+from verifier.report import json_format, text
+
+Renderer = Callable[[Report], str]
+
+RENDERERS: dict[str, Renderer] = {
+    "text": text.render,
+    "json": json_format.render,
+}
+
+
+def render(report: Report, fmt: str) -> str:
+    try:
+        renderer = RENDERERS[fmt]
+    except KeyError:
+        raise UsageError(f"unknown format {fmt!r}; known: {', '.join(RENDERERS)}") from None
+    return renderer(report)

@@ -1,0 +1,191 @@
+"""Versioned on-disk capture envelope and atomic writes.
+
+A capture file is one JSON object:
+
+    {"format": "verify-capture", "format_version": 1, "surface": ..., "tool_version": ...,
+     "captured_at": "2026-11-27T23:00:00Z", "source": "live" | "sandbox:<scenario>" | "documented",
+     "anonymisation": {"method": "hmac-sha256/v1", "key_fingerprint": "sha256:..." | null},
+     "request": {"method": "GET", "url_template": ..., "query": {...}},
+     "pages": [{"status": 200, "url": ..., "headers": {...}, "body": <JSON as received>,
+                "body_text": <non-JSON body, anonymised> | absent}],
+     "findings": [<capture-time findings: http_status, pagination_changed>]}
+
+Unknown formats and versions are refused loudly (compare vcrpy `serialize.py`).
+Writes go to a temporary file in the target directory, are fsynced and renamed, so
+a reader never sees a half-written capture and an interrupted run leaves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from verifier import __version__
+from verifier.errors import DiskError, FormatVersionError, InputError
+from verifier.surfaces import get_surface
+
+CAPTURE_FORMAT = "verify-capture"
+CAPTURE_FORMAT_VERSION = 1
+ANON_METHOD = "hmac-sha256/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One HTTP answer: status, selected response headers, body after anonymisation."""
+
+    status: int
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    # Set only when the body was not JSON (an HTML error page, a truncated body).
+    body_text: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": self.body,
+        }
+        if self.body_text is not None:
+            out["body_text"] = self.body_text
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    method: str
+    url_template: str
+    query: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "url_template": self.url_template, "query": dict(self.query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    surface: str
+    request: RequestInfo
+    pages: tuple[Page, ...]
+    captured_at: str
+    key_fingerprint: str | None
+    source: str = "live"
+    tool_version: str = __version__
+    findings: tuple[Mapping[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CAPTURE_FORMAT,
+            "format_version": CAPTURE_FORMAT_VERSION,
+            "surface": self.surface,
+            "tool_version": self.tool_version,
+            "captured_at": self.captured_at,
+            "source": self.source,
+            "anonymisation": {"method": ANON_METHOD, "key_fingerprint": self.key_fingerprint},
+            "request": self.request.to_json(),
+            "pages": [page.to_json() for page in self.pages],
+            "findings": [dict(f) for f in self.findings],
+        }
+
+
+def is_capture_document(document: object) -> bool:
+    return isinstance(document, dict) and document.get("format") == CAPTURE_FORMAT
+
+
+def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
+    """Rebuild a Capture from its JSON form, refusing unknown versions and bad shapes."""
+    version = document.get("format_version")
+    if version != CAPTURE_FORMAT_VERSION:
+        raise FormatVersionError(
+            source,
+            f"capture format version {version!r} is not supported by verify {__version__} "
+            f"(supported: {CAPTURE_FORMAT_VERSION}); re-capture or upgrade the tool",
+        )
+    try:
+        surface = get_surface(str(document["surface"])).name
+        request = document["request"]
+        anonymisation = document.get("anonymisation") or {}
+        pages = tuple(
+            Page(
+                status=int(page["status"]),
+                url=str(page.get("url", "")),
+                headers=dict(page.get("headers") or {}),
+                body=page.get("body"),
+                body_text=page.get("body_text"),
+            )
+            for page in document["pages"]
+        )
+        return Capture(
+            surface=surface,
+            request=RequestInfo(
+                method=str(request.get("method", "GET")),
+                url_template=str(request.get("url_template", "")),
+                query=dict(request.get("query") or {}),
+            ),
+            pages=pages,
+            captured_at=str(document["captured_at"]),
+            key_fingerprint=anonymisation.get("key_fingerprint"),
+            source=str(document.get("source", "live")),
+            tool_version=str(document.get("tool_version", "unknown")),
+            findings=tuple(document.get("findings") or ()),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(
+            source, f"malformed capture file ({exc.__class__.__name__}: {exc})"
+        ) from None
+
+
+def serialise(document: Any) -> bytes:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise DiskError(f"could not write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        # KeyboardInterrupt/SIGTERM mid-write: never leave the temp file behind.
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def save_capture(
+    capture: Capture,
+    path: Path,
+    *,
+    guard: Callable[[bytes], None] | None = None,
+) -> Path:
+    """Serialise and atomically write a capture. `guard` sees the exact bytes first and
+    raises to refuse the write (the leak gate), so nothing reaches disk unchecked."""
+    data = serialise(capture.to_json())
+    if guard is not None:
+        guard(data)
+    atomic_write_bytes(path, data)
+    return path
+
+
+def capture_filename(capture: Capture) -> str:
+    stamp = capture.captured_at.replace(":", "").replace("-", "")
+    return f"{capture.surface}__{stamp}.json"
