@@ -4,6 +4,7 @@
     ├── UsageError               exit 2  bad option, unknown surface, missing env var
     ├── InputError               exit 2  unreadable or invalid input file
     │   └── FormatVersionError   exit 2  capture/lock written by an unknown format version
+    ├── RefusedError             exit 1  a gate refused: leak before a write, merge on drift
     └── OperationalError         exit 3  the world failed
         ├── NetworkError         exit 3  connection, timeout, retries exhausted
         └── DiskError            exit 3  could not write output
@@ -48,6 +49,12 @@ class InputError(VerifierError):
 
 class FormatVersionError(InputError):
     pass
+
+
+class RefusedError(VerifierError):
+    """A safety gate refused to go on (leak found before a write, merge on drift)."""
+
+    exit_code = EXIT_FINDINGS
 
 
 class OperationalError(VerifierError):
