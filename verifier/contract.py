@@ -111,12 +111,14 @@ def findings_from_violations(
     surface: Surface, source: str, located: Iterable[tuple[str, Violation]]
 ) -> list[Finding]:
     """Aggregate (pointer prefix, violation) pairs into one finding per path and rule."""
-    grouped: dict[tuple[str, str, str, str], list[str]] = {}
+    # Grouped by path and rule; `observed` describes the first occurrence.
+    grouped: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
     for prefix, v in located:
-        key = (paths.path_of(v.parts), v.rule, v.expected, v.observed)
-        grouped.setdefault(key, []).append(prefix + paths.pointer(v.parts))
+        key = (paths.path_of(v.parts), v.rule, v.expected)
+        entry = grouped.setdefault(key, (v.observed, []))
+        entry[1].append(prefix + paths.pointer(v.parts))
     findings = []
-    for (path, _rule, expected, observed), pointers in grouped.items():
+    for (path, _rule, expected), (observed, pointers) in grouped.items():
         shown = path or "(document)"
         times = f" in {len(pointers)} places" if len(pointers) > 1 else ""
         findings.append(

@@ -4,6 +4,7 @@ InputError with one line naming the file and the problem (exit 2)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from verifier.surfaces import Surface, get_surface
 
 # RFC 7493 (I-JSON): integers beyond +-(2**53 - 1) do not survive common JSON parsers.
 MAX_EXACT_INT = 2**53 - 1
-MAX_DEPTH = 512
 _LONG_DIGITS = re.compile(rb"\d{16,}")
 _BOMS = {
     b"\xef\xbb\xbf": "UTF-8",
@@ -103,7 +103,7 @@ def parse_json_bytes(data: bytes, source: str) -> Any:
     except orjson.JSONDecodeError as exc:
         raise InputError(source, _describe_decode_error(exc)) from None
     if _LONG_DIGITS.search(data):
-        _check_integers(document, source)
+        _check_integers(data, source)
     return document
 
 
@@ -118,23 +118,22 @@ def _describe_decode_error(exc: orjson.JSONDecodeError) -> str:
     return f"invalid JSON at {where}: {exc.msg}"
 
 
-def _check_integers(document: Any, source: str) -> None:
-    """Walk only when long digit runs exist: reject integers JSON cannot carry exactly."""
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise InputError(source, f"nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) > MAX_EXACT_INT:
+def _check_integers(data: bytes, source: str) -> None:
+    """Only when long digit runs exist (rare): re-read with the standard library, which
+    keeps integers exact (orjson turns integers beyond 64 bits into floats), and reject
+    integers JSON cannot carry exactly."""
+
+    def exact_int(text: str) -> int:
+        value = int(text)
+        if abs(value) > MAX_EXACT_INT:
             raise InputError(
                 source,
-                f"integer {node} is outside +-(2**53-1), the range JSON numbers keep exactly "
+                f"integer {text} is outside +-(2**53-1), the range JSON numbers keep exactly "
                 "(RFC 7493)",
             )
+        return value
+
+    json.loads(data, parse_int=exact_int)
 
 
 def load_json_file(path: Path) -> Any:

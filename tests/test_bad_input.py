@@ -1,0 +1,142 @@
+"""Every kind of unusable input: exit 2, exactly one line on stderr, no traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .cli_helpers import run_cli
+from .conftest import DOCUMENTED_CAPTURES, ROOT
+
+COSTS = "openai_org_costs"
+
+
+def _bad(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+CASES: dict[str, tuple[bytes, str]] = {
+    "empty": (b"", "file is empty"),
+    "whitespace_only": (b"  \n\t", "file is empty"),
+    "invalid_json": (b'{\n  "object": "page",\n  "data": [1,]\n}', "invalid JSON at line 3 column"),
+    "truncated": (b'{"object": "page", "data": [', "invalid JSON at line 1 column"),
+    "non_utf8": (b'{"object": "p\xe9ge"}', "not valid UTF-8 (byte offset 13)"),
+    "utf8_bom": (b'\xef\xbb\xbf{"object": "page"}', "UTF-8 byte-order mark"),
+    "utf16_bom": ('{"a": 1}'.encode("utf-16"), "byte-order mark"),
+    "array_not_object": (b'[{"object": "bucket"}]', "expected a JSON object"),
+    "string_not_object": (b'"page"', "expected a JSON object"),
+    "nan": (b'{"data": [], "has_more": false, "value": NaN}', "NaN and Infinity are not JSON"),
+    "infinity": (b'{"value": Infinity}', "NaN and Infinity are not JSON"),
+    "minus_infinity": (b'{"value": -Infinity}', "NaN and Infinity are not JSON"),
+    "deep_nesting": (b"[" * 10_000 + b"]" * 10_000, "nested too deeply"),
+    "deep_objects": (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "nested too deeply"),
+    "twenty_digit_integer": (b'{"value": 12345678901234567890}', "2**53-1"),
+    "huge_integer": (b'{"value": -123456789012345678901234567890}', "2**53-1"),
+}
+
+
+def _assert_one_line_error(stderr: str, expected: str) -> None:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("verify: error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_file_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
+    data, expected = CASES[case]
+    path = _bad(tmp_path, f"{case}.json", data)
+    result = run_cli("check", "--surface", COSTS, str(path))
+    assert result.code == 2
+    assert result.stdout == ""
+    _assert_one_line_error(result.stderr, expected)
+    assert str(path) in result.stderr
+
+
+def test_long_digit_strings_are_not_mistaken_for_integers(tmp_path: Path) -> None:
+    body = json.loads((ROOT / "tests/data/documented/openai_org_costs.json").read_text())
+    body["next_page"] = "page_12345678901234567890123"
+    path = _bad(tmp_path, "cursor.json", json.dumps(body).encode())
+    assert run_cli("check", "--surface", COSTS, str(path)).code == 0
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = run_cli("check", "--surface", COSTS, str(tmp_path / "nope.json"))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "no such file or directory")
+
+
+def test_directory_without_json(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not json")
+    result = run_cli("check", str(tmp_path))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "directory contains no *.json files")
+
+
+def test_unknown_surface_name(tmp_path: Path) -> None:
+    path = _bad(tmp_path, "body.json", b"{}")
+    result = run_cli("check", "--surface", "openai_org_invoices", str(path))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "unknown surface 'openai_org_invoices'")
+    assert "openai_org_costs" in result.stderr
+
+
+def test_raw_body_without_surface(tmp_path: Path) -> None:
+    path = _bad(tmp_path, "body.json", b'{"object": "page"}')
+    result = run_cli("check", str(path))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "say which surface it is with --surface")
+
+
+def test_unknown_capture_format_version(tmp_path: Path) -> None:
+    capture = json.loads((DOCUMENTED_CAPTURES / "openai_org_costs.json").read_text())
+    capture["format_version"] = 99
+    path = _bad(tmp_path, "future.json", json.dumps(capture).encode())
+    result = run_cli("check", str(path))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "capture format version 99 is not supported")
+
+
+def test_capture_surface_conflicts_with_flag() -> None:
+    path = DOCUMENTED_CAPTURES / "openai_org_costs.json"
+    result = run_cli("check", "--surface", "openai_org_users", str(path))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "is a openai_org_costs capture")
+
+
+def test_missing_argument_is_a_one_line_usage_error() -> None:
+    result = run_cli("check")
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "Missing argument")
+
+
+def test_unknown_option_is_a_one_line_usage_error() -> None:
+    result = run_cli("check", "--colour", "x.json")
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, "No such option")
+
+
+def test_input_files_are_left_untouched(tmp_path: Path) -> None:
+    data = b'{"value": NaN}'
+    path = _bad(tmp_path, "nan.json", data)
+    run_cli("check", "--surface", COSTS, str(path))
+    assert path.read_bytes() == data
+
+
+def test_python_dash_m_gives_no_traceback(tmp_path: Path) -> None:
+    path = _bad(tmp_path, "bad.json", b"{")
+    proc = subprocess.run(
+        [sys.executable, "-m", "verifier", "check", "--surface", COSTS, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    _assert_one_line_error(proc.stderr, "invalid JSON at line 1 column")
