@@ -20,6 +20,7 @@ from verifier.report import text as text_report
 from verifier.surfaces import SURFACE_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INTERRUPTED = 130  # the shell convention for SIGINT
 
 
 def fail_line(message: str) -> None:
@@ -37,9 +38,11 @@ class VerifyGroup(click.Group):
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             code = exc.exit_code
-        except click.exceptions.Abort:
-            fail_line("aborted")
-            code = EXIT_OPERATIONAL
+        except click.exceptions.Abort as exc:
+            # click turns Ctrl-C (KeyboardInterrupt) into Abort before we see it.
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            fail_line("interrupted" if interrupted else "aborted")
+            code = EXIT_INTERRUPTED if interrupted else EXIT_OPERATIONAL
         except click.ClickException as exc:
             hint = ""
             ctx = getattr(exc, "ctx", None)
@@ -52,7 +55,7 @@ class VerifyGroup(click.Group):
             code = exc.exit_code
         except KeyboardInterrupt:
             fail_line("interrupted")
-            code = 130
+            code = EXIT_INTERRUPTED
         except Exception as exc:  # a bug: still one line, never a traceback
             if os.environ.get("VERIFY_DEBUG"):
                 raise

@@ -1,0 +1,694 @@
+"""Capture the analytics surfaces over HTTP: windows, cursors, retries, then anonymise and save.
+
+The httpx client is injected (a live client, a loopback one for the sandbox, or an
+`httpx.MockTransport` in unit tests), and so are the anonymiser and the leak gate.
+
+    plan_windows()   a date range -> windows the vendor accepts (31 daily buckets for
+                     usage, 180 for costs, the 90-day look-back of the Codex API)
+    fetch_chain()    one window: follow cursors to the end; a cursor loop or
+                     `has_more` without a cursor becomes a `pagination_changed` event
+    fetch_page()     one request with retries: 408/409/429/5xx, timeouts, dropped
+                     connections; exponential backoff with jitter, `Retry-After`
+                     honoured, a bounded number of attempts and seconds of waiting
+    run_capture()    all chains of all surfaces on a bounded thread pool, then per
+                     surface: raw capture -> anonymise -> findings -> leak gate -> atomic save
+
+A final non-2xx answer is data (recorded + an `http_status` finding); only a network
+failure beyond retries is an error, and then that surface writes no file at all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import httpx
+import orjson
+
+from verifier.contract import http_status_finding
+from verifier.credentials import SurfaceAccess, all_secrets, same_origin
+from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, UsageError
+from verifier.findings import Finding
+from verifier.inputs import Body
+from verifier.keys import AnonKey, key_from_text, load_key
+from verifier.store import Capture, Page, RequestInfo, capture_filename, save_capture
+from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
+
+DEFAULT_WINDOW_DAYS = 30  # for surfaces without a vendor cap: smaller windows run in parallel
+MAX_REDIRECTS = 5
+RETRY_STATUSES = frozenset({408, 409, 429})
+PaginationProblem = Literal["cursor_loop", "has_more_without_cursor", "too_many_pages"]
+
+# -- options -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try one request. `budget` bounds the seconds spent waiting between tries."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    budget: float = 60.0
+    timeout: float = 30.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Exponential backoff with jitter: half fixed, half random, capped."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureOptions:
+    start: date
+    end: date  # inclusive: the last day captured
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    concurrency: int = 8
+    page_limits: Mapping[str, int] = field(default_factory=dict)  # surface -> `limit`
+    window_days: Mapping[str, int] = field(default_factory=dict)  # surface -> days per request
+    today: date | None = None  # for look-back limits; None means the UTC date now
+    source: str = "live"
+    max_pages: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise UsageError(f"--end {self.end} is before --start {self.start}")
+        if self.concurrency < 1:
+            raise UsageError("concurrency must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: date
+    end: date  # exclusive
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.isoformat()}..{(self.end - timedelta(days=1)).isoformat()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """The anonymiser and the leak gate every capture passes before it reaches disk."""
+
+    anonymise: Callable[[Capture], Capture]
+    guard: Callable[[bytes], None]
+
+
+class Progress(Protocol):
+    def chain_started(self, surface: str, window: Window | None) -> None: ...
+    def page_done(self, surface: str, status: int) -> None: ...
+    def retrying(self, surface: str, reason: str, delay: float) -> None: ...
+    def chain_done(self, surface: str) -> None: ...
+
+
+class NoProgress:
+    def chain_started(self, surface: str, window: Window | None) -> None:
+        pass
+
+    def page_done(self, surface: str, status: int) -> None:
+        pass
+
+    def retrying(self, surface: str, reason: str, delay: float) -> None:
+        pass
+
+    def chain_done(self, surface: str) -> None:
+        pass
+
+
+# -- results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaginationEvent:
+    page: int  # index in the chain's pages of the page that could not be followed
+    problem: PaginationProblem
+    cursor_field: str  # `next_page` or `last_id`
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    surface: str
+    window: Window | None
+    pages: tuple[Page, ...]
+    events: tuple[PaginationEvent, ...] = ()
+    failure: str | None = None  # set when the network failed beyond retries
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRun:
+    """What a capture produced: one file per surface and the capture-time findings."""
+
+    paths: tuple[Path, ...]
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()  # surfaces whose network failed: nothing written
+    fetch_seconds: float = 0.0  # wall time of the concurrent HTTP phase
+    write_seconds: float = 0.0  # anonymise + leak gate + atomic writes, after the fetch
+
+    @property
+    def exit_code(self) -> int:
+        if self.failures:
+            return NetworkError.exit_code
+        return EXIT_FINDINGS if self.findings else EXIT_PASS
+
+
+class _NetworkFailure(Exception):
+    """A request that could not get any HTTP answer within the retry policy."""
+
+
+# -- windows -------------------------------------------------------------------------------
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def unix(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def plan_windows(surface: Surface, options: CaptureOptions) -> tuple[list[Window], str | None]:
+    """Split [start, end] into request windows the vendor accepts, plus a note if clamped."""
+    if not surface.windowed:
+        return [], None
+    start, stop = options.start, options.end + timedelta(days=1)
+    note = None
+    if surface.lookback_days is not None:
+        # The vendor counts its look-back from "now"; starting a day late stays inside it.
+        today = options.today or utc_today()
+        earliest = today - timedelta(days=surface.lookback_days - 1)
+        if start < earliest:
+            start = earliest
+            note = (
+                f"{surface.name}: the vendor keeps {surface.lookback_days} days; "
+                f"capturing from {earliest.isoformat()}"
+            )
+    cap = surface.max_days_per_request
+    size = options.window_days.get(surface.name) or cap or DEFAULT_WINDOW_DAYS
+    size = min(size, cap) if cap else size
+    windows = []
+    cursor = start
+    while cursor < stop:
+        windows.append(Window(cursor, min(cursor + timedelta(days=size), stop)))
+        cursor = windows[-1].end
+    if not windows:
+        note = f"{surface.name}: nothing to capture inside the vendor's look-back"
+    return windows, note
+
+
+def chain_query(access: SurfaceAccess, window: Window | None, limit: int) -> dict[str, str]:
+    query = dict(access.surface.query)
+    if window is not None:
+        query |= {"start_time": str(unix(window.start)), "end_time": str(unix(window.end))}
+    query["limit"] = str(limit)
+    return query
+
+
+# -- one request with retries ---------------------------------------------------------------
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    """`retry-after-ms` (as the OpenAI SDK reads it), else `Retry-After` seconds or date."""
+    millis = _finite(headers.get("retry-after-ms"))
+    if millis is not None:
+        return max(millis / 1000, 0.0)
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _finite(value)
+    if seconds is None:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(seconds, 0.0)
+
+
+def _finite(text: str | None) -> float | None:
+    """A header's number, or None for absent, malformed, NaN or infinite values."""
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def is_retryable(status: int) -> bool:
+    return status in RETRY_STATUSES or status >= 500
+
+
+@dataclass
+class Fetcher:
+    """Sends requests for one run: shared client, retry policy, sleep and jitter source."""
+
+    client: httpx.Client
+    policy: RetryPolicy
+    progress: Progress
+    sleep: Callable[[float], None] | None = None  # None: wait, but wake up on cancel()
+    rng: random.Random = field(default_factory=random.Random)
+    _rng_lock: threading.Lock = field(default_factory=threading.Lock)
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        """Stop every chain at its next request or wait (Ctrl-C, a fatal error)."""
+        self._cancelled.set()
+
+    def _wait(self, seconds: float) -> None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self._cancelled.wait(seconds)
+
+    def fetch(self, access: SurfaceAccess, query: Mapping[str, str]) -> Page:
+        """One page with retries. A final non-2xx answer is returned, not raised."""
+        waited = 0.0
+        for attempt in range(1, self.policy.attempts + 1):
+            if self._cancelled.is_set():
+                raise _NetworkFailure("cancelled")
+            last = attempt == self.policy.attempts
+            try:
+                response = self._send(access, query)
+            except httpx.TransportError as exc:
+                reason = transport_reason(exc)
+                delay = self._delay(attempt, None)
+                if last or waited + delay > self.policy.budget:
+                    raise _NetworkFailure(f"{reason} after {attempt} attempts") from None
+            else:
+                page = page_from_response(response, access)
+                if not self._should_retry(page) or last:
+                    return page
+                reason = f"HTTP {page.status}" if not page.ok else "unreadable body"
+                delay = self._delay(attempt, retry_after_seconds(response.headers))
+                if waited + delay > self.policy.budget:
+                    return page
+            self.progress.retrying(access.surface.name, reason, delay)
+            self._wait(delay)
+            waited += delay
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _should_retry(self, page: Page) -> bool:
+        if page.ok:
+            return page.body is None and page.body_text is not None  # a 2xx that is not JSON
+        return is_retryable(page.status)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        with self._rng_lock:
+            backoff = self.policy.backoff(attempt, self.rng)
+        return backoff if retry_after is None else max(retry_after, backoff)
+
+    def _send(self, access: SurfaceAccess, query: Mapping[str, str]) -> httpx.Response:
+        """GET, following redirects only within the same origin so the key never leaves it."""
+        response = self.client.get(
+            access.url,
+            params=dict(query),
+            headers=access.auth_headers(),
+            timeout=self.policy.timeout,
+        )
+        for _ in range(MAX_REDIRECTS):
+            if not response.is_redirect:
+                break
+            target = response.url.join(response.headers.get("location", ""))
+            if not same_origin(response.url, target):
+                break  # recorded as the final answer; the key is not sent to another host
+            response = self.client.get(
+                target, headers=access.auth_headers(), timeout=self.policy.timeout
+            )
+        return response
+
+
+def transport_reason(exc: httpx.TransportError) -> str:
+    """A safe one-word-ish reason: class names only, never URLs or bodies."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timeout ({exc.__class__.__name__})"
+    return exc.__class__.__name__
+
+
+def page_from_response(response: httpx.Response, access: SurfaceAccess) -> Page:
+    """Record an answer: status, every header (the anonymiser drops what must go), body."""
+    content = response.content
+    body: Any = None
+    body_text: str | None = None
+    if content.strip():
+        try:
+            body = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            body_text = content.decode("utf-8", "replace")
+    if response.is_redirect and body is None and body_text is None:
+        body_text = "redirect to another host was not followed (the key is never sent there)"
+    return Page(
+        status=response.status_code,
+        url=recorded_url(response.url, access),
+        headers=dict(response.headers),
+        body=body,
+        body_text=body_text,
+    )
+
+
+def recorded_url(url: httpx.URL, access: SurfaceAccess) -> str:
+    """The URL as recorded: path values such as the workspace id put back as placeholders."""
+    text = str(url)
+    for name, value in access.path_values.items():
+        text = text.replace(value, "{" + name + "}")
+    return text
+
+
+# -- one window: follow the cursors ----------------------------------------------------------
+
+
+def next_cursor(surface: Surface, body: Any) -> tuple[str | None, PaginationProblem | None]:
+    """The cursor to continue with, or why pagination cannot go on."""
+    if not isinstance(body, dict) or body.get("has_more") is not True:
+        return None, None
+    field_name = cursor_field(surface)
+    cursor = body.get(field_name)
+    if not isinstance(cursor, str) or not cursor:
+        return None, "has_more_without_cursor"
+    return cursor, None
+
+
+def cursor_field(surface: Surface) -> str:
+    return "last_id" if surface.pagination == "after" else "next_page"
+
+
+def cursor_param(surface: Surface) -> str:
+    return "after" if surface.pagination == "after" else "page"
+
+
+def fetch_chain(
+    fetcher: Fetcher, access: SurfaceAccess, window: Window | None, options: CaptureOptions
+) -> ChainResult:
+    surface = access.surface
+    name = surface.name
+    fetcher.progress.chain_started(name, window)
+    limit = options.page_limits.get(name) or surface.page_size or 100
+    query = chain_query(access, window, limit)
+    pages: list[Page] = []
+    events: list[PaginationEvent] = []
+    used: set[str] = set()
+    try:
+        while True:
+            page = fetcher.fetch(access, query)
+            pages.append(page)
+            fetcher.progress.page_done(name, page.status)
+            if not page.ok:
+                break
+            cursor, problem = next_cursor(surface, page.body)
+            if cursor is not None and cursor in used:
+                problem = "cursor_loop"
+            elif cursor is not None and len(pages) >= options.max_pages:
+                problem = "too_many_pages"
+            if problem is not None:
+                events.append(PaginationEvent(len(pages) - 1, problem, cursor_field(surface)))
+            if cursor is None or problem is not None:
+                break
+            used.add(cursor)
+            query = {**query, cursor_param(surface): cursor}
+    except _NetworkFailure as exc:
+        return ChainResult(name, window, tuple(pages), tuple(events), failure=str(exc))
+    finally:
+        fetcher.progress.chain_done(name)
+    return ChainResult(name, window, tuple(pages), tuple(events))
+
+
+# -- findings from a capture ------------------------------------------------------------------
+
+_PROBLEM_WORDS: dict[PaginationProblem, str] = {
+    "cursor_loop": "a cursor that repeats an earlier one (a loop); pages after it were not read",
+    "has_more_without_cursor": "has_more=true but no cursor to continue with",
+    "too_many_pages": "more pages than the capture's page limit; the rest were not read",
+}
+
+
+def pagination_finding(surface: str, source: str, page: int, event: PaginationEvent) -> Finding:
+    observed = _PROBLEM_WORDS[event.problem]
+    pointer_field = "has_more" if event.problem == "has_more_without_cursor" else event.cursor_field
+    return Finding(
+        surface=surface,
+        source=source,
+        kind="pagination_changed",
+        path=event.cursor_field,
+        pointer=f"/pages/{page}/body/{pointer_field}",
+        severity="breaking",
+        expected=f"a new {event.cursor_field} while has_more is true, null at the end",
+        observed=observed,
+        message=f"pagination broke at page {page}: {observed}",
+        consumed_by_merge=True,
+    )
+
+
+def capture_time_findings(
+    capture: Capture, source: str, events: Sequence[tuple[int, PaginationEvent]]
+) -> list[Finding]:
+    """`http_status` for every non-2xx page (vendor message from the anonymised body) and
+    `pagination_changed` for every cursor problem."""
+    surface = get_surface(capture.surface)
+    findings = [
+        http_status_finding(
+            surface,
+            source,
+            Body(page.status, page.body, f"/pages/{index}/body", page.url, page.body_text),
+        )
+        for index, page in enumerate(capture.pages)
+        if not page.ok
+    ]
+    findings.extend(pagination_finding(surface.name, source, i, e) for i, e in events)
+    return findings
+
+
+# -- the whole run -----------------------------------------------------------------------------
+
+
+def captured_at_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def request_info(access: SurfaceAccess, windows: Sequence[Window], limit: int) -> RequestInfo:
+    query: dict[str, Any] = dict(access.surface.query)
+    if windows:
+        query |= {"start_time": unix(windows[0].start), "end_time": unix(windows[-1].end)}
+    query["limit"] = limit
+    return RequestInfo(method="GET", url_template=access.url_template, query=query)
+
+
+def run_chains(
+    fetcher: Fetcher,
+    plans: Sequence[tuple[SurfaceAccess, list[Window | None]]],
+    options: CaptureOptions,
+) -> dict[str, list[ChainResult]]:
+    """Every (surface, window) chain on one bounded pool; results kept in window order."""
+    jobs = [(access, window) for access, windows in plans for window in windows]
+    pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="capture")
+    try:
+        futures = [pool.submit(fetch_chain, fetcher, a, w, options) for a, w in jobs]
+        results = [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C or a bug: stop the other chains now instead of letting them run on.
+        fetcher.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    grouped: dict[str, list[ChainResult]] = {}
+    for result in results:
+        grouped.setdefault(result.surface, []).append(result)
+    return grouped
+
+
+def assemble(
+    access: SurfaceAccess,
+    chains: Sequence[ChainResult],
+    windows: Sequence[Window],
+    options: CaptureOptions,
+    captured_at: str,
+) -> tuple[Capture, list[tuple[int, PaginationEvent]]]:
+    """One raw capture per surface: all windows' pages in order, events re-indexed."""
+    pages: list[Page] = []
+    events: list[tuple[int, PaginationEvent]] = []
+    for chain in chains:
+        events.extend((len(pages) + e.page, e) for e in chain.events)
+        pages.extend(chain.pages)
+    surface = access.surface
+    limit = options.page_limits.get(surface.name) or surface.page_size or 100
+    capture = Capture(
+        surface=surface.name,
+        request=request_info(access, windows, limit),
+        pages=tuple(pages),
+        captured_at=captured_at,
+        key_fingerprint=None,
+        source=options.source,
+    )
+    return capture, events
+
+
+def run_capture(
+    client: httpx.Client,
+    accesses: Sequence[SurfaceAccess],
+    options: CaptureOptions,
+    out_dir: Path,
+    safety: Safety,
+    *,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] | None = None,
+    rng: random.Random | None = None,
+) -> CaptureRun:
+    """Capture every surface in `accesses` and write one anonymised file per surface."""
+    fetcher = Fetcher(
+        client, options.retry, progress or NoProgress(), sleep, rng or random.Random()
+    )
+    notes: list[str] = []
+    plans: list[tuple[SurfaceAccess, list[Window | None]]] = []
+    windows_of: dict[str, list[Window]] = {}
+    for access in accesses:
+        windows, note = plan_windows(access.surface, options)
+        if note:
+            notes.append(note)
+        if access.surface.windowed and not windows:
+            continue
+        windows_of[access.surface.name] = windows
+        chain_windows: list[Window | None] = [*windows] if windows else [None]
+        plans.append((access, chain_windows))
+    began = time.perf_counter()
+    results = run_chains(fetcher, plans, options)
+    fetched = time.perf_counter()
+    captured_at = captured_at_now()
+    paths: list[Path] = []
+    findings: list[Finding] = []
+    failures: list[str] = []
+    for access, _ in plans:
+        chains = results[access.surface.name]
+        failed = [c.failure for c in chains if c.failure]
+        if failed:
+            failures.append(f"{access.surface.name}: {failed[0]}")
+            continue
+        raw, events = assemble(
+            access, chains, windows_of[access.surface.name], options, captured_at
+        )
+        path, surface_findings = save_one(raw, events, out_dir, safety)
+        paths.append(path)
+        findings.extend(surface_findings)
+    return CaptureRun(
+        tuple(paths),
+        tuple(findings),
+        tuple(notes),
+        tuple(failures),
+        fetch_seconds=fetched - began,
+        write_seconds=time.perf_counter() - fetched,
+    )
+
+
+def save_one(
+    raw: Capture,
+    events: Sequence[tuple[int, PaginationEvent]],
+    out_dir: Path,
+    safety: Safety,
+) -> tuple[Path, list[Finding]]:
+    """Anonymise, attach findings (built from the anonymised pages), gate and write."""
+    anonymised = safety.anonymise(raw)
+    path = out_dir / capture_filename(anonymised)
+    findings = capture_time_findings(anonymised, str(path), events)
+    final = replace(anonymised, findings=tuple(f.to_json() for f in findings))
+    save_capture(final, path, guard=safety.guard)
+    return path, findings
+
+
+# -- wiring: the real anonymiser and leak gate, and the sandbox entry point ------------------
+
+
+def default_safety(key: AnonKey, secrets: Sequence[str]) -> Safety:
+    """The anonymiser and leak gate of the anonymisation module (imported when used)."""
+    from verifier.anonymise import anonymise_capture
+    from verifier.leakscan import leak_guard
+
+    literals = tuple(secrets)
+
+    def anonymise(capture: Capture) -> Capture:
+        return anonymise_capture(capture, key, secrets=literals)
+
+    return Safety(anonymise=anonymise, guard=leak_guard(literals))
+
+
+def anonymisation_key(*, sandbox: bool, env: Mapping[str, str] | None = None) -> AnonKey:
+    """The configured key; a sandbox run without VERIFY_ANON_KEY uses a throwaway one."""
+    source = os.environ if env is None else env
+    if sandbox and not source.get("VERIFY_ANON_KEY"):
+        return key_from_text("verify-sandbox-throwaway-" + uuid.uuid4().hex)
+    return load_key(env=dict(source))
+
+
+SANDBOX_RETRY = RetryPolicy(attempts=4, base_delay=0.02, max_delay=0.5, budget=5.0, timeout=0.5)
+SANDBOX_SLOW_SECONDS = 1.5  # longer than SANDBOX_RETRY.timeout, so the slow answer times out
+
+
+def sandbox_credentials() -> tuple[str, str, str]:
+    """A fresh canary key pair and workspace id for an in-process sandbox run."""
+    return (
+        "sk-admin-sandbox-" + uuid.uuid4().hex,
+        "sk-codex-sandbox-" + uuid.uuid4().hex,
+        str(uuid.uuid4()),
+    )
+
+
+def sandbox_accesses(
+    base_url: str, surfaces: Sequence[str], keys: tuple[str, str, str]
+) -> list[SurfaceAccess]:
+    openai_key, codex_key, workspace_id = keys
+    accesses = []
+    for name in surfaces:
+        surface = get_surface(name)
+        key = codex_key if surface.auth_env == "CODEX_ANALYTICS_KEY" else openai_key
+        values = {"workspace_id": workspace_id} if surface.path_env else {}
+        accesses.append(SurfaceAccess(surface, base_url, key, values))
+    return accesses
+
+
+def capture_from_sandbox(
+    out_dir: Path,
+    *,
+    scenario: str = "documented",
+    start: date,
+    end: date,
+    users: int = 3,
+    surfaces: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    safety: Safety | None = None,
+    latency: float = 0.0,
+) -> CaptureRun:
+    """Start a sandbox on a free loopback port, capture from it, stop it.
+
+    The sandbox holds data for exactly [start, end]; its "today" is `end`."""
+    from verifier.sandbox import running_sandbox
+
+    options = CaptureOptions(
+        start=start, end=end, retry=SANDBOX_RETRY, today=end, source=f"sandbox:{scenario}"
+    )
+    keys = sandbox_credentials()
+    names = list(surfaces or SURFACE_NAMES)
+    with running_sandbox(
+        scenario=scenario,
+        users=users,
+        days=(end - start).days + 1,
+        api_key=keys[:2],
+        anchor=end + timedelta(days=1),
+        latency=latency,
+        slow_seconds=SANDBOX_SLOW_SECONDS,
+    ) as box:
+        accesses = sandbox_accesses(box.base_url, names, keys)
+        chosen = safety or default_safety(anonymisation_key(sandbox=True), all_secrets(accesses))
+        with httpx.Client(trust_env=False) as client:
+            return run_capture(client, accesses, options, out_dir, chosen, progress=progress)
