@@ -1,7 +1,12 @@
 """Build captures/documented/*.json from the documented sample payloads.
 
 The bodies come from shared seeds (codex-analytics-sample-response.json) transcribed
-into tests/data/documented/*.json; this script wraps each in the capture envelope.
+into tests/data/documented/*.json; this script wraps each in the capture envelope and
+anonymises it like any capture, so the committed files hold no email address.
+
+The key is the fixed, PUBLIC "documented sample" key (`verifier.keys.DOCUMENTED_SAMPLE_KEY_TEXT`):
+the samples are illustrative data and a public key keeps the files reproducible. Never use
+that key for live data. The files pass the same leak gate as every capture.
 Run: python scripts/build_documented_captures.py
 """
 
@@ -11,6 +16,9 @@ from pathlib import Path
 
 import orjson
 
+from verifier.anonymise import anonymise_capture
+from verifier.keys import documented_sample_key
+from verifier.leakscan import leak_guard
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import SURFACES
 
@@ -21,6 +29,7 @@ CAPTURED_AT = "2026-05-02T00:00:00Z"
 
 
 def build() -> list[Path]:
+    key = documented_sample_key()
     written = []
     for surface in SURFACES.values():
         body = orjson.loads((BODIES / f"{surface.name}.json").read_bytes())
@@ -33,7 +42,9 @@ def build() -> list[Path]:
             key_fingerprint=None,
             source="documented",
         )
-        written.append(save_capture(capture, OUT / f"{surface.name}.json"))
+        target = OUT / f"{surface.name}.json"
+        anonymised = anonymise_capture(capture, key)
+        written.append(save_capture(anonymised, target, guard=leak_guard(where=str(target))))
     return written
 
 

@@ -1,0 +1,616 @@
+"""The pure anonymiser: payload in, new payload out, keyed pseudonyms that still join.
+
+Rules, in the order they are applied to a string:
+
+* The schema annotations of the surface (`verifier.schemas.surface_nodes`, plus the
+  error bodies: the OpenAI error envelope, a bare-string `error`, FastAPI `detail`)
+  say what a path holds. A path marked safe (`x-pii: none`, a timestamp with
+  `x-timestamp-format`, a `const`/`enum` field) keeps its value, scrubbed of anything
+  the leak gate would flag. A PII path (`email`, `person_id`, `project_id`, `key_id`,
+  `name`, `cursor`) gets a pseudonym; `free_text` keeps its words with emails, keys,
+  tokens and ids inside it replaced.
+* Default-deny: a string at a path the schema does not know is pseudonymised, so a
+  field that appears live (`user_email`, `actor.email`, `organization_id`) never
+  survives. Two exceptions keep what the drift engine reads and carry no identity:
+  strings shaped like a timestamp or a number (RFC 3339, dates, numeric strings) and
+  dotted lowercase discriminators in a member named `object`.
+* Numbers, booleans and nulls are never touched; member names are kept unless they
+  look sensitive themselves.
+
+Pseudonyms are HMAC-SHA256 of the value under the anonymisation key and depend on the
+value only, never on the path: the same email on the ChatGPT surface and in the OpenAI
+users list, or the same `user-...` id in usage, costs and the users list, map to the same
+pseudonym across files and runs. Emails become `u-<hex>@anon.invalid` (normalised to
+lowercase first, as mail systems compare them); ids keep a known prefix (`user-`,
+`wsu_`, `proj_`, ...), their length, and the character class at every position.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+
+from verifier import paths
+from verifier.errors import RefusedError, UsageError
+from verifier.keys import AnonKey
+from verifier.leakscan import (
+    ANON_EMAIL_DOMAIN,
+    EMAIL_PATTERN,
+    JWT_PATTERN,
+    TRIGGER_PATTERN,
+    leaks_in,
+)
+from verifier.schemas import SchemaNode, flatten, load_schema, surface_nodes
+from verifier.store import Capture, Page, RequestInfo
+from verifier.surfaces import SURFACES, Surface, get_surface
+
+ID_PREFIXES = ("user-", "user_", "wsu_", "proj_", "key_", "org-", "org_", "page_", "req_")
+SAFE = "safe"
+
+REDACTED_KEY = "[redacted-key]"
+REDACTED_TOKEN = "[redacted-token]"
+REDACTED_SECRET = "[redacted]"
+
+_EMAIL_HEX = 16
+_STREAM_CONTEXT = b"verify-anon/v1/token\x00"
+_EMAIL_CONTEXT = b"verify-anon/v1/email\x00"
+_MAX_ATTEMPTS = 16
+_MAX_MEMO = 10_000
+
+# What the drift engine reads as formats: timestamps (every contract format name) and
+# numbers sent as strings. Such strings carry no identity and are kept at any path.
+_FORMATTED = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|z|[+-]\d{2}:?\d{2})?)?"
+    r"|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?",
+    re.ASCII,
+)
+_DISCRIMINATOR = re.compile(r"[a-z]+(?:[._][a-z]+)*")
+_UUID = (
+    r"(?<![0-9A-Fa-f])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+    r"-[0-9a-fA-F]{12}(?![0-9A-Fa-f])"
+)
+# An id inside free text: a known prefix and a body that looks generated (a digit, or
+# long), so words such as `user_id` or `org_ids` in a vendor message stay readable.
+_TEXT_ID = (
+    r"(?<![A-Za-z0-9_\-])(?:"
+    + "|".join(re.escape(p) for p in ID_PREFIXES)
+    + r")(?=[A-Za-z0-9]*[0-9]|[A-Za-z0-9]{12})[A-Za-z0-9]+"
+)
+# Redaction matches a superset of what the leak gate detects (see verifier.leakscan).
+_SK_ANY = r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_*.\-]+"
+_BEARER_ANY = r"(?<![A-Za-z0-9])(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
+
+# Response headers kept in captures; everything else (Authorization, Cookie,
+# Set-Cookie, OpenAI-Organization, OpenAI-Project, ...) is dropped.
+KEPT_HEADERS = frozenset(
+    {
+        "content-type",
+        "retry-after",
+        "retry-after-ms",
+        "x-should-retry",
+        "openai-version",
+        "openai-processing-ms",
+    }
+)
+KEPT_HEADER_PREFIXES = ("x-ratelimit-",)
+PSEUDONYMISED_HEADERS = frozenset({"x-request-id"})
+
+# Query parameters by what they hold (names without a trailing `[]`).
+SAFE_QUERY = frozenset(
+    {
+        "start_time",
+        "end_time",
+        "bucket_width",
+        "group_by",
+        "group",
+        "limit",
+        "batch",
+        "models",
+        "order",
+        "service_tier",
+    }
+)
+QUERY_CLASSES = {
+    "page": "cursor",
+    "after": "cursor",
+    "before": "cursor",
+    "user_ids": "person_id",
+    "project_ids": "project_id",
+    "api_key_ids": "key_id",
+    "emails": "email",
+}
+_QS = "[]:,{}"  # characters left unescaped in rebuilt query values
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+# ---------------------------------------------------------------- pseudonyms
+
+
+def _digest(context: bytes, value: str, key: AnonKey) -> bytes:
+    data = context + value.encode("utf-8", "surrogatepass")  # JSON may carry lone surrogates
+    return hmac.new(key.secret, data, hashlib.sha256).digest()
+
+
+_EMAIL_FULL = re.compile(EMAIL_PATTERN)
+
+
+def is_email(value: str) -> bool:
+    return _EMAIL_FULL.fullmatch(value.strip()) is not None
+
+
+def pseudonym_email(value: str, key: AnonKey) -> str:
+    """`u-<hex>@anon.invalid`; already-anonymised addresses are kept as they are."""
+    normalised = unquote(value.strip()).lower()
+    if normalised.endswith("@" + ANON_EMAIL_DOMAIN):
+        return normalised
+    digest = _digest(_EMAIL_CONTEXT, normalised, key)
+    return f"u-{digest.hex()[:_EMAIL_HEX]}@{ANON_EMAIL_DOMAIN}"
+
+
+def _split_prefix(value: str) -> tuple[str, str]:
+    for prefix in ID_PREFIXES:
+        if value.startswith(prefix):
+            return prefix, value[len(prefix) :]
+    return "", value
+
+
+_OTHER_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+_HEX_LOWER = frozenset("0123456789abcdef")
+_HEX_UPPER = frozenset("0123456789ABCDEF")
+
+
+def _alphabets(body: str) -> tuple[str, str, str]:
+    """(digits, lowercase, uppercase) target alphabets; hex stays hex."""
+    alnum = {c for c in body if c.isascii() and c.isalnum()}
+    has_digit = any(c.isdigit() for c in alnum)
+    if has_digit and alnum <= _HEX_LOWER and alnum - set(string.digits):
+        return string.digits, "abcdef", string.ascii_uppercase
+    if has_digit and alnum <= _HEX_UPPER and alnum - set(string.digits):
+        return string.digits, string.ascii_lowercase, "ABCDEF"
+    return string.digits, string.ascii_lowercase, string.ascii_uppercase
+
+
+def _map_chars(body: str, stream: bytes, *, digits_only: bool = False) -> str:
+    """Replace every letter and digit by a keyed one of the same class; keep the rest.
+
+    `digits_only` keeps letters: a timestamp- or number-shaped value (at a PII path) keeps
+    its `T`, `Z` or exponent `e`, and so its format class."""
+    digits, lower, upper = _alphabets(body)
+    out = []
+    for char, byte in zip(body, stream, strict=False):
+        if char.isdigit():
+            # Other scripts' digits stay non-ASCII digits: an ASCII one could make the
+            # token read as a number or timestamp.
+            alphabet = digits if char.isascii() else _OTHER_DIGITS
+            out.append(alphabet[byte % len(alphabet)])
+        elif digits_only:
+            out.append(char)
+        elif char.isupper():
+            out.append(upper[byte % len(upper)])
+        elif char.isalpha():
+            out.append(lower[byte % len(lower)])  # non-ASCII letters become ASCII ones
+        elif char == "@":
+            out.append("_")  # a token never reads as an email address
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _acceptable(candidate: str, original: str) -> bool:
+    """A pseudonym must never look like a leak or change the value's format class."""
+    if leaks_in(candidate):
+        return False
+    return _is_formatted(candidate) == _is_formatted(original)
+
+
+def _is_formatted(value: str) -> bool:
+    return _FORMATTED.fullmatch(value) is not None
+
+
+def pseudonym_token(value: str, key: AnonKey) -> str:
+    """Format-preserving token: known prefix kept, same length, same class per position."""
+    if not value:
+        return value
+    prefix, body = _split_prefix(value)
+    formatted = _is_formatted(value)
+    digest = _digest(_STREAM_CONTEXT, value, key)
+    for attempt in range(_MAX_ATTEMPTS):
+        stream = hashlib.shake_256(digest + bytes([attempt])).digest(len(body))
+        candidate = prefix + _map_chars(body, stream, digits_only=formatted)
+        if _acceptable(candidate, value):
+            return candidate
+    return REDACTED_SECRET
+
+
+def pseudonym(value: str, pii_class: str, key: AnonKey) -> str:
+    """Keyed, deterministic, format-preserving pseudonym of one string.
+
+    The result depends on the value and the key only (an email is recognised by its
+    shape whatever the class says), so joins survive across paths and surfaces.
+    `free_text` keeps the words and replaces what is sensitive inside them."""
+    if pii_class == "free_text":
+        return _Anonymiser(key).free_text(value)
+    if is_email(value):
+        return pseudonym_email(value, key)
+    return pseudonym_token(value, key)
+
+
+# ---------------------------------------------------------------- schema rules
+
+
+_FASTAPI_ERROR_RULES = {
+    "detail": "free_text",  # a string detail; a list gets the rules below
+    "detail[].msg": "free_text",
+    "detail[].type": SAFE,
+    "detail[].loc[]": "free_text",
+}
+
+
+def _rule_of(node: SchemaNode) -> str | None:
+    if node.pii and node.pii != "none":
+        return node.pii
+    if node.pii == "none" or node.timestamp_format or node.values is not None:
+        return SAFE
+    # `error` is anyOf(object, string): the annotation sits on the string variant.
+    for variant in node.schema.get("anyOf", node.schema.get("oneOf", ())):
+        if isinstance(variant, Mapping) and variant.get("type") == "string":
+            pii = variant.get("x-pii")
+            if isinstance(pii, str):
+                return SAFE if pii == "none" else pii
+    return None
+
+
+@cache
+def error_rules() -> dict[str, str]:
+    rules = {
+        path: rule
+        for path, node in flatten(load_schema("openai_error.schema.json")).items()
+        if path and (rule := _rule_of(node)) is not None
+    }
+    rules.update(_FASTAPI_ERROR_RULES)
+    return rules
+
+
+class PathRules:
+    """Contract path -> rule (`safe` or a PII class) for the bodies of one surface.
+
+    A path the schema does not know exactly may still be the tail of a known one: a
+    fragment saved by other means (one cost result, a bucket array) has paths such as
+    `amount.currency` or `[].results[].user_id`. Such a path takes the rule of the known
+    paths it ends, when they all agree; anything else gets no rule (default-deny)."""
+
+    def __init__(self, exact: Mapping[str, str], tails: Mapping[str, str]) -> None:
+        self._exact = dict(exact)
+        self._tails = dict(tails)
+        self._memo: dict[str, str | None] = {}
+
+    def get(self, path: str) -> str | None:
+        if path in self._exact:
+            return self._exact[path]
+        if path in self._memo:
+            return self._memo[path]
+        rule = self._by_tail(path)
+        if len(self._memo) < _MAX_MEMO:  # bounded: paths of odd payloads are unbounded
+            self._memo[path] = rule
+        return rule
+
+    def _by_tail(self, path: str) -> str | None:
+        if not path:
+            return None
+        glue = "" if path.startswith("[]") else "."
+        found = {rule for known, rule in self._tails.items() if known.endswith(glue + path)}
+        return found.pop() if len(found) == 1 else None
+
+
+NO_RULES = PathRules({}, {})
+
+
+@cache
+def surface_rules(surface: Surface) -> PathRules:
+    body_rules = {}
+    for path, node in surface_nodes(surface).items():
+        rule = _rule_of(node)
+        if rule is not None:
+            body_rules[path] = rule
+    return PathRules({**error_rules(), **body_rules}, body_rules)
+
+
+@cache
+def _template_literals() -> frozenset[str]:
+    words: set[str] = set()
+    for surface in SURFACES.values():
+        words.update(s for s in surface.path.split("/") if s and not s.startswith("{"))
+    return frozenset(words)
+
+
+# ---------------------------------------------------------------- the anonymiser
+
+
+class _Anonymiser:
+    """One key, the literal secrets in use, and a memo of pseudonyms already made."""
+
+    def __init__(self, key: AnonKey, secrets: Sequence[str] = ()) -> None:
+        self.key = key
+        literals = sorted({s for s in secrets if s}, key=len, reverse=True)
+        literal_alt = (
+            [f"(?P<literal>{'|'.join(re.escape(s) for s in literals)})"] if literals else []
+        )
+        leak_alts = [
+            f"(?P<sk>{_SK_ANY})",
+            f"(?P<bearer>{_BEARER_ANY})",
+            f"(?P<jwt>{JWT_PATTERN})",
+            f"(?P<email>{EMAIL_PATTERN})",
+        ]
+        id_alts = [f"(?P<uuid>{_UUID})", f"(?P<id>{_TEXT_ID})"]
+        self._scrub_re = re.compile("|".join(literal_alt + leak_alts))
+        self._free_re = re.compile("|".join(literal_alt + leak_alts + id_alts))
+        # Most kept strings (timestamps, enums) hold nothing to scrub: test that cheaply.
+        self._trigger = re.compile("|".join([TRIGGER_PATTERN, *map(re.escape, literals)]))
+        self._memo: dict[str, str] = {}
+        self._applied: dict[tuple[str | None, str, bool], str] = {}
+        self._names: dict[str, str] = {}  # member names repeat in every row
+
+    # -- strings
+
+    def token(self, value: str) -> str:
+        cached = self._memo.get(value)
+        if cached is None:
+            if is_email(value):
+                cached = pseudonym_email(value, self.key)
+            else:
+                cached = pseudonym_token(value, self.key)
+            self._memo[value] = cached
+        return cached
+
+    def _replace(self, match: re.Match[str]) -> str:
+        group = match.lastgroup
+        text = match.group(0)
+        if group == "literal":
+            return REDACTED_SECRET
+        if group == "sk":
+            return REDACTED_KEY
+        if group == "bearer":
+            return text.split()[0] + " " + REDACTED_TOKEN
+        if group == "jwt":
+            return REDACTED_TOKEN
+        if group == "email":
+            return pseudonym_email(text, self.key)
+        return self.token(text)  # uuid or prefixed id
+
+    def scrub(self, text: str) -> str:
+        """Replace only what the leak gate would flag (for strings kept as they are)."""
+        if self._trigger.search(text) is None:
+            return text
+        return self._scrub_re.sub(self._replace, text)
+
+    def free_text(self, text: str) -> str:
+        """Keep the words; replace secrets, emails, UUIDs and generated ids inside."""
+        return self._free_re.sub(self._replace, text)
+
+    def apply(self, rule: str | None, value: str, member: str | None) -> str:
+        """The anonymised string for `value` under `rule` (memoised: rows repeat values)."""
+        key = (rule, value, member == "object")
+        done = self._applied.get(key)
+        if done is None:
+            done = self._apply(rule, value, member)
+            if len(self._applied) < _MAX_MEMO * 10:
+                self._applied[key] = done
+        return done
+
+    def _apply(self, rule: str | None, value: str, member: str | None) -> str:
+        if rule == SAFE:
+            return self.scrub(value)
+        if rule == "free_text":
+            return self.free_text(value)
+        if rule is None and (
+            _is_formatted(value) or (member == "object" and _DISCRIMINATOR.fullmatch(value))
+        ):
+            return self.scrub(value)
+        # Every letter and digit of a token is replaced, so nothing secret survives it.
+        return self.token(value)
+
+    # -- JSON
+
+    def member_name(self, name: str) -> str:
+        """Member names are field names; one that is itself an email, a secret, a UUID or
+        a generated id (a map keyed by user) is replaced like a value."""
+        done = self._names.get(name)
+        if done is None:
+            done = self.token(name) if self._free_re.search(name) else name
+            if len(self._names) < _MAX_MEMO:
+                self._names[name] = done
+        return done
+
+    def json(self, document: Any, rules: PathRules) -> Any:
+        """A new document: one pass, iterative (no recursion limit), input untouched."""
+        holder: list[Any] = [None]
+        stack: list[tuple[Any, str, str | None, Any, Any]] = [
+            (document, paths.ROOT, None, holder, 0)
+        ]
+        while stack:
+            node, path, member, target, slot = stack.pop()
+            if isinstance(node, str):
+                target[slot] = self.apply(rules.get(path), node, member)
+            elif isinstance(node, dict):
+                new: dict[str, Any] = {}
+                target[slot] = new
+                for name, value in node.items():
+                    new_name = self.member_name(name)
+                    if new_name in new:  # two spellings of one email: keep both members
+                        new_name = pseudonym_token(name, self.key)
+                    new[new_name] = None
+                    stack.append((value, paths.child(path, name), name, new, new_name))
+            elif isinstance(node, list):
+                items: list[Any] = [None] * len(node)
+                target[slot] = items
+                item_path = paths.item(path)
+                stack.extend((v, item_path, None, items, i) for i, v in enumerate(node))
+            else:
+                target[slot] = node  # numbers, booleans, null: untouched
+        return holder[0]
+
+    # -- HTTP parts
+
+    def query_value(self, name: str, value: str) -> str:
+        base = name[:-2] if name.endswith("[]") else name
+        if base in SAFE_QUERY:
+            return self.scrub(value)
+        return self.apply(QUERY_CLASSES.get(base), value, None)
+
+    def query(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in query.items():
+            new_name = self.member_name(name)
+            if isinstance(value, str):
+                out[new_name] = self.query_value(name, value)
+            elif isinstance(value, list | tuple):
+                out[new_name] = [
+                    self.query_value(name, v) if isinstance(v, str) else self.json(v, NO_RULES)
+                    for v in value
+                ]
+            else:
+                out[new_name] = self.json(value, NO_RULES)
+        return out
+
+    def url(self, url: str, surface: Surface) -> str:
+        """Host kept; credentials, fragment dropped; path ids and query values replaced."""
+        if not url:
+            return url
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.token(url)
+        host = parts.netloc.rpartition("@")[2]
+        path = self._url_path(parts.path, surface)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        query = "&".join(
+            quote(self.member_name(k), safe="[]") + "=" + quote(self.query_value(k, v), safe=_QS)
+            for k, v in pairs
+        )
+        return urlunsplit((parts.scheme, self.scrub(host), path, query, ""))
+
+    def _url_path(self, path: str, surface: Surface) -> str:
+        segments = path.split("/")
+        template = surface.path.split("/")
+        offset = len(segments) - len(template)  # align on the endpoint, after any base path
+        out = []
+        for index, segment in enumerate(segments):
+            expected = template[index - offset] if 0 <= index - offset < len(template) else None
+            out.append(self._path_segment(segment, expected))
+        return "/".join(out)
+
+    def _path_segment(self, segment: str, expected: str | None) -> str:
+        if not segment or segment == expected:
+            return segment  # also a literal `{workspace_id}` placeholder in a template
+        is_placeholder = expected is not None and expected.startswith("{")
+        if not is_placeholder and segment in _template_literals():
+            return segment
+        return quote(self.token(unquote(segment)), safe="@")
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, raw in headers.items():
+            lowered = str(name).lower()
+            value = raw if isinstance(raw, str) else str(raw)  # a hand-edited capture
+            if lowered in PSEUDONYMISED_HEADERS:
+                out[lowered] = self.token(value)
+            elif lowered in KEPT_HEADERS or lowered.startswith(KEPT_HEADER_PREFIXES):
+                out[lowered] = self.scrub(value)
+        return out
+
+    def finding(self, finding: Mapping[str, Any]) -> dict[str, Any]:
+        """Capture-time findings quote vendor messages: free text."""
+        return {
+            name: self.free_text(value) if isinstance(value, str) else value
+            for name, value in finding.items()
+        }
+
+
+# ---------------------------------------------------------------- public API
+
+
+def anonymise_body(surface: Surface, body: Any, key: AnonKey) -> Any:
+    """A new, anonymised copy of one response body of `surface` (2xx or error)."""
+    return _Anonymiser(key).json(body, surface_rules(surface))
+
+
+def anonymise_text(text: str, key: AnonKey, secrets: Sequence[str] = ()) -> str:
+    """Free text (a vendor message, an HTML error page) with sensitive parts replaced."""
+    return _Anonymiser(key, secrets).free_text(text)
+
+
+def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] = ()) -> Capture:
+    """A new capture with every part anonymised and `key_fingerprint` set.
+
+    `secrets` are the literal values in use (API keys, workspace id): wherever they occur
+    they are replaced. Anonymising twice with one key would re-hash pseudonyms and break
+    joins, so a capture already carrying this key's fingerprint is returned unchanged,
+    and one made with another key is refused."""
+    if capture.key_fingerprint == key.fingerprint:
+        return capture
+    if capture.key_fingerprint is not None:
+        raise UsageError(
+            f"this {capture.surface} capture is already anonymised with key "
+            f"{capture.key_fingerprint}, not the current key {key.fingerprint}; re-keying "
+            "would break joins, so anonymise the raw responses with one key"
+        )
+    surface = get_surface(capture.surface)
+    worker = _Anonymiser(key, secrets)
+    rules = surface_rules(surface)
+    return replace(
+        capture,
+        request=_request(worker, capture.request, surface),
+        pages=tuple(_page(worker, page, surface, rules) for page in capture.pages),
+        findings=tuple(worker.finding(f) for f in capture.findings),
+        source=worker.scrub(capture.source),
+        key_fingerprint=key.fingerprint,
+    )
+
+
+def _request(worker: _Anonymiser, request: RequestInfo, surface: Surface) -> RequestInfo:
+    method = request.method if request.method.upper() in HTTP_METHODS else "GET"
+    return RequestInfo(
+        method=method,
+        url_template=worker.url(request.url_template, surface),
+        query=worker.query(request.query),
+    )
+
+
+def _page(worker: _Anonymiser, page: Page, surface: Surface, rules: PathRules) -> Page:
+    return Page(
+        status=page.status,
+        url=worker.url(page.url, surface),
+        headers=worker.headers(page.headers),
+        body=worker.json(page.body, rules),
+        body_text=None if page.body_text is None else worker.free_text(str(page.body_text)),
+    )
+
+
+def require_same_fingerprint(
+    captures: Sequence[Capture], names: Sequence[str] | None = None
+) -> None:
+    """Refuse (exit 1) to combine captures whose pseudonyms come from different keys
+    (or mix anonymised and raw ones): their ids and emails would silently not join."""
+    fingerprints = {c.key_fingerprint for c in captures}
+    if len(fingerprints) <= 1:
+        return
+    labels = (
+        list(names)
+        if names is not None and len(names) == len(captures)
+        else [f"{c.surface} capture of {c.captured_at}" for c in captures]
+    )
+    listed = ", ".join(
+        f"{label} ({c.key_fingerprint or 'not anonymised'})"
+        for label, c in zip(labels, captures, strict=False)
+    )
+    raise RefusedError(
+        "captures were anonymised with different keys, so their pseudonyms do not join: "
+        f"{listed}; anonymise the raw responses again with one key (VERIFY_ANON_KEY)"
+    )
