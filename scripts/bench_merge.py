@@ -1,0 +1,305 @@
+"""Benchmark `verify merge` against DuckDB doing the same join and group-by in SQL.
+
+Generates (deterministically, seed 2026) under bench-data/ (git-ignored):
+  1,000,000 ChatGPT usage rows, 1,000,000 OpenAI usage results, 1,000,000 OpenAI cost
+  results (grouped by user_id, float amounts as the API sends them) and the users list,
+as capture files. Then, in the same run, times (wall clock, best of --repeat):
+  - merge:  verifier.merge.merge_paths(...) + the CSV writer (files in, CSV bytes out)
+  - duckdb: one SQL query reading the same capture files, joining users by id and
+            email, grouping by (date, person), COPY ... TO a CSV file
+and prints both and their ratio.
+
+Run:  .venv/bin/python scripts/bench_merge.py            (add --rows 100000 for a quick look)
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from verifier.merge.load import merge_paths
+from verifier.merge.output import write_csv
+from verifier.store import Capture, Page, RequestInfo, save_capture
+from verifier.surfaces import SURFACES
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench-data"
+FIRST_DAY = date(2026, 1, 1)
+SEED = 2026
+
+
+def _stamp(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _user_id(rng: random.Random) -> str:
+    """`user-` + 24 alphanumerics, the live format (api-facts §1)."""
+    return "user-" + "".join(rng.choice(_ALPHABET) for _ in range(24))
+
+
+def _capture(surface: str, bodies: list[Any]) -> Capture:
+    spec = SURFACES[surface]
+    return Capture(
+        surface=surface,
+        request=RequestInfo("GET", spec.url_template, dict(spec.query)),
+        pages=tuple(Page(200, spec.url_template, {}, body) for body in bodies),
+        captured_at="2026-05-02T00:00:00Z",
+        key_fingerprint=None,
+        source="bench",
+    )
+
+
+def _pages(items: list[Any], size: int, envelope: Callable[[list[Any], bool], Any]) -> list[Any]:
+    chunks = [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+    return [envelope(chunk, i < len(chunks) - 1) for i, chunk in enumerate(chunks)]
+
+
+def _page(chunk: list[Any], more: bool) -> dict[str, Any]:
+    return {"object": "page", "data": chunk, "has_more": more, "next_page": "p" if more else None}
+
+
+def generate(rows: int, users: int, out: Path) -> dict[str, Path]:
+    """Write the four capture files; `rows` rows per data surface over rows/users days."""
+    rng = random.Random(SEED)
+    days = max(1, rows // users)
+    out.mkdir(parents=True, exist_ok=True)
+    emails = [f"u-{i:06x}@anon.invalid" if i % 10 else None for i in range(users)]
+    openai_ids = [_user_id(rng) for _ in range(users)]
+    paths = {name: out / f"{name}.json" for name in SURFACES}
+
+    directory = [
+        {"object": "organization.user", "id": openai_ids[i], "email": emails[i], "added_at": 0}
+        for i in range(users)
+        if i % 7  # some API users are missing from the users list
+    ]
+    user_pages = [
+        {"object": "list", "data": directory[i : i + 100], "has_more": i + 100 < len(directory)}
+        for i in range(0, len(directory), 100)
+    ]
+    save_capture(_capture("openai_org_users", user_pages), paths["openai_org_users"])
+
+    chat_rows = []
+    for d in range(days):
+        day = FIRST_DAY + timedelta(days=d)
+        start, end = (
+            f"{day.isoformat()}T00:00:00Z",
+            f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z",
+        )
+        for i in range(users):
+            user: dict[str, Any] = {"id": f"wsu_{i:08d}"}
+            if emails[i] is not None and i % 5:
+                user["email"] = emails[i]
+            chat_rows.append(
+                {
+                    "start_time": start,
+                    "end_time": end,
+                    "user": user,
+                    "credits": rng.randrange(0, 5000) if i % 3 else round(rng.random() * 900, 2),
+                    "threads": rng.randrange(0, 40),
+                    "turns": rng.randrange(0, 200),
+                    "tokens": {
+                        "text_input": rng.randrange(0, 500_000),
+                        "cached_input": rng.randrange(0, 100_000),
+                        "output": rng.randrange(0, 50_000),
+                    },
+                }
+            )
+    chat_pages = [
+        {"data": chat_rows[i : i + 1000], "has_more": i + 1000 < len(chat_rows), "next_page": None}
+        for i in range(0, len(chat_rows), 1000)
+    ]
+    save_capture(
+        _capture("chatgpt_enterprise_usage", chat_pages), paths["chatgpt_enterprise_usage"]
+    )
+    del chat_rows, chat_pages
+
+    usage_buckets, cost_buckets = [], []
+    for d in range(days):
+        day = FIRST_DAY + timedelta(days=d)
+        edges = {"object": "bucket", "start_time": _stamp(day), "end_time": _stamp(day) + 86400}
+        usage_results, cost_results = [], []
+        for i in range(users):
+            user_id = None if i % 97 == 0 else openai_ids[i]
+            usage_results.append(
+                {
+                    "object": "organization.usage.completions.result",
+                    "input_tokens": rng.randrange(0, 400_000),
+                    "input_cached_tokens": rng.randrange(0, 50_000),
+                    "output_tokens": rng.randrange(0, 40_000),
+                    "num_model_requests": rng.randrange(0, 900),
+                    "user_id": user_id,
+                }
+            )
+            cost_results.append(
+                {
+                    "object": "organization.costs.result",
+                    "amount": {"value": rng.random() * 3, "currency": "usd"},
+                    "line_item": None,
+                    "user_id": user_id,
+                    "project_id": None,
+                }
+            )
+        usage_buckets.append({**edges, "results": usage_results})
+        cost_buckets.append({**edges, "results": cost_results})
+    save_capture(
+        _capture("openai_org_usage_completions", _pages(usage_buckets, 31, _page)),
+        paths["openai_org_usage_completions"],
+    )
+    save_capture(
+        _capture("openai_org_costs", _pages(cost_buckets, 180, _page)), paths["openai_org_costs"]
+    )
+    return paths
+
+
+DUCKDB_SQL = """
+COPY (
+WITH
+users AS (
+  SELECT u.id AS id, lower(u.email) AS email
+  FROM (SELECT unnest(p.body.data) AS u
+        FROM (SELECT unnest(pages) AS p FROM read_json('{users}', {big})))
+),
+codex AS (
+  SELECT CAST(r.start_time AS TIMESTAMPTZ)::DATE AS day,
+         coalesce(lower(r."user".email), 'chatgpt:' || r."user".id) AS person,
+         r.credits::DECIMAL(38, 10) AS codex_credits, r.threads AS codex_threads,
+         r.turns AS codex_turns, r.tokens.text_input AS codex_input_tokens,
+         r.tokens.cached_input AS codex_cached_input_tokens,
+         r.tokens.output AS codex_output_tokens
+  FROM (SELECT unnest(p.body.data) AS r
+        FROM (SELECT unnest(pages) AS p FROM read_json('{chatgpt}', {big})))
+),
+api_buckets AS (
+  SELECT to_timestamp(b.start_time)::DATE AS day, unnest(b.results) AS x
+  FROM (SELECT unnest(p.body.data) AS b
+        FROM (SELECT unnest(pages) AS p FROM read_json('{usage}', {big})))
+),
+api AS (
+  SELECT day, CASE WHEN x.user_id IS NULL THEN 'unattributed'
+                   ELSE coalesce(users.email, 'openai:' || x.user_id) END AS person,
+         x.input_tokens AS api_input_tokens, x.input_cached_tokens AS api_cached_input_tokens,
+         x.output_tokens AS api_output_tokens, x.num_model_requests AS api_requests
+  FROM api_buckets LEFT JOIN users ON users.id = x.user_id
+),
+cost_buckets AS (
+  SELECT to_timestamp(b.start_time)::DATE AS day, unnest(b.results) AS x
+  FROM (SELECT unnest(p.body.data) AS b
+        FROM (SELECT unnest(pages) AS p FROM read_json('{costs}', {big})))
+),
+cost AS (
+  SELECT day, CASE WHEN x.user_id IS NULL THEN 'unattributed'
+                   ELSE coalesce(users.email, 'openai:' || x.user_id) END AS person,
+         x.amount.value::DECIMAL(38, 17) AS api_cost_usd
+  FROM cost_buckets LEFT JOIN users ON users.id = x.user_id
+)
+SELECT day AS date, person,
+       sum(codex_credits) AS codex_credits, sum(codex_threads) AS codex_threads,
+       sum(codex_turns) AS codex_turns, sum(codex_input_tokens) AS codex_input_tokens,
+       sum(codex_cached_input_tokens) AS codex_cached_input_tokens,
+       sum(codex_output_tokens) AS codex_output_tokens,
+       sum(api_input_tokens) AS api_input_tokens,
+       sum(api_cached_input_tokens) AS api_cached_input_tokens,
+       sum(api_output_tokens) AS api_output_tokens, sum(api_requests) AS api_requests,
+       sum(api_cost_usd) AS api_cost_usd
+FROM (SELECT * FROM codex UNION ALL BY NAME SELECT * FROM api
+      UNION ALL BY NAME SELECT * FROM cost)
+GROUP BY day, person
+ORDER BY day, person
+) TO '{out}' (HEADER, DELIMITER ',')
+"""
+
+
+def run_merge(paths: dict[str, Path], out: Path) -> int:
+    result = merge_paths(list(paths.values()))
+    out.write_bytes(write_csv(result))
+    return len(result.rows)
+
+
+def run_duckdb(paths: dict[str, Path], out: Path) -> int:
+    sql = DUCKDB_SQL.format(
+        users=paths["openai_org_users"],
+        chatgpt=paths["chatgpt_enterprise_usage"],
+        usage=paths["openai_org_usage_completions"],
+        costs=paths["openai_org_costs"],
+        out=out,
+        big="maximum_object_size = 2000000000",  # a capture file is one JSON object
+    )
+    with duckdb.connect() as connection:
+        connection.execute(sql)
+    with out.open("rb") as handle:
+        return sum(1 for _ in handle) - 1
+
+
+def best_of(repeat: int, job: Callable[[], int]) -> tuple[float, int]:
+    best, rows = float("inf"), 0
+    for _ in range(repeat):
+        began = time.perf_counter()
+        rows = job()
+        best = min(best, time.perf_counter() - began)
+    return best, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows per data surface")
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--regenerate", action="store_true")
+    args = parser.parse_args(argv)
+
+    data = DATA / f"rows-{args.rows}-users-{args.users}"
+    paths = {name: data / f"{name}.json" for name in SURFACES}
+    if args.regenerate or not all(p.exists() for p in paths.values()):
+        began = time.perf_counter()
+        paths = generate(args.rows, args.users, data)
+        print(f"generated {data.relative_to(ROOT)} in {time.perf_counter() - began:.1f} s")
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.0f} MB" for p in paths.values())
+    print(f"inputs: {sizes}")
+
+    merge_s, merge_rows = best_of(args.repeat, lambda: run_merge(paths, data / "merge.csv"))
+    duck_s, duck_rows = best_of(args.repeat, lambda: run_duckdb(paths, data / "duckdb.csv"))
+    print(f"verify merge : {merge_s:7.2f} s  {merge_rows} rows")
+    print(f"duckdb {duckdb.__version__:6s}: {duck_s:7.2f} s  {duck_rows} rows")
+    print(f"ratio merge/duckdb: {merge_s / duck_s:.2f}x (target <= 3x)")
+    merge_sums, duck_sums = column_sums(data / "merge.csv"), column_sums(data / "duckdb.csv")
+    print(f"totals (credits, dollars, API tokens): merge  {merge_sums}")
+    print(f"                                       duckdb {duck_sums}")
+    # DuckDB reads amount.value as a double, so its dollars differ in the last digits;
+    # the merge reads the JSON text exactly. Everything else must match exactly.
+    same = (
+        merge_sums[0] == duck_sums[0]
+        and merge_sums[2] == duck_sums[2]
+        and abs(Decimal(merge_sums[1]) - Decimal(duck_sums[1])) < Decimal("1e-9")
+    )
+    if merge_rows != duck_rows or not same:
+        print("WARNING: the two outputs differ", file=sys.stderr)
+        return 1
+    return 0
+
+
+def column_sums(path: Path) -> tuple[str, str, int]:
+    """Totals of one output (not timed), to check both tools computed the same table."""
+    with duckdb.connect() as connection:
+        row = connection.execute(
+            "SELECT sum(codex_credits::DECIMAL(38, 10)), sum(api_cost_usd::DECIMAL(38, 17)),"
+            " sum(api_input_tokens::BIGINT) + sum(api_output_tokens::BIGINT)"
+            f" FROM read_csv('{path}', all_varchar = true)"
+        ).fetchone()
+    assert row is not None
+    return (format(row[0].normalize(), "f"), format(row[1].normalize(), "f"), int(row[2]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""`verify merge`: gated cost merge of captures into one table per person per day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from verifier.anonymise import require_same_fingerprint
+from verifier.cli.app import emit, main
+from verifier.errors import InputError, RefusedError
+from verifier.findings import Report
+from verifier.gate import evaluate
+from verifier.inputs import Source, expand_paths, load_json_file, source_from_document
+from verifier.lock import DEFAULT_LOCKS_DIR
+from verifier.merge.core import MergeResult
+from verifier.merge.formats import WRITERS, write
+from verifier.merge.load import merge_paths
+from verifier.merge.values import parse_rate
+from verifier.store import atomic_write_bytes, is_capture_document
+
+_MAX_NAMED = 12
+
+
+@main.command("merge")
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (atomically; nothing is written when the merge is refused).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(WRITERS)),
+    default="csv",
+    show_default=True,
+    help="Output format; focus = FinOps FOCUS 1.2 columns.",
+)
+@click.option(
+    "--credit-usd-rate",
+    "rate",
+    metavar="RATE",
+    help="Dollars per Codex credit (your contract's rate). Without it credits are never "
+    "turned into dollars; with it codex_cost_usd and total_cost_usd columns appear.",
+)
+@click.option(
+    "--allow-unlocked",
+    is_flag=True,
+    help="Merge surfaces that have no lock yet; the output is marked provisional.",
+)
+@click.option(
+    "--locks-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_LOCKS_DIR,
+    show_default=True,
+    help="Directory of lock files the gate compares captures with.",
+)
+def merge_command(
+    captures: tuple[str, ...],
+    out: Path,
+    fmt: str,
+    rate: str | None,
+    allow_unlocked: bool,
+    locks_dir: Path,
+) -> int:
+    """Merge Codex credits, API tokens and API dollars per person per UTC day.
+
+    CAPTURE is a capture file written by `verify capture` (or a directory of them):
+    ChatGPT usage, OpenAI usage, OpenAI costs and the OpenAI users list that joins them
+    by email. The drift gate runs first: breaking drift on a path the merge reads, or a
+    surface without a lock, refuses the merge (exit 1) and nothing is written.
+
+    \b
+    Examples:
+      verify merge captures/2026-05 --out spend.csv
+      verify merge captures/2026-05 --out spend.json --format json --credit-usd-rate 0.04
+    """
+    credit_usd_rate = parse_rate(rate) if rate is not None else None
+    sources = load_captures(captures)
+    require_same_fingerprint(
+        [s.capture for s in sources if s.capture is not None], [s.name for s in sources]
+    )
+    report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked)
+    if report.verdict == "fail":
+        emit(report, "text")
+        raise RefusedError(f"merge refused, nothing written: {_named(report)}")
+    # Provisional only when an unlocked surface was actually let through.
+    provisional = allow_unlocked and bool(report.extra.get("unlocked"))
+    files = [source.name for source in sources]
+    del sources  # the merge re-reads each file with exact money, one at a time
+    result = merge_paths(files, credit_usd_rate=credit_usd_rate, provisional=provisional)
+    atomic_write_bytes(out, write(result, fmt))
+    click.echo(summary(result, out, fmt))
+    return 0
+
+
+def load_captures(paths: tuple[str, ...]) -> list[Source]:
+    """Capture files only: a raw body has no capture metadata (surface, anonymisation
+    key fingerprint) for the merge to trust."""
+    sources = []
+    for path in expand_paths(paths):
+        document = load_json_file(path)
+        if not is_capture_document(document):
+            raise InputError(
+                str(path),
+                "is not a capture file; verify merge reads files written by `verify capture`",
+            )
+        sources.append(source_from_document(document, str(path), None))
+    return sources
+
+
+def _named(report: Report) -> str:
+    """The failing findings in one line: consumed paths first, one entry per path."""
+    failing = [f for f in report.findings if f.severity in report.fail_on]
+    unlocked = list(report.extra.get("unlocked") or ()) if report.verdict == "fail" else []
+    ordered = sorted(failing, key=lambda f: (not f.consumed_by_merge, f.surface, f.path))
+    kinds: dict[tuple[str, str], list[str]] = {}
+    for finding in ordered:
+        found = kinds.setdefault((finding.surface, finding.path), [])
+        if finding.kind not in found:
+            found.append(finding.kind)
+    entries = [f"{surface} {path or '/'} ({', '.join(k)})" for (surface, path), k in kinds.items()]
+    shown = "; ".join(entries[:_MAX_NAMED])
+    more = f"; and {len(entries) - _MAX_NAMED} more path(s)" if len(entries) > _MAX_NAMED else ""
+    parts = []
+    if entries:
+        parts.append(f"{len(failing)} breaking finding(s) at {shown}{more}")
+    if unlocked and not report.extra.get("allow_unlocked"):
+        parts.append(
+            f"no lock for {', '.join(unlocked)} (`verify lock` reviewed captures, "
+            "or --allow-unlocked for provisional output)"
+        )
+    return "; ".join(parts) or "the gate failed"
+
+
+def summary(result: MergeResult, out: Path, fmt: str) -> str:
+    """What was written and how well the identities joined, in a few lines."""
+    coverage = result.coverage
+    dates = len({row.date for row in result.rows})
+    lines = [
+        f"merged {len(result.rows)} row(s) over {dates} UTC day(s) from "
+        f"{', '.join(result.surfaces)} into {out} ({fmt})",
+        "join coverage: credits "
+        + _share(coverage.credits.ratio, coverage.credits.joined, coverage.credits.total)
+        + ", dollars "
+        + _share(coverage.dollars.ratio, coverage.dollars.joined, coverage.dollars.total)
+        + f"; {coverage.people_joined} of {coverage.people} people known on both surfaces",
+    ]
+    partial = sum(1 for row in result.rows if row.partial)
+    if partial:
+        lines.append(f"{partial} row(s) flagged partial (a bucket that is not a whole UTC day)")
+    if result.provisional:
+        lines.append("PROVISIONAL: unlocked surfaces were allowed (--allow-unlocked)")
+    if fmt == "focus" and result.credit_usd_rate is None:
+        lines.append(
+            "focus: Codex rows carry credits only (no dollar costs); give --credit-usd-rate"
+        )
+    return "\n".join(lines)
+
+
+def _share(ratio: object, joined: object, total: object) -> str:
+    if ratio is None:
+        return "n/a (none)"
+    return f"{ratio} ({joined} of {total})"

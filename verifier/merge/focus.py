@@ -1,0 +1,202 @@
+"""FinOps FOCUS 1.2 export of a merge result (CSV with FOCUS column names).
+
+Each merged row becomes up to two charge rows: a Codex row (ChatGPT Enterprise, priced
+in credits) and an OpenAI API row (priced in dollars); a side with no activity and no
+cost gives no row. Where FOCUS needs a value the APIs do not give, the choice is below
+and in docs/merge.md:
+
+- BilledCost / EffectiveCost / ListCost / ContractedCost: the API's dollar amount for
+  API rows (the Costs API reports one amount, no list or negotiated price, so all four
+  carry it). Codex rows: credits x `--credit-usd-rate` when a rate is given; otherwise
+  EMPTY (null): credits have no fixed dollar rate and the tool never invents one,
+  although FOCUS declares these columns non-null. The credits are always in
+  PricingCurrencyEffectiveCost with PricingCurrency `credits` (a virtual currency,
+  allowed since FOCUS 1.2).
+- BillingAccountId: the payloads carry no account id (the workspace id is a secret the
+  tool never writes), so a fixed label per service: `chatgpt-enterprise-workspace`,
+  `openai-organization`. BillingAccountName and SubAccount* are null.
+- BillingPeriodStart/End: the calendar month of the charge (invoices are monthly).
+- ChargePeriodStart/End: the UTC day of the row. A partial (clamped) bucket still
+  reports the whole day; `x_Partial` says so.
+- ChargeClass: null (restatements are not detected, so nothing is a `Correction`).
+- ConsumedQuantity: tokens (Codex: input + cached input + output; API: input, cached
+  included, + output), ConsumedUnit `Tokens`. PricingQuantity/Unit: credits / `Credits`
+  for Codex, tokens / `Tokens` for the API.
+- Person, ids, token breakdown, cost basis and flags are `x_` custom columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from verifier.merge.core import MergedRow, MergeResult
+from verifier.merge.output import csv_bytes, csv_cell
+from verifier.merge.values import money_text
+
+FOCUS_VERSION = "1.2"
+
+FOCUS_COLUMNS: tuple[str, ...] = (
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingAccountType",
+    "BillingCurrency",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingCurrency",
+    "PricingCurrencyEffectiveCost",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SubAccountId",
+    "SubAccountName",
+    "x_Person",
+    "x_Email",
+    "x_ChatGPTUserId",
+    "x_OpenAIUserId",
+    "x_Credits",
+    "x_CreditUsdRate",
+    "x_CostBasis",
+    "x_InputTokens",
+    "x_CachedInputTokens",
+    "x_OutputTokens",
+    "x_Threads",
+    "x_Turns",
+    "x_Requests",
+    "x_Partial",
+    "x_Provisional",
+)
+
+_COMMON = {
+    "BillingAccountName": None,
+    "BillingCurrency": "USD",
+    "ChargeCategory": "Usage",
+    "ChargeClass": None,
+    "ChargeFrequency": "Usage-Based",
+    "InvoiceIssuerName": "OpenAI",
+    "ProviderName": "OpenAI",
+    "PublisherName": "OpenAI",
+    "ServiceCategory": "AI and Machine Learning",
+    "ServiceSubcategory": "Generative AI",
+    "SubAccountId": None,
+    "SubAccountName": None,
+    "ConsumedUnit": "Tokens",
+}
+_CODEX = {
+    "BillingAccountId": "chatgpt-enterprise-workspace",
+    "BillingAccountType": "ChatGPT Enterprise workspace",
+    "ChargeDescription": "Codex usage billed in ChatGPT Enterprise credits",
+    "PricingCurrency": "credits",
+    "PricingUnit": "Credits",
+    "ServiceName": "ChatGPT Enterprise Codex",
+}
+_API = {
+    "BillingAccountId": "openai-organization",
+    "BillingAccountType": "OpenAI API organization",
+    "ChargeDescription": "OpenAI API completions usage",
+    "PricingCurrency": "USD",
+    "PricingUnit": "Tokens",
+    "ServiceName": "OpenAI API",
+}
+
+
+def write_focus(result: MergeResult) -> bytes:
+    return csv_bytes(FOCUS_COLUMNS, _rows(result))
+
+
+def focus_records(result: MergeResult) -> Iterator[dict[str, Any]]:
+    """FOCUS rows as dicts (column -> value), for callers that want them unwritten."""
+    for row in result.rows:
+        yield from _charges(row, result)
+
+
+def _rows(result: MergeResult) -> Iterator[list[Any]]:
+    for record in focus_records(result):
+        yield [csv_cell(record[name]) for name in FOCUS_COLUMNS]
+
+
+def _charges(row: MergedRow, result: MergeResult) -> Iterator[dict[str, Any]]:
+    codex_tokens = row.codex_input_tokens + row.codex_cached_input_tokens + row.codex_output_tokens
+    if row.codex_credits or codex_tokens or row.codex_threads or row.codex_turns:
+        cost = money_text(row.codex_cost_usd)
+        yield {
+            **_shared(row, result),
+            **_CODEX,
+            **_costs(cost),
+            "ConsumedQuantity": codex_tokens,
+            "PricingCurrencyEffectiveCost": money_text(row.codex_credits),
+            "PricingQuantity": money_text(row.codex_credits),
+            "x_InputTokens": row.codex_input_tokens,
+            "x_CachedInputTokens": row.codex_cached_input_tokens,
+            "x_OutputTokens": row.codex_output_tokens,
+            "x_Threads": row.codex_threads,
+            "x_Turns": row.codex_turns,
+            "x_Requests": None,
+            "x_CostBasis": None,
+        }
+    api_tokens = row.api_input_tokens + row.api_output_tokens
+    if api_tokens or row.api_requests or (row.api_cost_usd or Decimal(0)) != 0:
+        cost = money_text(row.api_cost_usd)
+        yield {
+            **_shared(row, result),
+            **_API,
+            **_costs(cost),
+            "ConsumedQuantity": api_tokens,
+            "PricingCurrencyEffectiveCost": cost,
+            "PricingQuantity": api_tokens,
+            "x_InputTokens": row.api_input_tokens,
+            "x_CachedInputTokens": row.api_cached_input_tokens,
+            "x_OutputTokens": row.api_output_tokens,
+            "x_Threads": None,
+            "x_Turns": None,
+            "x_Requests": row.api_requests,
+            "x_CostBasis": row.api_cost_basis,
+        }
+
+
+def _costs(cost: str | None) -> dict[str, str | None]:
+    return {"BilledCost": cost, "EffectiveCost": cost, "ListCost": cost, "ContractedCost": cost}
+
+
+def _shared(row: MergedRow, result: MergeResult) -> dict[str, Any]:
+    day = date.fromisoformat(row.date)
+    month = day.replace(day=1)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    return {
+        **_COMMON,
+        "BillingPeriodStart": _stamp(month),
+        "BillingPeriodEnd": _stamp(next_month),
+        "ChargePeriodStart": _stamp(day),
+        "ChargePeriodEnd": _stamp(day + timedelta(days=1)),
+        "x_Person": row.person,
+        "x_Email": row.email,
+        "x_ChatGPTUserId": row.chatgpt_user_id,
+        "x_OpenAIUserId": row.openai_user_id,
+        "x_Credits": money_text(row.codex_credits),
+        "x_CreditUsdRate": money_text(result.credit_usd_rate),
+        "x_Partial": row.partial,
+        "x_Provisional": result.provisional,
+    }
+
+
+def _stamp(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"

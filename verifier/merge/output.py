@@ -1,0 +1,170 @@
+"""Writing a merge result as csv, jsonl or json (FOCUS: `focus.py`). Each writer
+returns bytes; the CLI writes them atomically.
+
+Money is a plain decimal string in every format (never a float); a missing figure is
+an empty CSV cell / JSON null. `codex_cost_usd` and `total_cost_usd` appear only when a
+credit rate was given; a `provisional` column appears only in provisional output."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from verifier.merge.core import MergedRow, MergeResult
+from verifier.merge.values import money_text
+
+OUTPUT_FORMAT = "verify-merge"
+OUTPUT_FORMAT_VERSION = 1
+
+COLUMNS: tuple[str, ...] = (
+    "date",
+    "person",
+    "email",
+    "chatgpt_user_id",
+    "openai_user_id",
+    "codex_credits",
+    "codex_threads",
+    "codex_turns",
+    "codex_input_tokens",
+    "codex_cached_input_tokens",
+    "codex_output_tokens",
+    "api_input_tokens",
+    "api_cached_input_tokens",
+    "api_output_tokens",
+    "api_requests",
+    "api_cost_usd",
+    "api_cost_basis",
+    "partial",
+)
+RATE_COLUMNS: tuple[str, ...] = ("codex_cost_usd", "total_cost_usd")
+
+
+def columns(result: MergeResult) -> tuple[str, ...]:
+    rate = RATE_COLUMNS if result.credit_usd_rate is not None else ()
+    provisional = ("provisional",) if result.provisional else ()
+    return COLUMNS + rate + provisional
+
+
+def row_values(row: MergedRow, result: MergeResult) -> list[Any]:
+    """A row's values in `columns(result)` order, money as strings."""
+    values: list[Any] = [
+        row.date,
+        row.person,
+        row.email,
+        row.chatgpt_user_id,
+        row.openai_user_id,
+        money_text(row.codex_credits),
+        row.codex_threads,
+        row.codex_turns,
+        row.codex_input_tokens,
+        row.codex_cached_input_tokens,
+        row.codex_output_tokens,
+        row.api_input_tokens,
+        row.api_cached_input_tokens,
+        row.api_output_tokens,
+        row.api_requests,
+        money_text(row.api_cost_usd),
+        row.api_cost_basis,
+        row.partial,
+    ]
+    if result.credit_usd_rate is not None:
+        values += [money_text(row.codex_cost_usd), money_text(row.total_cost_usd)]
+    if result.provisional:
+        values.append(True)
+    return values
+
+
+def metadata(result: MergeResult) -> dict[str, Any]:
+    """What the table does not say by itself: provenance, rate, join coverage."""
+    coverage = result.coverage
+    return {
+        "format": OUTPUT_FORMAT,
+        "format_version": OUTPUT_FORMAT_VERSION,
+        "provisional": result.provisional,
+        "surfaces": list(result.surfaces),
+        "credit_usd_rate": money_text(result.credit_usd_rate),
+        "columns": list(columns(result)),
+        "rows": len(result.rows),
+        "join_coverage": {
+            "credits_share": money_text(coverage.credits.ratio),
+            "dollars_share": money_text(coverage.dollars.ratio),
+            "credits_total": money_text(coverage.credits.total),
+            "credits_joined": money_text(coverage.credits.joined),
+            "dollars_total": money_text(coverage.dollars.total),
+            "dollars_joined": money_text(coverage.dollars.joined),
+            "people": coverage.people,
+            "people_joined": coverage.people_joined,
+        },
+    }
+
+
+def records(result: MergeResult) -> Iterable[dict[str, Any]]:
+    names = columns(result)
+    for row in result.rows:
+        yield dict(zip(names, row_values(row, result), strict=True))
+
+
+def write_csv(result: MergeResult) -> bytes:
+    rate = result.credit_usd_rate is not None
+    provisional = ["true"] if result.provisional else []
+    rows = (_csv_row(row, rate) + provisional for row in result.rows)
+    return csv_bytes(columns(result), rows)
+
+
+def _csv_row(row: MergedRow, rate: bool) -> list[Any]:
+    """`row_values` spelled out for CSV (empty for null, true/false): a million rows
+    go through here, so no per-cell function calls."""
+    cost = row.api_cost_usd
+    cells: list[Any] = [
+        row.date,
+        row.person,
+        row.email or "",
+        row.chatgpt_user_id or "",
+        row.openai_user_id or "",
+        format(row.codex_credits, "f"),
+        row.codex_threads,
+        row.codex_turns,
+        row.codex_input_tokens,
+        row.codex_cached_input_tokens,
+        row.codex_output_tokens,
+        row.api_input_tokens,
+        row.api_cached_input_tokens,
+        row.api_output_tokens,
+        row.api_requests,
+        "" if cost is None else format(cost, "f"),
+        row.api_cost_basis or "",
+        "true" if row.partial else "false",
+    ]
+    if rate:
+        cells += [money_text(row.codex_cost_usd) or "", money_text(row.total_cost_usd) or ""]
+    return cells
+
+
+def csv_bytes(header: Iterable[str], rows: Iterable[list[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def csv_cell(value: Any) -> Any:
+    """A JSON-ish value as a CSV cell: null is empty, booleans are true/false."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def write_jsonl(result: MergeResult) -> bytes:
+    return b"".join(orjson.dumps(record) + b"\n" for record in records(result))
+
+
+def write_json(result: MergeResult) -> bytes:
+    document = {"metadata": metadata(result), "rows": list(records(result))}
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
