@@ -1,5 +1,46 @@
 #!/usr/bin/env bash
-# Set up .venv if needed, then run the main job on the embedded default: the documented
-# contract check (the full sandbox pipeline replaces this once capture lands).
+# Set up .venv if needed, then run the main job on the embedded default: the local sandbox
+# emulator of the four APIs (no keys needed). Two acts:
+#   1. documented shapes: capture -> check -> diff -> lock (the review step) -> gate -> merge
+#   2. vendor-docs shapes (what the vendors' own reference describes): the same gate refuses
+#      the merge and names the drifted fields the merge reads.
+# Everything is written to a temporary directory; the repository is not touched.
 source "$(dirname "$0")/_env.sh"
-verify check captures/documented
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/verify-demo.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+END="$(date -u -d 'yesterday' +%Y-%m-%d)"
+START="$(date -u -d "$END - 13 days" +%Y-%m-%d)"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. capture the documented scenario from the sandbox ($START .. $END)"
+verify capture --sandbox --scenario documented --start "$START" --end "$END" \
+    --out "$WORK/documented" 2>/dev/null
+step "   check against the JSON Schemas"
+verify check "$WORK/documented"
+step "   diff against the documented shapes"
+verify diff --against documented "$WORK/documented"
+step "   lock the reviewed capture"
+verify lock --locks-dir "$WORK/locks" "$WORK/documented" >/dev/null
+ls "$WORK/locks"
+step "   gate, then merge credits and dollars per person per day"
+verify gate --locks-dir "$WORK/locks" "$WORK/documented"
+verify merge --locks-dir "$WORK/locks" --out "$WORK/spend.csv" "$WORK/documented"
+step "   first rows of the merged table"
+head -n 6 "$WORK/spend.csv" | cut -c1-160
+
+step "2. capture the vendor-docs scenario: the live shapes drift from the documented ones"
+verify capture --sandbox --scenario vendor-docs --start "$START" --end "$END" \
+    --out "$WORK/vendor-docs" 2>/dev/null || true
+step "   the gate refuses the merge (exit 1 expected)"
+set +e
+verify merge --locks-dir "$WORK/locks" --out "$WORK/refused.csv" "$WORK/vendor-docs" \
+    --format csv >"$WORK/refusal.txt" 2>&1
+code=$?
+set -e
+grep -E "BREAKING|refused" "$WORK/refusal.txt" | head -n 25
+if [ "$code" -ne 1 ] || [ -e "$WORK/refused.csv" ]; then
+    echo "demo: expected the drifted merge to be refused (exit 1, no output), got exit $code" >&2
+    exit 1
+fi
+step "demo finished: documented pipeline passed; drifted payloads were refused"

@@ -4,7 +4,15 @@ python-jsonschema is the reference for semantics and messages. Formats are enfor
 (`FORMAT_CHECKER`; `date-time` needs rfc3339-validator, a declared dependency), so an
 RFC 3339 field holding anything else is a violation, not silently skipped.
 Violations are aggregated per (path, rule): one finding with the first pointer and an
-occurrence count, never a whole-document dump."""
+occurrence count, never a whole-document dump.
+
+Fast path: a compiled jsonschema-rs validator (formats enforced) answers "valid?" first;
+python-jsonschema runs only on documents (or streamed rows) it rejects, to produce the
+reference messages. Formats where jsonschema-rs is more lenient than the reference
+(`date-time`: leap seconds) are checked by the reference's own function, so both
+validators reject exactly the same documents (tests/test_fastpath.py proves it over the
+corpus). Large raw bodies are validated row by row while they stream (inputs.StreamedSource).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +21,28 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from verifier import paths
 from verifier.consumers import is_consumed
+from verifier.errors import UsageError
 from verifier.findings import Finding, Report
-from verifier.inputs import Body, Source, json_type, load_sources
+from verifier.inputs import (
+    STREAM_MIN_BYTES,
+    Body,
+    Input,
+    NotStreamable,
+    Source,
+    StreamedSource,
+    json_type,
+    load_inputs,
+    row_weight,
+)
 from verifier.schemas import surface_schema
 from verifier.surfaces import Surface
 
@@ -102,9 +123,129 @@ def violation_of(error: ValidationError) -> Violation:
     return Violation(parts, keyword, expected, observed)
 
 
+# Formats jsonschema-rs checks at least as strictly as the reference (whatever it accepts,
+# python-jsonschema accepts too); every other format runs the reference's own check.
+# `date-time` is one of them once leap seconds, which jsonschema-rs accepts and the
+# reference (rfc3339-validator) refuses, are refused by an added pattern.
+_RS_STRICTER_FORMATS = frozenset({"email", "date-time"})
+_LEAP_SECOND = {"not": {"type": "string", "pattern": "[Tt ][0-9]{2}:[0-9]{2}:60"}}
+
+
+def _schema_formats(schema: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _refuse_leap_seconds(node: Any) -> Any:
+    """A copy of the schema where every `date-time` subschema also refuses second 60."""
+    if isinstance(node, list):
+        return [_refuse_leap_seconds(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    copied = {k: _refuse_leap_seconds(v) for k, v in node.items()}
+    if copied.get("format") == "date-time":
+        return {"allOf": [copied, _LEAP_SECOND]}
+    return copied
+
+
+def _reference_format(name: str) -> Any:
+    checker = Draft202012Validator.FORMAT_CHECKER
+    memo: dict[str, bool] = {}
+
+    def conforms(value: str) -> bool:
+        known = memo.get(value)
+        if known is None:
+            if len(memo) > 100_000:
+                memo.clear()
+            known = memo[value] = checker.conforms(value, name)
+        return known
+
+    return conforms
+
+
+def compiled_validator(schema: dict[str, Any]) -> Any:
+    """A jsonschema-rs validator that rejects whatever the reference rejects."""
+    formats = {
+        name: _reference_format(name)
+        for name in _schema_formats(schema)
+        if name not in _RS_STRICTER_FORMATS
+    }
+    return jsonschema_rs.Draft202012Validator(
+        _refuse_leap_seconds(schema), formats=formats, validate_formats=True
+    )
+
+
+@cache
+def fast_validator_for(surface: Surface) -> Any:
+    return compiled_validator(surface_schema(surface))
+
+
+def rows_schema(surface: Surface) -> Mapping[str, Any] | None:
+    """The schema of one `data` item, when `data` has no array-wide constraint (so that
+    validating items one by one is exactly validating the array); else None."""
+    data = surface_schema(surface).get("properties", {}).get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("items"), Mapping):
+        return None
+    annotations = {"type", "items", "description", "title"}
+    extra = {k for k in data if k not in annotations and not k.startswith("x-")}
+    if extra or data.get("type") != "array":
+        return None
+    items: Mapping[str, Any] = data["items"]
+    return items
+
+
+def _rows_wrapper(surface: Surface, items: Mapping[str, Any]) -> dict[str, Any]:
+    root = surface_schema(surface)
+    # Keep the definitions the item schema refers to (`#/$defs/...`).
+    return {"$schema": root.get("$schema"), "$defs": root.get("$defs", {}), **items}
+
+
+@cache
+def fast_row_validator_for(surface: Surface) -> Any:
+    items = rows_schema(surface)
+    if items is None:
+        raise UsageError(f"{surface.name}: rows cannot be validated one by one")
+    return compiled_validator(_rows_wrapper(surface, items))
+
+
+@cache
+def fast_batch_validator_for(surface: Surface) -> Any:
+    """Validates a list of rows in one call (the per-call overhead dominates per row)."""
+    items = rows_schema(surface)
+    if items is None:
+        raise UsageError(f"{surface.name}: rows cannot be validated one by one")
+    wrapper = _rows_wrapper(surface, {"type": "array", "items": dict(items)})
+    return compiled_validator(wrapper)
+
+
 def violations(surface: Surface, document: Any) -> Iterator[Violation]:
+    if fast_validator_for(surface).is_valid(document):
+        return
     for error in validator_for(surface).iter_errors(document):
         yield violation_of(error)
+
+
+def row_violations(surface: Surface, index: int, row: Any) -> Iterator[Violation]:
+    """Violations of one `data` item, located as if the whole document was validated."""
+    if fast_row_validator_for(surface).is_valid(row):
+        return
+    items = rows_schema(surface)
+    for error in validator_for(surface).descend(row, items or {}, path=index):
+        violation = violation_of(error)
+        yield Violation(("data", *violation.parts), *_rest(violation))
+
+
+def _rest(v: Violation) -> tuple[str, str, str]:
+    return v.rule, v.expected, v.observed
 
 
 def findings_from_violations(
@@ -199,8 +340,65 @@ def capture_findings(source: Source) -> list[Finding]:
     return out
 
 
-def run_check(paths_in: Iterable[str], surface: str | None = None) -> Report:
+_BATCH = 1000
+
+
+class RowChecker:
+    """Collects row violations in batches: one compiled call per batch of valid rows."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface
+        self.located: list[tuple[str, Violation]] = []
+        self._batch: list[Any] = []
+        self._first = 0
+        self._room = 1
+        self._all_valid = fast_batch_validator_for(surface).is_valid
+
+    def add(self, index: int, row: Any) -> None:
+        if not self._batch:
+            self._first = index
+            # Rows of one body are alike: the first one sizes the batch.
+            self._room = max(1, _BATCH // row_weight(row))
+        self._batch.append(row)
+        if len(self._batch) >= self._room:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch and not self._all_valid(self._batch):
+            for offset, row in enumerate(self._batch):
+                found = row_violations(self.surface, self._first + offset, row)
+                self.located.extend(("", v) for v in found)
+        self._batch = []
+
+
+def check_streamed(source: StreamedSource) -> list[Finding]:
+    """Validate a large raw body row by row while it streams (same findings as whole)."""
+    surface = source.surface
+    if rows_schema(surface) is None:
+        return check_source(source.load_whole())
+    rows = RowChecker(surface)
+    try:
+        envelope = source.stream(rows.add)
+    except NotStreamable:
+        return check_source(source.load_whole())
+    rows.flush()
+    located = rows.located + [("", v) for v in violations(surface, envelope)]
+    return findings_from_violations(surface, source.name, located)
+
+
+def check_input(item: Input) -> list[Finding]:
+    if isinstance(item, StreamedSource):
+        return check_streamed(item)
+    return check_source(item)
+
+
+def run_check(
+    paths_in: Iterable[str | Path],
+    surface: str | None = None,
+    *,
+    stream_min_bytes: int = STREAM_MIN_BYTES,
+) -> Report:
     """`verify check` as a library call: load every file, validate, collect findings."""
-    sources = load_sources(list(paths_in), surface)
-    findings = [f for source in sources for f in check_source(source)]
-    return Report(command="check", findings=tuple(findings), sources=tuple(s.name for s in sources))
+    inputs = load_inputs(list(paths_in), surface, stream_min_bytes=stream_min_bytes)
+    findings = [f for item in inputs for f in check_input(item)]
+    return Report(command="check", findings=tuple(findings), sources=tuple(i.name for i in inputs))

@@ -4,9 +4,12 @@ InputError with one line naming the file and the problem (exit 2)."""
 
 from __future__ import annotations
 
+import codecs
 import json
+import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,3 +186,347 @@ def json_type(value: Any) -> str:
     if isinstance(value, int | float):
         return "number"
     return "object"
+
+
+# -- Streaming large raw bodies ------------------------------------------------------------
+#
+# A month of enterprise usage is hundreds of megabytes; loading it whole costs ~1.9 GB.
+# A large *raw body* (a top-level object whose `data` array holds the rows) is read in
+# one pass through a sliding window of text: the top-level members are walked here, each
+# value (an envelope member or one `data` item) is decoded by the C scanner of the
+# standard library's `json` (`raw_decode`), and the rows are handed to the caller one by
+# one. Anything this reader cannot reproduce exactly as `parse_json_bytes` would (any
+# syntax error, a BOM, invalid UTF-8, NaN/Infinity, long digit runs, huge exponents, lone
+# surrogates, deep nesting, trailing data, a capture file, a `data` that is missing,
+# repeated or not an array) makes the caller load the file whole instead, so errors and
+# verdicts are the same on both paths.
+
+STREAM_MIN_BYTES = 32 * 1024 * 1024
+ROWS_KEY = "data"
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_HEAD_BYTES = 4096
+_STRICT_DEPTH = 1024  # orjson's nesting limit
+
+
+def row_weight(row: Any) -> int:
+    """Rough size of a streamed row for batching: 1 + the items of its array members (a
+    usage bucket holds a thousand results; a Codex usage row holds none)."""
+    if not isinstance(row, dict):
+        return 1
+    return 1 + sum(len(v) for v in row.values() if isinstance(v, list))
+
+
+class NotStreamable(Exception):
+    """The file must be loaded whole (the caller does it; never shown to a user)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedSource:
+    """A large raw response body whose `data` items are streamed, never held at once."""
+
+    name: str
+    surface: Surface
+    path: Path
+
+    def load_whole(self) -> Source:
+        """The ordinary whole-document Source (raises InputError exactly as it would)."""
+        return source_from_document(load_json_file(self.path), self.name, self.surface)
+
+    def stream(self, on_row: Callable[[int, Any], None]) -> dict[str, Any]:
+        """Call `on_row(index, item)` for each `data` item; return the envelope with
+        `data` emptied. Raises NotStreamable when the file must be loaded whole."""
+        return stream_raw_body(self.path, on_row)
+
+
+Input = Source | StreamedSource
+
+
+def load_inputs(
+    paths: Sequence[str | Path],
+    surface_name: str | None = None,
+    *,
+    stream_min_bytes: int = STREAM_MIN_BYTES,
+) -> list[Input]:
+    """Like `load_sources`, but large raw bodies come back as StreamedSource."""
+    surface = get_surface(surface_name) if surface_name else None
+    out: list[Input] = []
+    for path in expand_paths(paths):
+        if surface is not None and _streamable_file(path, stream_min_bytes):
+            out.append(StreamedSource(str(path), surface, path))
+        else:
+            out.append(source_from_document(load_json_file(path), str(path), surface))
+    return out
+
+
+def _streamable_file(path: Path, min_bytes: int) -> bool:
+    if sys.getrecursionlimit() > _STRICT_DEPTH:
+        return False  # the decoder's depth limit must stay below the strict reader's
+    try:
+        if path.stat().st_size < min_bytes:
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        return False  # the whole-file reader reports it
+    stripped = head.lstrip()
+    if not stripped.startswith(b"{") or head.startswith(tuple(_BOMS)):
+        return False
+    return b'"verify-capture"' not in head  # capture files are read whole
+
+
+# A JSON number token follows `[`, `:` or `,` (and whitespace); digit runs inside strings
+# (ids, cursors) do not make a file unstreamable.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SIXTEEN_DIGITS = b"0" * 16
+_WHITESPACE = b" \t\r\n"
+
+
+class _CheckedReader:
+    """Byte reader that refuses, chunk by chunk, what the strict reader treats specially:
+    integers beyond 2**53-1 and lone surrogate escapes. (Floats that overflow are refused
+    by the decoder; nesting by the decoder's recursion limit, which is below orjson's
+    1,024 levels, so a deep file always goes to the strict reader.)"""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("rb")
+        self._number_tail = b""
+        self._escape_tail = b""
+
+    def read(self, size: int) -> bytes:
+        chunk = self._handle.read(size)
+        numbers = self._number_tail + chunk
+        escapes = self._escape_tail + chunk
+        surrogate = b"\\u" in escapes and _LONE_SURROGATE.search(escapes)
+        digits = numbers.translate(_DIGITS_AS_ZERO)
+        if surrogate or _has_long_number(digits):
+            raise NotStreamable("needs the strict whole-file checks")
+        # Carry what a token split by the chunk boundary needs: the separator, whitespace
+        # and digits of a number still being read; the last bytes of an escape.
+        context = _number_context(numbers)
+        self._number_tail = context
+        self._escape_tail = escapes[-8:]
+        return chunk
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _has_long_number(digits: bytes) -> bool:
+    """A number token of 16+ digits in `digits` (the window with every digit turned into
+    `0`; a regex over every digit is 20x slower than this): find 16-digit runs, then look
+    left of each for the `[`, `:` or `,` a number follows."""
+    start = digits.find(_SIXTEEN_DIGITS)
+    while start != -1:
+        if _follows_separator(digits, start):
+            return True
+        end = start + 16
+        while end < len(digits) and digits[end] == 0x30:
+            end += 1
+        start = digits.find(_SIXTEEN_DIGITS, end)
+    return False
+
+
+def _follows_separator(digits: bytes, start: int) -> bool:
+    for low in (max(0, start - 64), 0):  # a short look first; all of it if that was blank
+        before = digits[low:start].rstrip(b"0")
+        before = before[:-1] if before.endswith(b"-") else before
+        before = before.rstrip(_WHITESPACE)
+        if before or low == 0:
+            return before[-1:] in (b":", b"[", b",")
+    return False
+
+
+def _number_context(window: bytes) -> bytes:
+    """The end of `window` a number token continuing in the next chunk would need:
+    separator, whitespace, minus sign and digits (trailing whitespace is irrelevant)."""
+    trimmed = window.rstrip(_WHITESPACE)
+    digits = trimmed.rstrip(b"0123456789")
+    sign = digits[:-1] if digits.endswith(b"-") else digits
+    spaces = sign.rstrip(_WHITESPACE)
+    start = len(spaces) - 1 if spaces[-1:] in (b":", b"[", b",") else len(sign)
+    return trimmed[start:]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotStreamable(f"{name} is not JSON")  # NaN, Infinity: the strict reader explains
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):  # `1e400`: orjson refuses what float() calls inf
+        raise NotStreamable(f"{text} overflows a double")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_CUT_MARGIN = 8  # a value failing this close to the window's end may just be cut off
+_READ_BYTES = 1 << 20  # bytes per read (each checked by _CheckedReader)
+_WINDOW_BYTES = 4 << 20  # text read per refill: a few rows straddle a refill
+
+
+class _TextWindow:
+    """Decoded text of a file, read forward in chunks; `pos` is the parse position.
+
+    Text before `pos` is dropped whenever more is read, so memory stays at about one
+    chunk plus the largest single value (a row, or an envelope member)."""
+
+    def __init__(self, path: Path) -> None:
+        self._reader = _CheckedReader(path)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def more(self, at_least: int = _WINDOW_BYTES) -> bool:
+        """Read at least `at_least` more bytes (or to the end); False at the end."""
+        if self.eof:
+            return False
+        self.text = self.text[self.pos :]
+        self.pos = 0
+        parts = [self.text]
+        wanted = 0
+        while wanted < at_least:
+            chunk = self._reader.read(_READ_BYTES)
+            try:
+                parts.append(self._utf8.decode(chunk, final=not chunk))
+            except UnicodeDecodeError:
+                raise NotStreamable("invalid UTF-8") from None
+            if not chunk:
+                self.eof = True
+                break
+            wanted += len(chunk)
+        self.text = "".join(parts)
+        return True
+
+    def skip_whitespace(self) -> None:
+        while True:
+            spaces = _JSON_WHITESPACE.match(self.text, self.pos)  # always matches
+            self.pos = spaces.end() if spaces else self.pos
+            if self.pos < len(self.text) or not self.more():
+                return
+
+    def next_char(self) -> str:
+        """The next non-whitespace character, consumed."""
+        self.skip_whitespace()
+        if self.pos >= len(self.text):
+            raise NotStreamable("unexpected end of file")
+        char = self.text[self.pos]
+        self.pos += 1
+        return char
+
+    def peek(self) -> str:
+        self.skip_whitespace()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def value(self) -> Any:
+        """Decode the JSON value at `pos` (after whitespace), reading more as needed."""
+        self.skip_whitespace()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as exc:
+                if self.eof or (exc.pos < len(self.text) - _CUT_MARGIN and not _unterminated(exc)):
+                    raise NotStreamable(f"invalid JSON: {exc.msg}") from None
+                self.more(max(_WINDOW_BYTES, len(self.text) - self.pos))  # doubling: linear
+                continue
+            except (RecursionError, ValueError) as exc:  # depth, int digit limit
+                raise NotStreamable(f"{exc.__class__.__name__}: {exc}") from None
+            if end >= len(self.text) and self.more():
+                continue  # a number at the very end may continue in the next chunk
+            self.pos = end
+            return value
+
+    def key(self) -> str:
+        if self.next_char() != '"':
+            raise NotStreamable("expected a member name")
+        self.pos -= 1
+        name = self.value()
+        if not isinstance(name, str):
+            raise NotStreamable("expected a member name")
+        return name
+
+
+def _unterminated(exc: json.JSONDecodeError) -> bool:
+    return exc.msg.startswith("Unterminated string")
+
+
+def stream_raw_body(path: Path, on_row: Callable[[int, Any], None]) -> dict[str, Any]:
+    """Stream the `data` items of a raw body to `on_row(index, item)` and return the
+    envelope (every other member, `data` emptied) — one pass, bounded memory. Errors
+    raised by `on_row` propagate unchanged; NotStreamable means "read it whole"."""
+    window = _TextWindow(path)
+    try:
+        envelope = _top_level(window, on_row)
+        window.skip_whitespace()
+        if window.pos < len(window.text):
+            raise NotStreamable("data after the top-level object")
+        return envelope
+    finally:
+        window.close()
+
+
+def _top_level(window: _TextWindow, on_row: Callable[[int, Any], None]) -> dict[str, Any]:
+    if window.next_char() != "{":
+        raise NotStreamable("not an object")
+    envelope: dict[str, Any] = {}
+    if window.peek() == "}":
+        raise NotStreamable("no `data` member")
+    while True:
+        name = window.key()
+        if window.next_char() != ":":
+            raise NotStreamable("expected ':'")
+        if name == ROWS_KEY:
+            if ROWS_KEY in envelope or window.next_char() != "[":
+                raise NotStreamable("`data` repeated or not an array")
+            _rows(window, on_row)
+            envelope[name] = []
+        else:
+            envelope[name] = window.value()
+        separator = window.next_char()
+        if separator == "}":
+            break
+        if separator != ",":
+            raise NotStreamable("expected ',' or '}'")
+    if ROWS_KEY not in envelope:
+        raise NotStreamable("no `data` member")
+    return envelope
+
+
+def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
+    """The `data` items. Hot loop: a row that lies whole inside the window is decoded by
+    the C scanner directly; anything else (a row cut by the window, an error) takes the
+    careful path in `_TextWindow.value`."""
+    if window.peek() == "]":
+        window.pos += 1
+        return
+    scan = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner, no wrapper
+    skip = _JSON_WHITESPACE.match
+    index = 0
+    while True:
+        text, pos = window.text, window.pos
+        try:
+            row, end = scan(text, pos)
+        except (StopIteration, json.JSONDecodeError, RecursionError, ValueError):
+            end = -1
+        if 0 <= end < len(text) - 1:
+            window.pos = end
+        else:  # cut by the window end (or invalid): read on, then decode carefully
+            window.more()
+            row = window.value()
+        on_row(index, row)
+        index += 1
+        text, pos = window.text, window.pos
+        if pos < len(text) and text[pos] == ",":
+            spaces = skip(text, pos + 1)
+            window.pos = spaces.end() if spaces else pos + 1
+            continue
+        separator = window.next_char()
+        if separator == "]":
+            return
+        if separator != ",":
+            raise NotStreamable("expected ',' or ']'")
+        window.skip_whitespace()

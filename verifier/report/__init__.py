@@ -6,13 +6,16 @@ from collections.abc import Callable
 
 from verifier.errors import UsageError
 from verifier.findings import Report
-from verifier.report import json_format, text
+from verifier.report import github, json_format, junit, markdown, text
 
 Renderer = Callable[[Report], str]
 
 RENDERERS: dict[str, Renderer] = {
     "text": text.render,
     "json": json_format.render,
+    "markdown": markdown.render,
+    "junit": junit.render,
+    "github": github.render,
 }
 
 

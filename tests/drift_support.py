@@ -1,0 +1,77 @@
+"""Builders shared by the drift-engine tests (profile, drift, lock, gate, reports)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from verifier.inputs import Source, load_sources
+from verifier.profile import Profile, expected_profile, profile_source
+from verifier.store import Capture, Page, RequestInfo, save_capture
+from verifier.surfaces import get_surface
+
+from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, SHARED
+
+PAYLOADS = SHARED / "reference" / "payloads"
+SURFACE_NAMES = (
+    "chatgpt_enterprise_usage",
+    "openai_org_usage_completions",
+    "openai_org_costs",
+    "openai_org_users",
+)
+
+
+def documented_body(surface: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((DOCUMENTED_BODIES / f"{surface}.json").read_text())
+    return body
+
+
+def payload(name: str) -> Any:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+def write_body(tmp_path: Path, name: str, body: Any) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(body, indent=1))
+    return path
+
+
+def write_capture(
+    tmp_path: Path, surface: str, bodies: list[Any], statuses: list[int] | None = None
+) -> Path:
+    spec = get_surface(surface)
+    pages = tuple(
+        Page(status=(statuses or [200] * len(bodies))[i], url=spec.url_template, body=body)
+        for i, body in enumerate(bodies)
+    )
+    capture = Capture(
+        surface=surface,
+        request=RequestInfo("GET", spec.url_template, dict(spec.query)),
+        pages=pages,
+        captured_at="2026-05-02T00:00:00Z",
+        key_fingerprint=None,
+        source="test",
+    )
+    return save_capture(capture, tmp_path / f"{surface}.capture.json")
+
+
+def source_of(path: Path, surface: str | None = None) -> Source:
+    return load_sources([path], surface)[0]
+
+
+def observed(path: Path, surface: str | None = None) -> Profile:
+    return profile_source(source_of(path, surface))
+
+
+def expected(surface: str) -> Profile:
+    return expected_profile(get_surface(surface))
+
+
+def mutated(surface: str) -> dict[str, Any]:
+    return copy.deepcopy(documented_body(surface))
+
+
+def documented_capture(surface: str) -> Path:
+    return DOCUMENTED_CAPTURES / f"{surface}.json"

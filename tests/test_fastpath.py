@@ -1,0 +1,299 @@
+"""The compiled fast path (jsonschema-rs, formats on) and the streaming reader give exactly
+the verdicts and findings of the reference (python-jsonschema over the whole document)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from verifier.contract import (
+    Violation,
+    fast_batch_validator_for,
+    fast_row_validator_for,
+    fast_validator_for,
+    row_violations,
+    rows_schema,
+    run_check,
+    validator_for,
+    violation_of,
+    violations,
+)
+from verifier.errors import InputError
+from verifier.inputs import StreamedSource, load_inputs
+from verifier.surfaces import SURFACES, Surface
+
+from .conftest import ROOT, SHARED
+from .test_bad_input import CASES
+
+CORPUS_DIRS = (SHARED / "reference" / "payloads", ROOT / "tests" / "data", ROOT / "captures")
+
+
+def corpus_files() -> list[Path]:
+    files = [p for d in CORPUS_DIRS for p in sorted(d.rglob("*.json")) if "locks" not in p.parts]
+    assert len(files) > 20
+    return files
+
+
+def documents() -> Iterator[tuple[str, Any]]:
+    """Every corpus document, capture pages' bodies, and generated mutations of them."""
+    originals: list[tuple[str, Any]] = []
+    for path in corpus_files():
+        document = json.loads(path.read_text(encoding="utf-8"))
+        originals.append((path.name, document))
+        if isinstance(document, dict) and document.get("format") == "verify-capture":
+            originals.extend(
+                (f"{path.name}#{i}", p["body"]) for i, p in enumerate(document["pages"])
+            )
+    yield from originals
+    rng = random.Random(20261127)
+    for name, document in originals:
+        for n in range(12):
+            yield f"{name}~{n}", mutate(document, rng)
+
+
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    12.0,
+    0.5,
+    1e300,
+    "",
+    "x",
+    "12.50",
+    "2026-05-01T00:00:00Z",
+    "2026-05-01t00:00:00z",
+    "2026-05-01T23:59:60Z",
+    "2026-02-30T00:00:00Z",
+    "2026-05-01 00:00:00Z",
+    "2026-05-01T00:00:00+00:00",
+    "a@b",
+    "@",
+    "no-at-sign",
+    1777593600,
+    1777593600000,
+    [],
+    {},
+    ["usd"],
+    {"value": 1},
+]
+
+
+def mutate(document: Any, rng: random.Random) -> Any:
+    """Replace or delete a few values anywhere in a copy of `document`."""
+    copied = copy.deepcopy(document)
+    for _ in range(rng.randint(1, 3)):
+        slots = list(_slots(copied))
+        if not slots:
+            break
+        container, key = rng.choice(slots)
+        if isinstance(container, dict) and rng.random() < 0.25:
+            del container[key]
+        else:
+            container[key] = copy.deepcopy(rng.choice(ODD_VALUES))
+    return copied
+
+
+def _slots(node: Any) -> Iterator[tuple[Any, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield node, key
+            yield from _slots(value)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield node, index
+            yield from _slots(value)
+
+
+def reference_valid(surface: Surface, document: Any) -> bool:
+    return next(iter(validator_for(surface).iter_errors(document)), None) is None
+
+
+# The compiled validator may be *stricter* than the reference (jsonschema-rs checks
+# `email` properly; python-jsonschema only wants an "@"): such documents go to the
+# reference, which decides. It must never accept what the reference rejects, and the
+# violations `check` reports must be exactly the reference's.
+
+
+@pytest.mark.parametrize("surface", list(SURFACES.values()), ids=list(SURFACES))
+def test_compiled_validator_never_accepts_what_the_reference_rejects(surface: Surface) -> None:
+    checked = 0
+    for name, document in documents():
+        reference = reference_valid(surface, document)
+        if fast_validator_for(surface).is_valid(document):
+            assert reference, name
+        assert list(violations(surface, document)) == reference_violations(surface, document)
+        checked += 1
+    assert checked > 500
+
+
+@pytest.mark.parametrize("surface", list(SURFACES.values()), ids=list(SURFACES))
+def test_row_validators_never_accept_what_the_reference_rejects(surface: Surface) -> None:
+    items = rows_schema(surface)
+    assert items is not None
+    reference = validator_for(surface)
+    rows_seen = 0
+    for name, document in documents():
+        rows = document.get("data") if isinstance(document, dict) else None
+        if not isinstance(rows, list) or not rows:
+            continue
+        verdicts = []
+        for index, row in enumerate(rows):
+            expected = next(iter(reference.descend(row, items, path=index)), None) is None
+            if fast_row_validator_for(surface).is_valid(row):
+                assert expected, (name, index)
+            located = [v for v in violations(surface, document) if v.parts[1:2] == (index,)]
+            assert list(row_violations(surface, index, row)) == located, (name, index)
+            verdicts.append(expected)
+            rows_seen += 1
+        if fast_batch_validator_for(surface).is_valid(rows):
+            assert all(verdicts), name
+    assert rows_seen > 100
+
+
+def reference_violations(surface: Surface, document: Any) -> list[Violation]:
+    return [violation_of(e) for e in validator_for(surface).iter_errors(document)]
+
+
+def test_leap_seconds_are_refused_like_the_reference() -> None:
+    surface = SURFACES["chatgpt_enterprise_usage"]
+    body = json.loads((ROOT / "tests/data/documented/chatgpt_enterprise_usage.json").read_text())
+    for value, valid in (("2026-05-01T23:59:60Z", False), ("2026-05-01t00:00:00z", True)):
+        body["data"][0]["start_time"] = value
+        assert reference_valid(surface, body) is valid
+        assert fast_validator_for(surface).is_valid(body) is valid
+
+
+STREAM_CASES = [
+    ("openai_costs__official_example_2024-12_typo_discriminator.json", "openai_org_costs"),
+    (
+        "openai_usage_completions__official_example_2024-12_typo_discriminator.json",
+        "openai_org_usage_completions",
+    ),
+    ("codex_analytics_usage__peer_fixture_page1.json", "chatgpt_enterprise_usage"),
+    ("openai_users_list__official_example.json", "openai_org_users"),
+]
+
+
+@pytest.mark.parametrize(("name", "surface"), STREAM_CASES)
+def test_streamed_check_equals_whole_check(name: str, surface: str) -> None:
+    path = SHARED / "reference" / "payloads" / name
+    [item] = load_inputs([path], surface, stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    streamed = run_check([path], surface, stream_min_bytes=0)
+    whole = run_check([path], surface, stream_min_bytes=10**12)
+    assert streamed.to_json() == whole.to_json()
+
+
+def test_streamed_check_of_generated_invalid_rows(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    body = json.loads((ROOT / "tests/data/documented/openai_org_costs.json").read_text())
+    body["data"] = [mutate(body["data"][0], rng) for _ in range(300)]
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps(body))
+    streamed = run_check([path], "openai_org_costs", stream_min_bytes=0)
+    whole = run_check([path], "openai_org_costs", stream_min_bytes=10**12)
+    assert streamed.findings
+    assert streamed.to_json() == whole.to_json()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_streaming_path_gives_the_same_input_errors(tmp_path: Path, case: str) -> None:
+    data, expected = CASES[case]
+    path = tmp_path / f"{case}.json"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=None) as streamed:
+        run_check([path], "openai_org_costs", stream_min_bytes=0)
+    with pytest.raises(InputError) as whole:
+        run_check([path], "openai_org_costs", stream_min_bytes=10**12)
+    assert streamed.value.message == whole.value.message
+    assert expected in streamed.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b'{"data": [{"start_time": 12345678901234567890}], "has_more": false}', "2**53-1"),
+        (b'{"data": [{"x": "\\ud800"}], "has_more": false}', "invalid JSON"),
+        (b'{"data": [1,]}', "invalid JSON at line 1 column"),
+        (b'{"data": [{"a": 1e400}], "has_more": false}', "invalid JSON"),
+        (b'{"data": [{"a": NaN}], "has_more": false}', "NaN and Infinity"),
+        (b'{"data": [], "has_more": false} {"x": 1}', "invalid JSON"),
+        (b'{"data": [{"a": 1}], "data": [{"b": 2}]}', None),
+        (b'{"data": [{"a": ' + b"[" * 2000 + b"]" * 2000 + b"}]}", "nested too deeply"),
+        (b'{"data": [], "object": "p\xe9ge"}', "not valid UTF-8"),
+    ],
+)
+def test_row_level_problems_fall_back_to_the_strict_reader(
+    tmp_path: Path, data: bytes, error: str | None
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    whole = _outcome(path, 10**12)
+    assert _outcome(path, 0) == whole
+    if error is not None:
+        assert error in whole
+
+
+def _outcome(path: Path, stream_min_bytes: int) -> str:
+    """The check's JSON report, or its one-line input error."""
+    try:
+        report = run_check([path], "openai_org_costs", stream_min_bytes=stream_min_bytes)
+    except InputError as exc:
+        return exc.message
+    return json.dumps(report.to_json())
+
+
+def test_long_digit_strings_still_stream(tmp_path: Path) -> None:
+    body = json.loads((ROOT / "tests/data/documented/openai_org_costs.json").read_text())
+    body["data"][0]["results"][0]["user_id"] = "user-" + "1" * 40
+    body["next_page"] = "page_" + "7" * 30
+    path = tmp_path / "ids.json"
+    path.write_text(json.dumps(body))
+    [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    rows: list[Any] = []
+    envelope = item.stream(lambda _i, row: rows.append(row))
+    assert envelope == {**body, "data": []}
+    assert rows == body["data"]
+
+
+def test_envelope_with_objects_is_exact(tmp_path: Path) -> None:
+    body = {"meta": {"a": [1, {"b": None}]}, "data": [{"x": 1}, {"y": [2]}], "tail": {"z": "w"}}
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps(body))
+    [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    rows: list[Any] = []
+    assert item.stream(lambda _i, row: rows.append(row)) == {**body, "data": []}
+    assert rows == body["data"]
+
+
+def test_a_failing_row_consumer_is_not_mistaken_for_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps({"data": [{"a": 1}, {"a": 2}], "has_more": False}))
+    [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+
+    def explode(_index: int, _row: Any) -> None:
+        raise ZeroDivisionError("consumer bug")
+
+    with pytest.raises(ZeroDivisionError, match="consumer bug"):
+        item.stream(explode)
+
+
+def test_ids_that_look_like_exponents_still_stream(tmp_path: Path) -> None:
+    body = json.loads((ROOT / "tests/data/documented/openai_org_costs.json").read_text())
+    body["data"][0]["results"][0]["user_id"] = "user-3e5000a"
+    path = tmp_path / "ids.json"
+    path.write_text(json.dumps(body))
+    [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    assert item.stream(lambda _i, _row: None) == {**body, "data": []}

@@ -1,0 +1,158 @@
+"""Lock files: written only after check passes (or --accept), versioned, atomic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from verifier.drift import run_diff
+from verifier.errors import FormatVersionError, RefusedError
+from verifier.lock import read_lock, run_lock
+
+from .cli_helpers import run_cli
+from .conftest import DOCUMENTED_CAPTURES, ROOT
+from .drift_support import SURFACE_NAMES, documented_capture, mutated, write_capture
+
+
+def _lock_documented(locks: Path) -> list[Path]:
+    _report, written = run_lock(sorted(DOCUMENTED_CAPTURES.glob("*.json")), locks_dir=locks)
+    return written
+
+
+def test_lock_documented_captures_then_no_drift(tmp_path: Path) -> None:
+    written = _lock_documented(tmp_path)
+    assert sorted(p.name for p in written) == sorted(f"{s}.lock.json" for s in SURFACE_NAMES)
+    report = run_diff(
+        sorted(DOCUMENTED_CAPTURES.glob("*.json")), against="lock", locks_dir=tmp_path
+    )
+    assert report.findings == ()
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_lock_provenance(tmp_path: Path) -> None:
+    _lock_documented(tmp_path)
+    capture = documented_capture("openai_org_costs")
+    lock = read_lock(tmp_path / "openai_org_costs.lock.json")
+    [provenance] = lock.captures
+    assert provenance.sha256 == "sha256:" + hashlib.sha256(capture.read_bytes()).hexdigest()
+    assert provenance.captured_at == "2026-05-02T00:00:00Z"
+    assert lock.tool_version
+    assert lock.locked_at.endswith("Z")
+    raw = json.loads((tmp_path / "openai_org_costs.lock.json").read_text())
+    assert raw["format"] == "verify-lock"
+    assert raw["format_version"] == 1
+    assert "anonymisation_key_fingerprints" in raw["provenance"]
+
+
+def test_capture_with_one_field_removed_gives_exactly_one_field_missing(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    _lock_documented(locks)
+    body = mutated("openai_org_usage_completions")
+    for bucket in body["data"]:
+        for result in bucket["results"]:
+            del result["num_model_requests"]
+    capture = write_capture(tmp_path, "openai_org_usage_completions", [body])
+    report = run_diff([capture], against="lock", locks_dir=locks)
+    [missing] = report.findings
+    assert (missing.kind, missing.path, missing.severity) == (
+        "field_missing",
+        "data[].results[].num_model_requests",
+        "breaking",
+    )
+
+
+def test_lock_of_a_profile_without_a_field_sees_it_added(tmp_path: Path) -> None:
+    locks = tmp_path / "locks"
+    _lock_documented(locks)
+    path = locks / "openai_org_users.lock.json"
+    raw = json.loads(path.read_text())
+    del raw["profile"]["paths"]["data[].role"]
+    path.write_text(json.dumps(raw))
+    report = run_diff([documented_capture("openai_org_users")], against="lock", locks_dir=locks)
+    [added] = report.findings
+    assert (added.kind, added.path, added.severity) == ("field_added", "data[].role", "info")
+
+
+def test_failing_capture_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    body = mutated("chatgpt_enterprise_usage")
+    for row in body["data"]:
+        row["start_time"] = 1777593600
+    capture = write_capture(tmp_path, "chatgpt_enterprise_usage", [body])
+    locks = tmp_path / "locks"
+    with pytest.raises(RefusedError, match="--accept"):
+        run_lock([capture], locks_dir=locks)
+    assert not locks.exists() or not list(locks.iterdir())
+    result = run_cli("lock", str(capture), "--locks-dir", str(locks))
+    assert result.code == 1
+    assert "not locking chatgpt_enterprise_usage" in result.stderr
+
+
+def test_accept_records_the_reviewed_findings(tmp_path: Path) -> None:
+    body = mutated("chatgpt_enterprise_usage")
+    for row in body["data"]:
+        row["start_time"] = 1777593600
+    capture = write_capture(tmp_path, "chatgpt_enterprise_usage", [body])
+    locks = tmp_path / "locks"
+    result = run_cli("lock", str(capture), "--accept", "--locks-dir", str(locks))
+    assert result.code == 0
+    lock = read_lock(locks / "chatgpt_enterprise_usage.lock.json")
+    kinds = {f["kind"] for f in lock.accepted}
+    assert {"schema_violation", "timestamp_format_changed"} <= kinds
+    # The accepted shape is now the reference: the same capture has no drift against it.
+    assert run_diff([capture], against="lock", locks_dir=locks).findings == ()
+
+
+def test_unknown_lock_version_is_refused_loudly(tmp_path: Path) -> None:
+    _lock_documented(tmp_path)
+    path = tmp_path / "openai_org_costs.lock.json"
+    raw = json.loads(path.read_text())
+    raw["format_version"] = 99
+    path.write_text(json.dumps(raw))
+    with pytest.raises(FormatVersionError, match="lock format version 99 is not supported"):
+        read_lock(path)
+    result = run_cli(
+        "diff",
+        str(documented_capture("openai_org_costs")),
+        "--against",
+        "lock",
+        "--locks-dir",
+        str(tmp_path),
+    )
+    assert result.code == 2
+    assert "lock format version 99" in result.stderr
+
+
+def test_committed_locks_match_the_documented_captures() -> None:
+    for surface in SURFACE_NAMES:
+        lock = read_lock(ROOT / "captures" / "locks" / f"{surface}.lock.json")
+        [provenance] = lock.captures
+        capture = documented_capture(surface)
+        digest = "sha256:" + hashlib.sha256(capture.read_bytes()).hexdigest()
+        assert provenance.sha256 == digest, "re-run `verify lock captures/documented/*.json`"
+        assert provenance.file == f"captures/documented/{surface}.json"
+
+
+def test_a_file_that_is_not_a_lock_is_refused(tmp_path: Path) -> None:
+    result = run_cli(
+        "diff",
+        str(documented_capture("openai_org_costs")),
+        "--against",
+        "lock",
+        "--locks-dir",
+        str(tmp_path),
+    )
+    assert result.code == 2
+    (tmp_path / "openai_org_costs.lock.json").write_text('{"format": "something-else"}')
+    result = run_cli(
+        "diff",
+        str(documented_capture("openai_org_costs")),
+        "--against",
+        "lock",
+        "--locks-dir",
+        str(tmp_path),
+    )
+    assert result.code == 2
+    assert "is not a lock file" in result.stderr

@@ -1,0 +1,55 @@
+"""`verify gate`: may the cost merge run on these payloads?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from verifier.cli.app import emit, format_option, main, surface_option
+from verifier.gate import run_gate
+from verifier.lock import DEFAULT_LOCKS_DIR
+
+
+@main.command()
+@click.argument("paths", nargs=-1, metavar="[PATH...]")
+@surface_option()
+@click.option(
+    "--allow-unlocked",
+    is_flag=True,
+    help="A surface without a lock is a warning (diffed against its documented schema).",
+)
+@click.option(
+    "--locks-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_LOCKS_DIR,
+    show_default=True,
+    help="Where the <surface>.lock.json files are.",
+)
+@format_option()
+def gate(
+    paths: tuple[str, ...],
+    surface: str | None,
+    allow_unlocked: bool,
+    locks_dir: Path,
+    fmt: str,
+) -> int:
+    """Check and diff (against each surface's lock) everything the merge reads.
+
+    Exit 1 on any breaking finding, or when one of the four surfaces has no lock yet
+    (unless --allow-unlocked). PATH defaults to the captures/ directory.
+
+    \b
+    Examples:
+      verify gate captures/live/
+      verify gate --allow-unlocked captures/live/ --format github
+    """
+    report = run_gate(
+        paths or ("captures",), surface=surface, locks_dir=locks_dir, allow_unlocked=allow_unlocked
+    )
+    code = emit(report, fmt)
+    unlocked = report.extra.get("unlocked") or []
+    if fmt == "text" and unlocked:
+        level = "warning" if allow_unlocked else "FAIL"
+        click.echo(f"{level}: no lock yet for {', '.join(unlocked)} (see `verify lock --help`)")
+    return code

@@ -1,0 +1,578 @@
+"""Drift: an expected profile (documented schema or lock) vs an observed one -> findings.
+
+Each side is projected to one comparable "view" per contract path (allowed types,
+nullability, presence, timestamp formats, discriminator values). The observed view keeps
+a facet only where it goes *beyond* what is expected (narrowing is not drift), so that
+deepdiff's differences are exactly the drift: a removed key is a missing path, an added
+key a new path, a changed facet a type/nullability/presence/format/value change. Moves
+(a leaf that vanished at one path and appeared under another parent), money magnitudes,
+pagination and HTTP status are judged beside it. Severity comes from the consumer
+contract: drift on a path the merge reads is `breaking`, elsewhere `warning`, and a new
+field the merge does not need is `info`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from verifier import paths
+from verifier.consumers import consumed_paths, is_consumed
+from verifier.contract import describe_value, http_status_finding
+from verifier.errors import UsageError
+from verifier.findings import Finding, FindingKind, Report, Severity
+from verifier.inputs import (
+    STREAM_MIN_BYTES,
+    Input,
+    Source,
+    load_inputs,
+    load_json_file,
+    source_from_document,
+)
+from verifier.profile import (
+    NUMERIC_STRING,
+    PathProfile,
+    Profile,
+    expected_profile,
+    profile_input,
+    profile_source,
+)
+from verifier.surfaces import Surface
+
+# A money field whose mean magnitude moves by this factor or more looks like a unit change
+# (dollars <-> cents is 100x).
+UNIT_JUMP = 50.0
+CURSOR_KEYS = ("next_page", "last_id", "next_cursor", "cursor", "after", "next")
+_FACETS = ("types", "nullable", "presence", "formats", "values")
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One difference before it becomes a Finding (severity is decided in one place)."""
+
+    kind: FindingKind
+    path: str
+    pointer: str
+    expected: str
+    observed: str
+    detail: str = ""
+    consumed_path: str | None = None  # the path whose consumption decides severity
+
+
+# -- Views ------------------------------------------------------------------------------------
+
+
+def _type_words(types: Iterable[str]) -> str:
+    return "|".join(sorted(types))
+
+
+def _allowed_types(expected: PathProfile) -> set[str]:
+    allowed = set(expected.type_set)
+    if "number" in allowed:
+        allowed.add("integer")  # JSON Schema: every integer is a number
+    if not expected.documented and "integer" in allowed:
+        allowed.add("number")  # a lock saw whole numbers only: decimals are not drift
+    return allowed
+
+
+def _expected_view(p: PathProfile) -> dict[str, Any]:
+    return {
+        "types": _type_words(p.type_set),
+        "nullable": p.nullable,
+        "presence": "always" if p.always_present else "optional",
+        "formats": _type_words(p.format_set) if p.is_timestamp else "",
+        "values": None if p.value_set is None else _value_words(p.value_set),
+    }
+
+
+def _value_words(values: Iterable[Any]) -> str:
+    return "|".join(sorted(repr(v) for v in values))
+
+
+def _observed_view(expected: PathProfile, observed: PathProfile) -> dict[str, Any]:
+    """Observed facets, replaced by the expected one wherever observed stays within it."""
+    view = _expected_view(expected)
+    if not observed.type_set <= _allowed_types(expected):
+        view["types"] = _type_words(observed.type_set)
+    if observed.nullable and not expected.nullable:
+        view["nullable"] = True
+    if expected.always_present and not observed.always_present and observed.present:
+        view["presence"] = "optional"
+    if expected.is_timestamp:
+        seen = _observed_formats(observed)
+        if seen and not seen <= expected.format_set:
+            view["formats"] = _type_words(seen)
+    if expected.value_set is not None:
+        seen_values = observed.value_set
+        if seen_values is not None and not seen_values <= expected.value_set:
+            view["values"] = _value_words(seen_values)
+    return view
+
+
+def _observed_formats(observed: PathProfile) -> set[str]:
+    """Formats of a would-be timestamp column; values of no format count as `other`."""
+    formats = set(observed.format_set)
+    unformatted = sum(observed.types.values()) - sum(observed.formats.values())
+    if unformatted > 0:
+        formats.add("other")
+    return formats
+
+
+# -- The diff -----------------------------------------------------------------------------
+
+
+def diff_profiles(expected: Profile, observed: Profile, surface: Surface) -> list[Drift]:
+    """Every drift of `observed` against `expected` (documented or lock)."""
+    vanished = [p for p in expected.paths if p not in observed.paths and not p.endswith("[]")]
+    missing = [p for p in vanished if _missable(p, expected, observed)]
+    shared = [p for p in expected.paths if p in observed.paths]
+    left = {p: _expected_view(expected.paths[p]) for p in (*shared, *missing)}
+    right = {p: _observed_view(expected.paths[p], observed.paths[p]) for p in shared}
+    right.update(
+        {p: _expected_view(observed.paths[p]) for p in observed.paths if p not in expected.paths}
+    )
+    # threshold 0: always compare key by key, never "the whole mapping changed".
+    changes = DeepDiff(left, right, view="tree", threshold_to_diff_deeper=0)
+    removed = sorted(_changed_keys(changes, "dictionary_item_removed"))
+    added = sorted(_changed_keys(changes, "dictionary_item_added"))
+    facets = _changed_facets(changes)
+
+    drifts: list[Drift] = []
+    removed, added = _pagination(expected, observed, surface, removed, added, drifts)
+    # Optional leaves whose whole parent vanished may have moved too (`user.email`).
+    orphans = [p for p in vanished if p not in missing and paths.parent(p) not in observed.paths]
+    moves = _moves(expected, observed, [*removed, *orphans], added)
+    drifts.extend(moves)
+    moved_from = {m.consumed_path for m in moves}
+    moved_to = {m.path for m in moves}
+    # Required members of a container that vanished while some of its content moved.
+    required_orphans = [p for p in orphans if _required(expected.paths[p])]
+    gone = [p for p in (*removed, *required_orphans) if p not in moved_from]
+    drifts.extend(_missing(expected, observed, sorted(gone), moves))
+    drifts.extend(_added(observed, [p for p in added if p not in moved_to], moved_to))
+    for path, facet_names in sorted(facets.items()):
+        drifts.extend(_facet_drifts(expected.paths[path], observed.paths[path], facet_names))
+    drifts.extend(_unit_drifts(expected, observed))
+    return drifts
+
+
+def _required(exp: PathProfile) -> bool:
+    """Expected every time its parent is there: documented as required, or locked."""
+    return exp.always_present or not exp.documented
+
+
+def _missable(path: str, expected: Profile, observed: Profile) -> bool:
+    """Absent from the observed payload *and* it should have been there."""
+    if path.endswith("[]"):
+        return False  # empty arrays: nothing to see, nothing missing
+    if not _required(expected.paths[path]):
+        return False  # documented as optional
+    parent = paths.parent(path)
+    if not parent:
+        return observed.bodies > 0
+    seen_parent = observed.paths.get(parent)
+    if seen_parent is None:
+        return False  # the parent is reported instead
+    return seen_parent.types.get("object", 0) > 0
+
+
+def _changed_keys(changes: Any, kind: str) -> set[str]:
+    out = set()
+    for level in changes.get(kind, []):
+        route = level.path(output_format="list")
+        if len(route) == 1:
+            out.add(str(route[0]))
+    return out
+
+
+def _changed_facets(changes: Any) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for kind in ("values_changed", "type_changes"):
+        for level in changes.get(kind, []):
+            route = level.path(output_format="list")
+            if len(route) == 2 and route[1] in _FACETS:
+                out.setdefault(str(route[0]), set()).add(str(route[1]))
+    return out
+
+
+# -- Moves, missing and added -------------------------------------------------------------
+
+
+def _array_depth(path: str) -> int:
+    return path.count("[]")
+
+
+def _moves(
+    expected: Profile, observed: Profile, removed: list[str], added: list[str]
+) -> list[Drift]:
+    """Pair each vanished leaf with an added leaf of the same name under another parent:
+    same array depth preferred, then the shortest path (`data[].credits` ->
+    `data[].totals.credits`, not `data[].clients[].credits`)."""
+    candidates = [p for p in added if not observed.paths[p].is_container]
+    taken: set[str] = set()
+    out = []
+    for old in removed:
+        if expected.paths[old].is_container:
+            continue
+        name = paths.leaf_name(old)
+        matches = [p for p in candidates if p not in taken and paths.leaf_name(p) == name]
+        if not matches:
+            continue
+        best = min(
+            matches,
+            key=lambda p: (abs(_array_depth(p) - _array_depth(old)), len(p), p),
+        )
+        taken.add(best)
+        new = observed.paths[best]
+        out.append(
+            Drift(
+                kind="field_moved",
+                path=best,
+                pointer=new.first_pointer,
+                expected=f"at {old}",
+                observed=f"at {best}",
+                detail=f"{old} -> {best}",
+                consumed_path=old,
+            )
+        )
+    return out
+
+
+def _top_level(candidates: list[str], keep_whole: set[str]) -> list[str]:
+    """Drop paths whose ancestor is also listed, unless that ancestor is in `keep_whole`
+    (a container some of whose content moved: its other paths are listed one by one)."""
+    listed = set(candidates)
+    out = []
+    for path in candidates:
+        ancestor = paths.parent(path)
+        covered = False
+        while ancestor:
+            if ancestor in listed and ancestor not in keep_whole:
+                covered = True
+                break
+            ancestor = paths.parent(ancestor)
+        if not covered and path not in keep_whole:
+            out.append(path)
+    return out
+
+
+def _ancestors(path: str) -> set[str]:
+    out = set()
+    ancestor = paths.parent(path)
+    while ancestor:
+        out.add(ancestor)
+        ancestor = paths.parent(ancestor)
+    return out
+
+
+def _missing(
+    expected: Profile, observed: Profile, removed: list[str], moves: list[Drift]
+) -> list[Drift]:
+    split = set().union(*(_ancestors(m.consumed_path or "") for m in moves)) if moves else set()
+    out = []
+    for path in _top_level(removed, split):
+        exp = expected.paths[path]
+        out.append(
+            Drift(
+                kind="field_missing",
+                path=path,
+                pointer=_would_be_pointer(path, observed),
+                expected=f"present ({_type_words(exp.type_set) or 'any type'})",
+                observed="absent everywhere",
+            )
+        )
+    return out
+
+
+def _would_be_pointer(path: str, observed: Profile) -> str:
+    """Where a missing path should have been: the first occurrence of its nearest observed
+    ancestor, continued with the missing member names (array items as index 0)."""
+    ancestor = paths.parent(path)
+    while ancestor and ancestor not in observed.paths:
+        ancestor = paths.parent(ancestor)
+    base = observed.paths[ancestor].first_pointer if ancestor else observed.first_body
+    rest = path[len(ancestor) :].lstrip(".").replace("[]", ".0")
+    return base + "".join(f"/{paths.escape_token(t)}" for t in rest.split(".") if t)
+
+
+def _added(observed: Profile, added: list[str], moved_to: set[str]) -> list[Drift]:
+    split = set().union(*(_ancestors(p) for p in moved_to)) if moved_to else set()
+    out = []
+    for path in _top_level(added, split):
+        seen = observed.paths[path]
+        out.append(
+            Drift(
+                kind="field_added",
+                path=path,
+                pointer=seen.first_pointer,
+                expected="absent (not in the contract)",
+                observed=f"present ({_type_words(seen.type_set) or 'null'}) in "
+                f"{seen.present} place(s)",
+            )
+        )
+    return out
+
+
+def _pagination(
+    expected: Profile,
+    observed: Profile,
+    surface: Surface,
+    removed: list[str],
+    added: list[str],
+    drifts: list[Drift],
+) -> tuple[list[str], list[str]]:
+    """A cursor member that vanished while another appeared: the paging scheme changed."""
+    old = next((k for k in CURSOR_KEYS if k in removed), None)
+    new = next((k for k in CURSOR_KEYS if k in added), None)
+    if old is None or new is None:
+        return removed, added
+    seen = observed.paths[new]
+    drifts.append(
+        Drift(
+            kind="pagination_changed",
+            path=old,
+            pointer=seen.first_pointer,
+            expected=f"the cursor in `{old}` ({surface.pagination} pagination)",
+            observed=f"the cursor in `{new}`",
+            # A cursor the capture cannot follow truncates `data`, which the merge reads.
+            consumed_path="data",
+        )
+    )
+    return [p for p in removed if p != old], [p for p in added if p != new]
+
+
+# -- Facets ---------------------------------------------------------------------------------
+
+
+def _facet_drifts(exp: PathProfile, obs: PathProfile, facets: set[str]) -> list[Drift]:
+    out = []
+    stamped = "formats" in facets
+    if stamped:
+        seen = sorted(_observed_formats(obs) - exp.format_set)
+        pointer = obs.format_pointers.get(seen[0]) if seen and seen[0] != "other" else None
+        out.append(
+            Drift(
+                kind="timestamp_format_changed",
+                path=exp.path,
+                pointer=pointer or obs.first_pointer,
+                expected=_type_words(exp.format_set),
+                observed=_type_words(_observed_formats(obs)),
+            )
+        )
+    if "types" in facets and not stamped:
+        out.append(_type_drift(exp, obs))
+    if "nullable" in facets:
+        out.append(
+            Drift(
+                kind="nullability_changed",
+                path=exp.path,
+                pointer=obs.type_pointers.get("null", obs.first_pointer),
+                expected="never null",
+                observed=f"null in {obs.nulls} of {obs.present} place(s)",
+            )
+        )
+    if "presence" in facets:
+        out.append(
+            Drift(
+                kind="presence_changed",
+                path=exp.path,
+                pointer=obs.absent_pointer or obs.first_pointer,
+                expected="always present",
+                observed=f"present in {obs.present} of {obs.parents} parent object(s)",
+            )
+        )
+    if "values" in facets:
+        allowed = exp.value_set or frozenset()
+        odd = [v for v in obs.values or () if v.value not in allowed]
+        out.append(
+            Drift(
+                kind="value_changed",
+                path=exp.path,
+                pointer=odd[0].pointer if odd else obs.first_pointer,
+                expected="one of "
+                + ", ".join(describe_value(v, True) for v in sorted(allowed, key=repr)),
+                observed=", ".join(describe_value(v.value, True) for v in odd) or "other values",
+            )
+        )
+    return out
+
+
+def _type_words_observed(obs: PathProfile, types: Iterable[str]) -> str:
+    words = []
+    for t in sorted(types):
+        if t == "string" and obs.formats.get(NUMERIC_STRING, 0) == obs.types.get("string", 0):
+            words.append("numeric string")
+        else:
+            words.append(t)
+    return " or ".join(words)
+
+
+def _type_drift(exp: PathProfile, obs: PathProfile) -> Drift:
+    odd = sorted(obs.type_set - _allowed_types(exp))
+    return Drift(
+        kind="type_changed",
+        path=exp.path,
+        pointer=obs.type_pointers.get(odd[0], obs.first_pointer) if odd else obs.first_pointer,
+        expected=" or ".join(sorted(exp.type_set)),
+        observed=_type_words_observed(obs, obs.type_set),
+    )
+
+
+# -- Money ----------------------------------------------------------------------------------
+
+
+def _unit_drifts(expected: Profile, observed: Profile) -> list[Drift]:
+    out = []
+    for path, exp in expected.paths.items():
+        obs = observed.paths.get(path)
+        if obs is None or obs.money is None or obs.money.count == 0:
+            continue
+        reason = _unit_reason(exp, obs)
+        if reason:
+            out.append(
+                Drift(
+                    kind="unit_suspect",
+                    path=path,
+                    pointer=obs.first_pointer,
+                    expected=reason[0],
+                    observed=reason[1],
+                )
+            )
+    return out
+
+
+def _unit_reason(exp: PathProfile, obs: PathProfile) -> tuple[str, str] | None:
+    money = obs.money
+    assert money is not None
+    unit = exp.unit or obs.unit or "money"
+    if exp.money is not None and exp.money.count and exp.money.mean > 0 and money.mean > 0:
+        ratio = money.mean / exp.money.mean
+        if ratio >= UNIT_JUMP or ratio <= 1 / UNIT_JUMP:
+            return (
+                f"{unit} amounts averaging {exp.money.mean:.6g} (as locked)",
+                f"amounts averaging {money.mean:.6g}, {ratio:.3g}x the locked magnitude",
+            )
+    decimals_expected = (exp.documented and exp.unit == "usd") or (
+        exp.money is not None and not exp.money.integral
+    )
+    if decimals_expected and money.integral and money.count >= 2 and money.mean >= 1:
+        return (
+            f"{unit} amounts with decimals (dollars, not cents)",
+            f"whole numbers only in {money.count} value(s), averaging {money.mean:.6g}",
+        )
+    return None
+
+
+# -- Findings -------------------------------------------------------------------------------
+
+
+def severity_of(surface: Surface, drift: Drift) -> tuple[Severity, bool]:
+    consumed = is_consumed(surface, drift.consumed_path or drift.path)
+    if drift.kind == "field_added":
+        return "info", False
+    return ("breaking" if consumed else "warning"), consumed
+
+
+def to_finding(surface: Surface, source: str, drift: Drift, against: str) -> Finding:
+    severity, consumed = severity_of(surface, drift)
+    where = drift.detail or drift.path or "(document)"
+    return Finding(
+        surface=surface.name,
+        source=source,
+        kind=drift.kind,
+        path=drift.path,
+        pointer=drift.pointer,
+        severity=severity,
+        expected=drift.expected,
+        observed=drift.observed,
+        message=f"{where}: expected {drift.expected} ({against}), observed {drift.observed}",
+        consumed_by_merge=consumed,
+    )
+
+
+def status_findings(source: Source) -> list[Finding]:
+    return [
+        http_status_finding(source.surface, source.name, body)
+        for body in source.bodies
+        if not body.ok
+    ]
+
+
+def diff_input(item: Input, against: Profile, label: str) -> tuple[list[Finding], Profile]:
+    """Profile one input and compare it with `against`; returns findings and the profile."""
+    observed, whole = profile_input(item)
+    surface = item.surface
+    findings = status_findings(whole) if whole is not None else []
+    findings.extend(
+        to_finding(surface, item.name, d, label) for d in diff_profiles(against, observed, surface)
+    )
+    return findings, observed
+
+
+def consumer_contract(surfaces: Iterable[str]) -> dict[str, list[str]]:
+    return {name: sorted(consumed_paths(name)) for name in sorted(set(surfaces))}
+
+
+# -- `verify diff` --------------------------------------------------------------------------
+
+
+def reference_profile(against: str, surface: Surface, locks_dir: Path) -> tuple[Profile, str]:
+    """The profile to compare with: `documented`, `lock`, a lock file or a payload file."""
+    # Imported here: lock files are built from drift findings (verifier.lock imports us).
+    from verifier.lock import load_surface_lock, lock_from_json, lock_path
+
+    if against == "documented":
+        return expected_profile(surface), "documented"
+    if against == "lock":
+        lock = load_surface_lock(surface, locks_dir)
+        if lock is None:
+            raise UsageError(
+                f"no lock for {surface.name} at {lock_path(surface, locks_dir)}; "
+                "create one with `verify lock CAPTURE...`"
+            )
+        return lock.profile, "lock"
+    path = Path(against)
+    document = load_json_file(path)
+    if isinstance(document, dict) and document.get("format") == "verify-lock":
+        lock = lock_from_json(document, against)
+        if lock.surface != surface.name:
+            raise UsageError(f"{against} is a lock for {lock.surface}, not {surface.name}")
+        return lock.profile, f"lock {against}"
+    reference = source_from_document(document, against, surface)
+    if reference.surface.name != surface.name:
+        raise UsageError(f"{against} is a {reference.surface.name} payload, not {surface.name}")
+    return profile_source(reference), against
+
+
+def run_diff(
+    paths_in: Sequence[str | Path],
+    surface: str | None = None,
+    *,
+    against: str = "documented",
+    locks_dir: Path = Path("captures/locks"),
+    stream_min_bytes: int = STREAM_MIN_BYTES,
+) -> Report:
+    """`verify diff` as a library call: profile each input and compare it."""
+    inputs = load_inputs(list(paths_in), surface, stream_min_bytes=stream_min_bytes)
+    findings: list[Finding] = []
+    references: dict[str, tuple[Profile, str]] = {}
+    for item in inputs:
+        name = item.surface.name
+        if name not in references:
+            references[name] = reference_profile(against, item.surface, locks_dir)
+        profile, label = references[name]
+        found, _observed = diff_input(item, profile, label)
+        findings.extend(found)
+    return Report(
+        command="diff",
+        findings=tuple(findings),
+        sources=tuple(item.name for item in inputs),
+        extra={
+            "against": against,
+            "consumer_contract": consumer_contract(references),
+        },
+    )

@@ -1,0 +1,755 @@
+"""Observed shape profile: one streaming pass over payloads -> per contract path, what was
+seen (JSON types, nulls, presence against the parent, timestamp format classes, small
+discriminator value sets, money magnitudes, the pointer of a first occurrence).
+
+The documented schema converts to an *expected* profile of the same type
+(`expected_profile`), so `verifier.drift` compares documented-vs-observed and
+lock-vs-observed with one piece of code. Profiles serialise to JSON for lock files.
+
+The walk is written for speed (a month of enterprise data is a million rows): one node
+object per path, children found by key, pointers built only when a first occurrence needs
+one, timestamp classes memoised per distinct string.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier import paths
+from verifier.inputs import Input, NotStreamable, Source, StreamedSource, row_weight
+from verifier.schemas import SchemaNode, surface_nodes
+from verifier.surfaces import Surface
+
+# Contract timestamp format names (DESIGN.md "Timestamp format names"): never rename.
+RFC3339_Z = "rfc3339-z"
+RFC3339_Z_FRACTION = "rfc3339-z-fraction"
+RFC3339_OFFSET = "rfc3339-offset"
+DATETIME_NAIVE = "datetime-naive"
+DATE = "date"
+UNIX_SECONDS = "unix-seconds"
+UNIX_MILLIS = "unix-millis"
+NUMERIC_STRING = "numeric-string"
+TIMESTAMP_FORMATS = (
+    RFC3339_Z,
+    RFC3339_Z_FRACTION,
+    RFC3339_OFFSET,
+    DATETIME_NAIVE,
+    DATE,
+    UNIX_SECONDS,
+    UNIX_MILLIS,
+)
+
+# 2000-01-01 .. 2100-01-01: integers in these ranges read as Unix timestamps.
+_SECONDS_RANGE = (946_684_800, 4_102_444_800)
+_MILLIS_RANGE = (946_684_800_000, 4_102_444_800_000)
+
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_TIME = r"\d{2}:\d{2}:\d{2}"
+_STRING_FORMATS = (
+    (re.compile(rf"{_DATE}[Tt ]{_TIME}[Zz]"), RFC3339_Z),
+    (re.compile(rf"{_DATE}[Tt ]{_TIME}\.\d+[Zz]"), RFC3339_Z_FRACTION),
+    (re.compile(rf"{_DATE}[Tt ]{_TIME}(\.\d+)?[+-]\d{{2}}:\d{{2}}"), RFC3339_OFFSET),
+    (re.compile(rf"{_DATE}[Tt ]{_TIME}(\.\d+)?"), DATETIME_NAIVE),
+    (re.compile(_DATE), DATE),
+    (re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"), NUMERIC_STRING),
+)
+_MAYBE_FORMATTED = frozenset("0123456789+-.")
+
+# Discriminator-like leaves whose (short) values are recorded: never personal data.
+DISCRIMINATOR_LEAVES = frozenset(
+    {
+        "object",
+        "currency",
+        "bucket_width",
+        "type",
+        "quantity_unit",
+        "unit",
+        "service_tier",
+        "role",
+        "client_id",
+        "speed",
+        "status",
+    }
+)
+MONEY_UNITS = frozenset({"usd", "credits"})
+MONEY_LEAVES = frozenset({"credits", "cost_usd", "estimated_cost_usd"})
+MAX_VALUES = 16
+MAX_VALUE_LENGTH = 64
+
+_TYPE_NAMES: dict[type, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
+
+
+def classify_string(value: str) -> str | None:
+    """The contract timestamp format (or `numeric-string`) of a string, else None."""
+    if not value or value[0] not in _MAYBE_FORMATTED:
+        return None
+    for pattern, name in _STRING_FORMATS:
+        if pattern.fullmatch(value):
+            return name
+    return None
+
+
+def classify_number(value: float) -> str | None:
+    if _SECONDS_RANGE[0] <= value < _SECONDS_RANGE[1]:
+        return UNIX_SECONDS
+    if _MILLIS_RANGE[0] <= value < _MILLIS_RANGE[1]:
+        return UNIX_MILLIS
+    return None
+
+
+# -- The finished profile (immutable, JSON round-trip) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyStats:
+    """Magnitude of a money field: enough to notice dollars turning into cents."""
+
+    count: int
+    total: float  # sum of absolute values
+    minimum: float
+    maximum: float
+    integral: bool  # every value was a whole number
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "total": self.total,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "integral": self.integral,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> MoneyStats:
+        return cls(
+            count=int(raw["count"]),
+            total=float(raw["total"]),
+            minimum=float(raw["minimum"]),
+            maximum=float(raw["maximum"]),
+            integral=bool(raw["integral"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SeenValue:
+    value: Any
+    count: int
+    pointer: str
+
+
+@dataclass(frozen=True, slots=True)
+class PathProfile:
+    """What is known about one contract path: observed counts, or what the schema says
+    (`documented=True`: counts are zero and the flags come from the schema)."""
+
+    path: str
+    types: Mapping[str, int]  # JSON type -> occurrences ("null" excluded)
+    nullable: bool
+    always_present: bool  # present every time its parent object was
+    present: int = 0
+    parents: int = 0
+    nulls: int = 0
+    formats: Mapping[str, int] = field(default_factory=dict)
+    values: tuple[SeenValue, ...] | None = None  # None: not recorded or too many
+    unit: str | None = None
+    money: MoneyStats | None = None
+    first_pointer: str = ""
+    type_pointers: Mapping[str, str] = field(default_factory=dict)  # incl. "null"
+    format_pointers: Mapping[str, str] = field(default_factory=dict)
+    absent_pointer: str | None = None
+    documented: bool = False
+
+    @property
+    def type_set(self) -> frozenset[str]:
+        return frozenset(self.types)
+
+    @property
+    def format_set(self) -> frozenset[str]:
+        return frozenset(self.formats)
+
+    @property
+    def value_set(self) -> frozenset[Any] | None:
+        return None if self.values is None else frozenset(v.value for v in self.values)
+
+    @property
+    def is_container(self) -> bool:
+        return bool(self.type_set & {"object", "array"})
+
+    @property
+    def is_timestamp(self) -> bool:
+        """Every non-null value had a timestamp format (a documented one, for expected)."""
+        if self.documented:
+            return bool(self.formats)
+        stamped = sum(n for f, n in self.formats.items() if f in TIMESTAMP_FORMATS)
+        return stamped > 0 and stamped == sum(self.types.values())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "types": dict(sorted(self.types.items())),
+            "nullable": self.nullable,
+            "always_present": self.always_present,
+            "present": self.present,
+            "parents": self.parents,
+            "nulls": self.nulls,
+            "formats": dict(sorted(self.formats.items())),
+            "values": None
+            if self.values is None
+            else [{"value": v.value, "count": v.count, "pointer": v.pointer} for v in self.values],
+            "unit": self.unit,
+            "money": None if self.money is None else self.money.to_json(),
+            "first_pointer": self.first_pointer,
+            "type_pointers": dict(sorted(self.type_pointers.items())),
+            "format_pointers": dict(sorted(self.format_pointers.items())),
+            "absent_pointer": self.absent_pointer,
+        }
+        if self.documented:
+            out["documented"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, path: str, raw: Mapping[str, Any]) -> PathProfile:
+        values = raw.get("values")
+        money = raw.get("money")
+        return cls(
+            path=path,
+            types={str(k): int(v) for k, v in raw["types"].items()},
+            nullable=bool(raw["nullable"]),
+            always_present=bool(raw["always_present"]),
+            present=int(raw.get("present", 0)),
+            parents=int(raw.get("parents", 0)),
+            nulls=int(raw.get("nulls", 0)),
+            formats={str(k): int(v) for k, v in (raw.get("formats") or {}).items()},
+            values=None
+            if values is None
+            else tuple(SeenValue(v["value"], int(v["count"]), str(v["pointer"])) for v in values),
+            unit=raw.get("unit"),
+            money=None if money is None else MoneyStats.from_json(money),
+            first_pointer=str(raw.get("first_pointer", "")),
+            type_pointers=dict(raw.get("type_pointers") or {}),
+            format_pointers=dict(raw.get("format_pointers") or {}),
+            absent_pointer=raw.get("absent_pointer"),
+            documented=bool(raw.get("documented", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The shape of one or more payloads of one surface (or of its documented schema)."""
+
+    surface: str
+    paths: Mapping[str, PathProfile]
+    bodies: int = 0
+    statuses: Mapping[str, int] = field(default_factory=dict)  # HTTP status -> pages
+    documented: bool = False
+    first_body: str = ""  # pointer of the first 2xx body ("/pages/0/body" in a capture)
+
+    def get(self, path: str) -> PathProfile | None:
+        return self.paths.get(path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "surface": self.surface,
+            "documented": self.documented,
+            "bodies": self.bodies,
+            "first_body": self.first_body,
+            "statuses": dict(sorted(self.statuses.items())),
+            "paths": {path: p.to_json() for path, p in self.paths.items()},
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Profile:
+        return cls(
+            surface=str(raw["surface"]),
+            paths={str(p): PathProfile.from_json(str(p), v) for p, v in raw["paths"].items()},
+            bodies=int(raw.get("bodies", 0)),
+            statuses={str(k): int(v) for k, v in (raw.get("statuses") or {}).items()},
+            documented=bool(raw.get("documented", False)),
+            first_body=str(raw.get("first_body", "")),
+        )
+
+    def without(self, path: str) -> Profile:
+        """This profile with `path` and everything beneath it removed."""
+        kept = {
+            p: v
+            for p, v in self.paths.items()
+            if p != path and not p.startswith(path + ".") and not p.startswith(path + "[]")
+        }
+        return Profile(
+            self.surface, kept, self.bodies, self.statuses, self.documented, self.first_body
+        )
+
+
+# -- Expected profile from the documented schema --------------------------------------------
+
+
+def expected_profile(surface: Surface) -> Profile:
+    """The documented schema as a profile: allowed types, nullability, required-ness,
+    timestamp format, const/enum values and money unit per contract path."""
+    nodes = surface_nodes(surface)
+    out = {path: _expected_path(node) for path, node in nodes.items() if path}
+    return Profile(surface.name, out, documented=True)
+
+
+def _expected_path(node: SchemaNode) -> PathProfile:
+    values = None
+    if node.values is not None:
+        values = tuple(SeenValue(v, 0, "") for v in node.values if v is not None)
+    formats = {node.timestamp_format: 0} if node.timestamp_format else {}
+    return PathProfile(
+        path=node.path,
+        types=dict.fromkeys(sorted(node.types - {"null"}), 0),
+        nullable=node.nullable,
+        always_present=node.required,
+        formats=formats,
+        values=values,
+        unit=node.unit,
+        documented=True,
+    )
+
+
+# -- The walk -------------------------------------------------------------------------------
+
+
+class _Node:
+    """Mutable statistics of one path while profiling."""
+
+    __slots__ = (
+        "absent_pointer",
+        "children",
+        "first_object",
+        "first_pointer",
+        "format_pointers",
+        "formats",
+        "items",
+        "money",
+        "nulls",
+        "path",
+        "present",
+        "type_pointers",
+        "types",
+        "unit",
+        "value_pointers",
+        "values",
+    )
+
+    def __init__(self, path: str, unit: str | None, track_values: bool, money: bool) -> None:
+        self.path = path
+        self.unit = unit
+        self.present = 0
+        self.nulls = 0
+        self.types: dict[str, int] = {}
+        self.type_pointers: dict[str, str] = {}
+        self.formats: dict[str, int] = {}
+        self.format_pointers: dict[str, str] = {}
+        self.values: dict[Any, int] | None = {} if track_values else None
+        self.value_pointers: dict[Any, str] = {}
+        self.money: list[float] | None = [0, 0.0, float("inf"), float("-inf"), 1] if money else None
+        self.children: dict[str, _Node] = {}
+        self.items: _Node | None = None
+        self.first_pointer = ""
+        self.first_object = ""
+        self.absent_pointer: str | None = None
+
+
+_MISSING = object()  # a member absent from an object (distinct from null)
+_UNCLASSIFIED = "?"
+_MAYBE_FORMATTED_PREFIXES = tuple(_MAYBE_FORMATTED)
+Locate = Callable[[int], str]
+
+
+class Profiler:
+    """Accumulates a Profile over any number of bodies (pages) of one surface.
+
+    Values are profiled a *column* at a time: all occurrences of one path in a batch (a
+    body, or a batch of streamed rows) are counted with C-level builtins (map, Counter,
+    comprehensions) instead of one Python call per value. A column carries a `locate`
+    function that builds the JSON pointer of its i-th value, called only for a first
+    occurrence (a new type, format, value, null or absence)."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface
+        self._schema = {p: n for p, n in surface_nodes(surface).items() if p}
+        self._root = _Node("", None, False, False)
+        self._formats: dict[str, str | None] = {}
+        self.bodies = 0
+        self._first_body = ""
+        self.statuses: dict[str, int] = {}
+        self._pending: list[Any] = []
+        self._pending_first = 0
+        self._pending_prefix = ""
+        self._pending_room = 1
+
+    # Public entry points ---------------------------------------------------------------
+
+    def add_body(self, value: Any, pointer_prefix: str = "", status: int = 200) -> None:
+        self.statuses[str(status)] = self.statuses.get(str(status), 0) + 1
+        if not 200 <= status < 300:
+            return
+        if not self.bodies:
+            self._first_body = pointer_prefix
+        self.bodies += 1
+        self._column(self._root, [value], lambda _i: pointer_prefix)
+
+    def add_row(self, index: int, row: Any, pointer_prefix: str = "") -> None:
+        """One item of the body's `data` array, streamed (the body itself, with `data`
+        emptied, goes to `add_body`). Rows are profiled in batches."""
+        if not self._pending:
+            self._pending_first = index
+            self._pending_prefix = pointer_prefix
+            # Rows of one body are alike: the first one sizes the batch.
+            self._pending_room = max(1, _ROW_BATCH // row_weight(row))
+        self._pending.append(row)
+        if len(self._pending) >= self._pending_room:
+            self._flush_rows()
+
+    def result(self) -> Profile:
+        self._flush_rows()
+        out: dict[str, PathProfile] = {}
+        self._finish(self._root, 0, out)
+        return Profile(
+            self.surface.name, out, self.bodies, dict(self.statuses), first_body=self._first_body
+        )
+
+    def _flush_rows(self) -> None:
+        if not self._pending:
+            return
+        rows, first, prefix = self._pending, self._pending_first, self._pending_prefix
+        self._pending = []
+        data = self._root.children.get("data") or self._child(self._root, "data", "")
+        items = data.items or self._items(data)
+        self._column(items, rows, lambda i: f"{prefix}/data/{first + i}")
+
+    # Node creation ---------------------------------------------------------------------
+
+    def _make(self, path: str) -> _Node:
+        known = self._schema.get(path)
+        unit = known.unit if known else None
+        leaf = paths.leaf_name(path)
+        track = leaf in DISCRIMINATOR_LEAVES or (known is not None and known.values is not None)
+        money = unit in MONEY_UNITS or leaf in MONEY_LEAVES or path.endswith("amount.value")
+        return _Node(path, unit, track, money)
+
+    def _child(self, node: _Node, key: str, first_pointer: str) -> _Node:
+        child = node.children[key] = self._make(paths.child(node.path, key))
+        if node.first_object and node.first_object != first_pointer:
+            # First seen in a later object: it was absent from the first one.
+            child.absent_pointer = _join(node.first_object, key)
+        return child
+
+    def _items(self, node: _Node) -> _Node:
+        node.items = self._make(paths.item(node.path))
+        return node.items
+
+    # Columns ---------------------------------------------------------------------------
+
+    def _column(self, node: _Node, values: list[Any], locate: Locate) -> None:
+        node.present += len(values)
+        if not node.first_pointer:
+            node.first_pointer = locate(0)
+        kinds = set(map(type, values))
+        by_type = {kinds.pop(): len(values)} if len(kinds) == 1 else Counter(map(type, values))
+        groups: dict[str, list[Any]] = {}
+        for kind, count in by_type.items():
+            name = _TYPE_NAMES.get(kind) or _odd_type_of(kind)
+            if name == "null":
+                node.nulls += count
+            else:
+                node.types[name] = node.types.get(name, 0) + count
+            if name not in node.type_pointers:
+                node.type_pointers[name] = locate(_index_of_type(values, kind))
+            if name != "null":
+                groups[name] = values if len(by_type) == 1 else []
+        if len(by_type) > 1:
+            self._split(values, groups)
+        for name, group in groups.items():
+            self._typed(node, name, group, values, locate)
+
+    @staticmethod
+    def _split(values: list[Any], groups: dict[str, list[Any]]) -> None:
+        for value in values:
+            name = _TYPE_NAMES.get(type(value)) or _odd_type_of(type(value))
+            if name != "null":
+                groups[name].append(value)
+
+    def _typed(
+        self, node: _Node, name: str, group: list[Any], values: list[Any], locate: Locate
+    ) -> None:
+        # `group` holds the values of one type; map its positions back to `values` only
+        # when a pointer is needed.
+        def where(i: int) -> str:
+            if group is values:
+                return locate(i)
+            target = group[i]
+            return locate(next(j for j, v in enumerate(values) if v is target))
+
+        if name == "object":
+            self._objects(node, group, where)
+        elif name == "array":
+            self._arrays(node, group, where)
+        elif name == "string":
+            self._strings(node, group, where)
+        elif name in ("integer", "number"):
+            self._numbers(node, group, where)
+        elif node.values is not None:
+            self._seen_values(node, group, where)
+
+    def _objects(self, node: _Node, objects: list[dict[str, Any]], locate: Locate) -> None:
+        if not node.first_object:
+            node.first_object = locate(0)
+        children = node.children
+        keys = dict.fromkeys(itertools.chain.from_iterable(objects))
+        for key in keys:
+            if key not in children:
+                first = next(i for i, o in enumerate(objects) if key in o)
+                self._child(node, key, locate(first))
+        for key, child in children.items():
+            if key in keys:
+                try:  # the common case, every object has the member: a C-level loop
+                    everywhere = list(map(operator.itemgetter(key), objects))
+                except KeyError:
+                    pass
+                else:
+                    self._column(child, everywhere, _member(locate, key))
+                    continue
+            column = [o.get(key, _MISSING) for o in objects]
+            if child.absent_pointer is None:
+                child.absent_pointer = _join(locate(column.index(_MISSING)), key)
+            present = [i for i, v in enumerate(column) if v is not _MISSING]
+            if present:
+                self._column(child, [column[i] for i in present], _some(locate, key, present))
+
+    def _arrays(self, node: _Node, arrays: list[list[Any]], locate: Locate) -> None:
+        items = list(itertools.chain.from_iterable(arrays))
+        if not items:
+            return
+        target = node.items or self._items(node)
+
+        def where(i: int) -> str:
+            for index, array in enumerate(arrays):
+                if i < len(array):
+                    return f"{locate(index)}/{i}"
+                i -= len(array)
+            raise IndexError(i)
+
+        self._column(target, items, where)
+
+    def _strings(self, node: _Node, strings: list[str], locate: Locate) -> None:
+        prefixes = itertools.repeat(_MAYBE_FORMATTED_PREFIXES)
+        candidates = list(itertools.compress(strings, map(str.startswith, strings, prefixes)))
+        if candidates:
+            memo = self._formats
+            formats = list(map(memo.get, candidates, itertools.repeat(_UNCLASSIFIED)))
+            if _UNCLASSIFIED in formats:
+                if len(memo) > 200_000:
+                    memo.clear()
+                unknown = {
+                    c for c, f in zip(candidates, formats, strict=True) if f == _UNCLASSIFIED
+                }
+                memo.update((text, classify_string(text)) for text in unknown)
+                formats = list(map(memo.__getitem__, candidates))
+            counted = Counter(f for f in formats if f is not None)
+            for fmt, count in counted.items():
+                self._count_format(node, fmt, count, candidates, formats, strings, locate)
+            if node.money is not None and NUMERIC_STRING in counted:
+                numeric = [
+                    float(s)
+                    for s, f in zip(candidates, formats, strict=True)
+                    if f == NUMERIC_STRING
+                ]
+                self._money(node, numeric)
+        if node.values is not None:
+            if max(map(len, strings)) > MAX_VALUE_LENGTH:
+                node.values = None  # a long string is no discriminator
+            else:
+                self._seen_values(node, strings, locate)
+
+    def _count_format(
+        self,
+        node: _Node,
+        fmt: str,
+        count: int,
+        candidates: list[str],
+        formats: list[str | None],
+        strings: list[str],
+        locate: Locate,
+    ) -> None:
+        node.formats[fmt] = node.formats.get(fmt, 0) + count
+        if fmt not in node.format_pointers:
+            first = candidates[formats.index(fmt)]
+            node.format_pointers[fmt] = locate(strings.index(first))
+
+    def _numbers(self, node: _Node, numbers: list[float], locate: Locate) -> None:
+        low, high = _SECONDS_RANGE[0], _MILLIS_RANGE[1]
+        # Counts and amounts are far below 2001 in seconds: one C-level max() rules them out.
+        maybe = max(numbers) >= low and min(numbers) < high
+        stamped = [v for v in numbers if low <= v < high] if maybe else []
+        if stamped:
+            counted = Counter(f for f in map(classify_number, stamped) if f is not None)
+            for fmt, count in counted.items():
+                node.formats[fmt] = node.formats.get(fmt, 0) + count
+                if fmt not in node.format_pointers:
+                    first = next(v for v in stamped if classify_number(v) == fmt)
+                    node.format_pointers[fmt] = locate(numbers.index(first))
+        if node.money is not None:
+            self._money(node, numbers)
+        if node.values is not None:
+            self._seen_values(node, numbers, locate)
+
+    @staticmethod
+    def _money(node: _Node, numbers: list[float]) -> None:
+        stats = node.money
+        if stats is None or not numbers:
+            return
+        stats[0] += len(numbers)
+        stats[1] += sum(map(abs, numbers))
+        stats[2] = min(stats[2], min(numbers))
+        stats[3] = max(stats[3], max(numbers))
+        if stats[4] and not all(map(float.is_integer, map(float, numbers))):
+            stats[4] = 0
+
+    @staticmethod
+    def _seen_values(node: _Node, values: list[Any], locate: Locate) -> None:
+        seen = node.values
+        if seen is None:
+            return
+        for value, count in Counter(values).items():
+            if value in seen:
+                seen[value] += count
+            elif len(seen) >= MAX_VALUES:
+                node.values = None
+                return
+            else:
+                seen[value] = count
+                node.value_pointers[value] = locate(values.index(value))
+
+    # Finishing -------------------------------------------------------------------------
+
+    def _finish(self, node: _Node, parents: int, out: dict[str, PathProfile]) -> None:
+        if node.path:
+            out[node.path] = _finished(node, parents)
+        objects = node.types.get("object", 0)
+        for child in node.children.values():
+            self._finish(child, objects, out)
+        if node.items is not None:
+            self._finish(node.items, node.types.get("array", 0), out)
+
+
+_ROW_BATCH = 2000
+
+
+def _member(locate: Locate, key: str) -> Locate:
+    return lambda i: _join(locate(i), key)
+
+
+def _some(locate: Locate, key: str, present: list[int]) -> Locate:
+    """Locate member `key` of the objects (at positions `present`) that have it."""
+    return lambda i: _join(locate(present[i]), key)
+
+
+def _index_of_type(values: list[Any], kind: type) -> int:
+    return next(i for i, v in enumerate(values) if type(v) is kind)
+
+
+def _odd_type_of(kind: type) -> str:
+    """Types a JSON parser rarely hands over (Decimal, subclasses): named by behaviour."""
+    for base, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (Mapping, "object"),
+        (list, "array"),
+        (tuple, "array"),
+    ):
+        if issubclass(kind, base):
+            return name
+    return "number"
+
+
+def _join(parent: str, token: str | int) -> str:
+    if isinstance(token, int):
+        return f"{parent}/{token}"
+    return f"{parent}/{paths.escape_token(token)}"
+
+
+def _finished(node: _Node, parents: int) -> PathProfile:
+    is_item = node.path.endswith("[]")
+    money = None
+    if node.money is not None and node.money[0]:
+        count, total, low, high, integral = node.money
+        money = MoneyStats(int(count), total, low, high, bool(integral))
+    values = None
+    if node.values is not None:
+        values = tuple(
+            SeenValue(v, n, node.value_pointers[v])
+            for v, n in sorted(node.values.items(), key=lambda kv: (-kv[1], str(kv[0])))
+        )
+    return PathProfile(
+        path=node.path,
+        types=dict(node.types),
+        nullable=node.nulls > 0,
+        always_present=is_item or (parents > 0 and node.present == parents),
+        present=node.present,
+        parents=node.present if is_item else parents,
+        nulls=node.nulls,
+        formats=dict(node.formats),
+        values=values,
+        unit=node.unit,
+        money=money,
+        first_pointer=node.first_pointer,
+        type_pointers=dict(node.type_pointers),
+        format_pointers=dict(node.format_pointers),
+        absent_pointer=None if is_item or node.present == parents else node.absent_pointer,
+    )
+
+
+# -- Profiling sources ----------------------------------------------------------------------
+
+
+def profile_source(source: Source, profiler: Profiler | None = None) -> Profile:
+    profiler = profiler or Profiler(source.surface)
+    for body in source.bodies:
+        profiler.add_body(body.value, body.pointer_prefix, body.status)
+    return profiler.result()
+
+
+def profile_input(item: Input) -> tuple[Profile, Source | None]:
+    """Profile one input; a large raw body streams (the whole Source comes back only when
+    the file had to be loaded whole, for callers that also need its bodies)."""
+    if isinstance(item, StreamedSource):
+        profiler = Profiler(item.surface)
+        try:
+            envelope = item.stream(profiler.add_row)
+        except NotStreamable:
+            whole = item.load_whole()
+            return profile_source(whole), whole
+        profiler.add_body(envelope)
+        return profiler.result(), None
+    return profile_source(item), item
+
+
+def merged_profile(surface: Surface, sources: Iterable[Source]) -> Profile:
+    """One profile over every body of several sources of the same surface (for a lock)."""
+    profiler = Profiler(surface)
+    for source in sources:
+        for body in source.bodies:
+            profiler.add_body(body.value, body.pointer_prefix, body.status)
+    return profiler.result()
