@@ -17,8 +17,8 @@ from verifier.store import (
     Page,
     RequestInfo,
     atomic_write_bytes,
-    capture_from_json,
     capture_filename,
+    capture_from_json,
     save_capture,
 )
 

@@ -192,10 +192,11 @@ def _map_chars(body: str, stream: bytes, *, digits_only: bool = False) -> str:
             out.append(alphabet[byte % len(alphabet)])
         elif digits_only:
             out.append(char)
-        elif char.isupper():
-            out.append(upper[byte % len(upper)])
         elif char.isalpha():
-            out.append(lower[byte % len(lower)])  # non-ASCII letters become ASCII ones
+            # Non-ASCII letters become ASCII ones. Test isalpha() first: symbols such as
+            # U+1F130 are "uppercase" without being letters, and must stay symbols.
+            alphabet = upper if char.isupper() else lower
+            out.append(alphabet[byte % len(alphabet)])
         elif char == "@":
             out.append("_")  # a token never reads as an email address
         else:

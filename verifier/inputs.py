@@ -22,7 +22,10 @@ from verifier.surfaces import Surface, get_surface
 
 # RFC 7493 (I-JSON): integers beyond +-(2**53 - 1) do not survive common JSON parsers.
 MAX_EXACT_INT = 2**53 - 1
-_LONG_DIGITS = re.compile(rb"\d{16,}")
+# A JSON integer token of 16+ digits. An integer follows `[`, `,`, `:`, `-` or whitespace,
+# never a word character, `.` or `"`, so float fractions (`0.13080438340307526`) and ids
+# in strings don't trigger the slow exact re-read; a false hit would only cost time.
+_LONG_DIGITS = re.compile(rb'(?<![\w."])\d{16,}(?![\d.eE])')
 _BOMS = {
     b"\xef\xbb\xbf": "UTF-8",
     b"\xff\xfe": "UTF-16 LE",
