@@ -63,15 +63,19 @@ class Source:
         return (body for body in self.bodies if body.ok)
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; a directory means every `*.json` directly inside it, sorted."""
+def expand_paths(paths: Iterable[str | Path], *, recursive: bool = False) -> list[Path]:
+    """Files as given; a directory means every `*.json` directly inside it, sorted.
+
+    `recursive` (used by `verify scan`) takes every file beneath a directory instead,
+    skipping hidden directories such as `.git`."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.json") if p.is_file())
+            found = _files_beneath(path) if recursive else _json_files_in(path)
             if not found:
-                raise InputError(str(path), "directory contains no *.json files")
+                wanted = "files" if recursive else "*.json files"
+                raise InputError(str(path), f"directory contains no {wanted}")
             files.extend(found)
         elif path.exists():
             files.append(path)
@@ -80,6 +84,17 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     if not files:
         raise UsageError("no input files given")
     return files
+
+
+def _json_files_in(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.json") if p.is_file())
+
+
+def _files_beneath(directory: Path) -> list[Path]:
+    def hidden(file: Path) -> bool:
+        return any(part.startswith(".") for part in file.relative_to(directory).parts[:-1])
+
+    return sorted(p for p in directory.rglob("*") if p.is_file() and not hidden(p))
 
 
 def read_bytes(path: Path) -> bytes:

@@ -23,9 +23,9 @@ import orjson
 
 from verifier import paths
 from verifier.consumers import is_consumed
-from verifier.errors import InputError, RefusedError, UsageError
+from verifier.errors import RefusedError
 from verifier.findings import Finding, Report
-from verifier.inputs import read_bytes
+from verifier.inputs import expand_paths, read_bytes
 from verifier.keys import KEY_ENV
 from verifier.surfaces import SURFACES
 
@@ -307,37 +307,9 @@ def leak_guard(
     return guard
 
 
-def expand_scan_paths(raw_paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given; a directory means every file beneath it (hidden directories such
-    as `.git` skipped), sorted."""
-    files: list[Path] = []
-    for raw in raw_paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in _dirs_below(path, p))
-            )
-            if not found:
-                raise InputError(str(path), "directory contains no files")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise InputError(str(path), "no such file or directory")
-    if not files:
-        raise UsageError("no input files given")
-    return files
-
-
-def _dirs_below(root: Path, file: Path) -> tuple[str, ...]:
-    return file.relative_to(root).parts[:-1]
-
-
 def scan_paths(raw_paths: Iterable[str | Path], literals: Sequence[str] = ()) -> Report:
     """`verify scan` as a library call: every file scanned, every leak a finding."""
-    files = expand_scan_paths(raw_paths)
+    files = expand_paths(raw_paths, recursive=True)
     findings = [
         finding
         for path in files
