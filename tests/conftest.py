@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+REFERENCE_PAYLOADS = ROOT / "tests" / "data" / "reference"
 DOCUMENTED_CAPTURES = ROOT / "captures" / "documented"
 DOCUMENTED_BODIES = ROOT / "tests" / "data" / "documented"
 

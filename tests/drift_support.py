@@ -12,9 +12,9 @@ from verifier.profile import Profile, expected_profile, profile_source
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import get_surface
 
-from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, SHARED
+from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS
 
-PAYLOADS = SHARED / "reference" / "payloads"
+PAYLOADS = REFERENCE_PAYLOADS
 SURFACE_NAMES = (
     "chatgpt_enterprise_usage",
     "openai_org_usage_completions",

@@ -15,8 +15,8 @@ from tests.conftest import (
     CANARY_OPENAI_KEY,
     CANARY_WORKSPACE_ID,
     DOCUMENTED_CAPTURES,
+    REFERENCE_PAYLOADS,
     ROOT,
-    SHARED,
 )
 from verifier.anonymise import (
     anonymise_body,
@@ -34,7 +34,7 @@ from verifier.surfaces import get_surface
 
 KEY = key_from_text("unit-test-anonymisation-key-0123456789")
 OTHER_KEY = key_from_text("another-unit-test-key-9876543210")
-PAYLOADS = SHARED / "reference" / "payloads"
+PAYLOADS = REFERENCE_PAYLOADS
 ANON_EMAIL = re.compile(r"u-[0-9a-f]{16}@anon\.invalid")
 USAGE = get_surface("chatgpt_enterprise_usage")
 COMPLETIONS = get_surface("openai_org_usage_completions")

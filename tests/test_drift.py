@@ -13,7 +13,7 @@ from verifier.drift import run_diff
 from verifier.findings import Finding, Report
 
 from .cli_helpers import run_cli
-from .conftest import assert_no_canary
+from .conftest import REFERENCE_PAYLOADS, assert_no_canary
 from .drift_support import (
     SURFACE_NAMES,
     documented_capture,
@@ -42,10 +42,7 @@ def test_documented_capture_matches_documented_schema(surface: str) -> None:
 
 def test_peer_fixture_moves_metrics_under_totals() -> None:
     report = run_diff(
-        [
-            Path(__file__).parent.parent.parent / "shared/reference/payloads/"
-            "codex_analytics_usage__peer_fixture_page1.json"
-        ],
+        [REFERENCE_PAYLOADS / "codex_analytics_usage__peer_fixture_page1.json"],
         "chatgpt_enterprise_usage",
     )
     moved = one(report, "field_moved", "data[].totals.credits")
@@ -174,7 +171,7 @@ def test_timestamp_format_changed(
 def test_value_changed_from_the_2024_typo_example() -> None:
     name = "openai_costs__official_example_2024-12_typo_discriminator.json"
     report = run_diff(
-        [Path(__file__).parent.parent.parent / "shared/reference/payloads" / name],
+        [REFERENCE_PAYLOADS / name],
         "openai_org_costs",
     )
     [changed] = report.findings

@@ -28,10 +28,10 @@ from verifier.errors import InputError
 from verifier.inputs import StreamedSource, load_inputs
 from verifier.surfaces import SURFACES, Surface
 
-from .conftest import ROOT, SHARED
+from .conftest import REFERENCE_PAYLOADS, ROOT
 from .test_bad_input import CASES
 
-CORPUS_DIRS = (SHARED / "reference" / "payloads", ROOT / "tests" / "data", ROOT / "captures")
+CORPUS_DIRS = (ROOT / "tests" / "data", ROOT / "captures")
 
 
 def corpus_files() -> list[Path]:
@@ -184,7 +184,7 @@ STREAM_CASES = [
 
 @pytest.mark.parametrize(("name", "surface"), STREAM_CASES)
 def test_streamed_check_equals_whole_check(name: str, surface: str) -> None:
-    path = SHARED / "reference" / "payloads" / name
+    path = REFERENCE_PAYLOADS / name
     [item] = load_inputs([path], surface, stream_min_bytes=0)
     assert isinstance(item, StreamedSource)
     streamed = run_check([path], surface, stream_min_bytes=0)

@@ -15,14 +15,14 @@ from tests.conftest import (
     CANARY_CODEX_KEY,
     CANARY_OPENAI_KEY,
     CANARY_WORKSPACE_ID,
+    REFERENCE_PAYLOADS,
     ROOT,
-    SHARED,
     assert_no_canary,
 )
 from verifier.keys import key_from_text
 from verifier.store import capture_from_json
 
-PAYLOADS = SHARED / "reference" / "payloads"
+PAYLOADS = REFERENCE_PAYLOADS
 ANON_KEY_TEXT = "scan-cli-test-anonymisation-key-0123456789"
 SURFACE_BY_PREFIX = {
     "chatgpt_": "chatgpt_enterprise_usage",
