@@ -11,7 +11,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/verify-demo.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 END="$(date -u -d 'yesterday' +%Y-%m-%d)"
 START="$(date -u -d "$END - 13 days" +%Y-%m-%d)"
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then BOLD=$'\033[1m' RESET=$'\033[0m'; else BOLD="" RESET=""; fi
+step() { printf '\n%s== %s%s\n' "$BOLD" "$*" "$RESET"; }
 
 step "1. capture the documented scenario from the sandbox ($START .. $END)"
 verify capture --sandbox --scenario documented --start "$START" --end "$END" \

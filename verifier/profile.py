@@ -372,6 +372,8 @@ class _Node:
 _MISSING = object()  # a member absent from an object (distinct from null)
 _UNCLASSIFIED = "?"
 _MAYBE_FORMATTED_PREFIXES = tuple(_MAYBE_FORMATTED)
+_ABOVE_FORMATTED = ":"
+assert max(_MAYBE_FORMATTED) < _ABOVE_FORMATTED
 Locate = Callable[[int], str]
 
 
@@ -515,18 +517,20 @@ class Profiler:
         if not node.first_object:
             node.first_object = locate(0)
         children = node.children
-        keys = dict.fromkeys(itertools.chain.from_iterable(objects))
+        columns = _uniform_columns(objects)
+        if columns is None:
+            keys = dict.fromkeys(itertools.chain.from_iterable(objects))
+        else:
+            keys = dict.fromkeys(columns)
         for key in keys:
             if key not in children:
                 first = next(i for i, o in enumerate(objects) if key in o)
                 self._child(node, key, locate(first))
         for key, child in children.items():
             if key in keys:
-                try:  # the common case, every object has the member: a C-level loop
-                    everywhere = list(map(operator.itemgetter(key), objects))
-                except KeyError:
-                    pass
-                else:
+                # The common case, every object has the member: a C-level loop.
+                everywhere = _column_of(objects, key) if columns is None else columns.pop(key)
+                if everywhere is not None:
                     self._column(child, everywhere, _member(locate, key))
                     continue
             column = [o.get(key, _MISSING) for o in objects]
@@ -552,8 +556,12 @@ class Profiler:
         self._column(target, items, where)
 
     def _strings(self, node: _Node, strings: list[str], locate: Locate) -> None:
-        prefixes = itertools.repeat(_MAYBE_FORMATTED_PREFIXES)
-        candidates = list(itertools.compress(strings, map(str.startswith, strings, prefixes)))
+        # Every formatted string starts with a character below ":" (digits, "+-."), so a
+        # column whose smallest string is not below ":" has none (ids, names, kinds).
+        candidates: list[str] = []
+        if min(strings) < _ABOVE_FORMATTED:
+            prefixes = itertools.repeat(_MAYBE_FORMATTED_PREFIXES)
+            candidates = list(itertools.compress(strings, map(str.startswith, strings, prefixes)))
         if candidates:
             memo = self._formats
             formats = list(map(memo.get, candidates, itertools.repeat(_UNCLASSIFIED)))
@@ -653,6 +661,26 @@ class Profiler:
 
 
 _ROW_BATCH = 2000
+
+
+def _uniform_columns(objects: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
+    """Member name -> column of values, when every object has exactly the members of the
+    first one (the common case: the key union then needs no pass over every member)."""
+    first = objects[0]
+    if sum(map(len, objects)) != len(first) * len(objects):
+        return None
+    try:  # each object has every member of the first, and no more (same total length)
+        return {key: list(map(operator.itemgetter(key), objects)) for key in first}
+    except (KeyError, TypeError):
+        return None
+
+
+def _column_of(objects: list[dict[str, Any]], key: str) -> list[Any] | None:
+    """The values of member `key`, or None when some object lacks it."""
+    try:
+        return list(map(operator.itemgetter(key), objects))
+    except KeyError:
+        return None
 
 
 def _member(locate: Locate, key: str) -> Locate:
