@@ -8,6 +8,7 @@ import sys
 from verifier import __version__
 
 from .cli_helpers import run_cli
+from .conftest import DOCUMENTED_CAPTURES
 
 
 def test_top_level_help_lists_surfaces_and_exit_codes() -> None:
@@ -46,3 +47,29 @@ def test_python_dash_m_entry_point() -> None:
     )
     assert proc.returncode == 0
     assert __version__ in proc.stdout
+
+
+def test_diff_against_an_unknown_reference_is_a_usage_error() -> None:
+    result = run_cli("diff", "--against", "nope", str(DOCUMENTED_CAPTURES))
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        "verify: error: --against expects documented, lock or a lock/payload FILE; "
+        "'nope' is not a file"
+    ]
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in (
+        "capture",
+        "sandbox",
+        "check",
+        "diff",
+        "lock",
+        "gate",
+        "merge",
+        "anonymise",
+        "scan",
+    ):
+        result = run_cli(command, "--help")
+        assert result.code == 0, command
+        assert f"verify {command}" in result.stdout, command

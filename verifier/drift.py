@@ -536,6 +536,10 @@ def reference_profile(against: str, surface: Surface, locks_dir: Path) -> tuple[
             )
         return lock.profile, "lock"
     path = Path(against)
+    if not path.is_file():
+        raise UsageError(
+            f"--against expects documented, lock or a lock/payload FILE; {against!r} is not a file"
+        )
     document = load_json_file(path)
     if isinstance(document, dict) and document.get("format") == "verify-lock":
         lock = lock_from_json(document, against)
