@@ -1,0 +1,126 @@
+"""Anonymising files saved by other means (`verify anonymise`): read every input, wrap
+raw bodies in the capture envelope, anonymise and leak-gate every output, and only then
+write them all, so a refused run leaves nothing half-done on disk."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from verifier.anonymise import anonymise_capture, pseudonym_token
+from verifier.errors import InputError, UsageError
+from verifier.inputs import expand_paths, load_json_file
+from verifier.keys import AnonKey, load_key
+from verifier.leakscan import leak_guard, leaks_in, literal_secrets
+from verifier.store import (
+    Capture,
+    Page,
+    RequestInfo,
+    atomic_write_bytes,
+    capture_from_json,
+    is_capture_document,
+    serialise,
+)
+from verifier.surfaces import Surface, get_surface
+
+IMPORTED_SOURCE = "imported"
+WITHHELD = "<input name withheld>"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One input file, read and resolved to a capture, and where its output goes."""
+
+    source: Path
+    capture: Capture
+    raw: bool  # the input was a raw response body, not a capture file
+    target: Path
+
+
+def capture_of_raw_body(body: Any, surface: Surface, status: int, source: Path) -> Capture:
+    """Wrap a raw body in the capture envelope; its file time stands for the capture time."""
+    mtime = datetime.fromtimestamp(source.stat().st_mtime, tz=UTC)
+    return Capture(
+        surface=surface.name,
+        request=RequestInfo("GET", surface.url_template, dict(surface.query)),
+        pages=(Page(status=status, url=surface.url_template, body=body),),
+        captured_at=mtime.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        key_fingerprint=None,
+        source=IMPORTED_SOURCE,
+    )
+
+
+def read_job(path: Path, surface: Surface | None, status: int, out_dir: Path) -> Job:
+    document = load_json_file(path)
+    target = out_dir / path.name
+    if is_capture_document(document):
+        capture = capture_from_json(document, str(path))
+        if surface is not None and surface.name != capture.surface:
+            raise InputError(
+                str(path), f"is a {capture.surface} capture but --surface {surface.name} was given"
+            )
+        return Job(path, capture, raw=False, target=target)
+    if surface is None:
+        raise UsageError(f"{path}: raw response body; say which surface it is with --surface NAME")
+    return Job(path, capture_of_raw_body(document, surface, status, path), raw=True, target=target)
+
+
+def safe_file_name(name: str, key: AnonKey, secrets: tuple[str, ...]) -> str:
+    """An output file is never named after an email or a key (`ann@corp.example.json`)."""
+    if not leaks_in(name, secrets):
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return pseudonym_token(stem, key) + dot + suffix if stem else pseudonym_token(name, key)
+
+
+def shown(path: Path, secrets: tuple[str, ...]) -> str:
+    """An input path as printed: withheld when the name itself would leak."""
+    return WITHHELD if leaks_in(str(path), secrets) else str(path)
+
+
+def check_targets(jobs: list[Job]) -> None:
+    """Refuse before anything is written: two inputs to one output, or an input overwritten."""
+    inputs = {job.source.resolve() for job in jobs}
+    seen: set[Path] = set()
+    for job in jobs:
+        target = job.target.resolve()
+        if target in inputs:
+            raise UsageError(f"--out would overwrite the input file {job.target}; choose another")
+        if target in seen:
+            raise UsageError(
+                f"two inputs would both be written to {job.target}; "
+                "anonymise them into different --out directories"
+            )
+        seen.add(target)
+
+
+def output_bytes(job: Job, key: AnonKey, secrets: tuple[str, ...], keep_raw: bool) -> bytes:
+    anonymised = anonymise_capture(job.capture, key, secrets=secrets)
+    if keep_raw and job.raw:
+        data = serialise(anonymised.pages[0].body)
+    else:
+        data = serialise(anonymised.to_json())
+    leak_guard(secrets, where=str(job.target))(data)  # refuses the whole run on any hit
+    return data
+
+
+def run_anonymise(
+    inputs: tuple[str, ...], out_dir: Path, surface_name: str | None, status: int, keep_raw: bool
+) -> tuple[AnonKey, list[Job]]:
+    """Read every input, anonymise and gate every output, and only then write them all."""
+    surface = get_surface(surface_name) if surface_name else None
+    jobs = [read_job(path, surface, status, out_dir) for path in expand_paths(inputs)]
+    key = load_key()
+    secrets = literal_secrets(os.environ)
+    jobs = [
+        replace(job, target=job.target.with_name(safe_file_name(job.target.name, key, secrets)))
+        for job in jobs
+    ]
+    check_targets(jobs)
+    outputs = [(job, output_bytes(job, key, secrets, keep_raw)) for job in jobs]
+    for job, data in outputs:
+        atomic_write_bytes(job.target, data)
+    return key, [job for job, _ in outputs]
