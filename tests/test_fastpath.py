@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from verifier import inputs
 from verifier.contract import (
     Violation,
     fast_batch_validator_for,
@@ -24,8 +26,10 @@ from verifier.contract import (
     violation_of,
     violations,
 )
+from verifier.drift import run_diff
 from verifier.errors import InputError
-from verifier.inputs import StreamedSource, load_inputs
+from verifier.inputs import StreamedSource, load_inputs, load_sources
+from verifier.profile import profile_input, profile_source
 from verifier.surfaces import SURFACES, Surface
 
 from .conftest import REFERENCE_PAYLOADS, ROOT
@@ -297,3 +301,182 @@ def test_ids_that_look_like_exponents_still_stream(tmp_path: Path) -> None:
     [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
     assert isinstance(item, StreamedSource)
     assert item.stream(lambda _i, _row: None) == {**body, "data": []}
+
+
+# -- The orjson row splitter: many rows per decode, cut at a learned boundary --------------
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Windows of ~1 KiB (so a file spans many windows and cuts) and a record of how many
+    rows each decode by the splitter returned."""
+    monkeypatch.setattr(inputs, "_READ_BYTES", 256)
+    monkeypatch.setattr(inputs, "_WINDOW_BYTES", 1024)
+    decoded: list[int] = []
+    rows_of = inputs._RowSplitter.rows
+
+    def spy(self: Any, window: Any) -> list[Any] | None:
+        rows = rows_of(self, window)
+        if rows is not None:
+            decoded.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(inputs._RowSplitter, "rows", spy)
+    return decoded
+
+
+def _usage_body(rng: random.Random, buckets: int = 40) -> dict[str, Any]:
+    documented = ROOT / "tests/data/documented/openai_org_usage_completions.json"
+    body: dict[str, Any] = json.loads(documented.read_text())
+    template = body["data"][0]
+    strings = ["user_abc", '}]},{"object":"bucket"', "]}\n,\n{", "é ✓ 𝄞", "", 'a\\b"c']
+    body["data"] = []
+    for n in range(buckets):
+        bucket = copy.deepcopy(template)
+        bucket["start_time"] += 86_400 * n
+        result = bucket["results"][0]
+        bucket["results"] = []
+        for _ in range(rng.randint(0, 6)):
+            item = dict(result)
+            item["input_tokens"] = rng.choice([0, 7, 10**15 - 1, -(10**15 - 1), 1.5, 1e300, None])
+            item["user_id"] = rng.choice(strings)
+            item["model"] = rng.choice([None, "gpt-4o", {"nested": [[], {}]}])
+            bucket["results"].append(item)
+        body["data"].append(bucket)
+    return body
+
+
+LAYOUTS: dict[str, Any] = {
+    "newlines": lambda body: (
+        '{"object": "page", "data": [\n'
+        + ",\n".join(
+            json.dumps(row, separators=(",", ":"), ensure_ascii=False) for row in body["data"]
+        )
+        + '\n], "has_more": false, "next_page": null}'
+    ),
+    "compact": lambda body: json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+    "spaced": lambda body: json.dumps(body, ensure_ascii=False),
+    "indented": lambda body: json.dumps(body, indent=2, ensure_ascii=False),
+    "crlf": lambda body: json.dumps(body, indent="\t", ensure_ascii=False).replace("\n", "\r\n"),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_split_rows_equal_the_whole_document(
+    tmp_path: Path, small_windows: list[int], layout: str, seed: int
+) -> None:
+    body = _usage_body(random.Random(seed))
+    path = tmp_path / "usage.json"
+    path.write_text(LAYOUTS[layout](body), encoding="utf-8")
+    [item] = load_inputs([path], "openai_org_usage_completions", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    rows: list[tuple[int, Any]] = []
+    envelope = item.stream(lambda index, row: rows.append((index, row)))
+    whole = orjson.loads(path.read_bytes())
+    assert rows == list(enumerate(whole["data"]))
+    assert envelope == {**whole, "data": []}
+    if layout != "compact":  # compact: a string holds the boundary `]},{"`; see below
+        assert sum(small_windows) > len(body["data"]) // 2  # most rows were split
+    profile, loaded = profile_input(item)
+    assert loaded is None
+    assert profile == profile_source(load_sources([path], "openai_org_usage_completions")[0])
+    streamed = run_diff([path], "openai_org_usage_completions", stream_min_bytes=0)
+    assert streamed.to_json() == run_diff([path], "openai_org_usage_completions").to_json()
+
+
+def test_a_boundary_inside_a_string_is_never_a_cut(
+    tmp_path: Path, small_windows: list[int]
+) -> None:
+    # Compact rows end in `}]}` and begin with `{"`: the learned boundary `]},{` also
+    # occurs inside the strings; the decode of a wrong cut fails, and the scanner takes over.
+    trap = '"x]},{' * 40 + '"'
+    rows: list[dict[str, Any]] = [{"results": [{"a": n}]} for n in range(2)]
+    rows += [{"results": [{"a": n}], "s": trap if n % 3 else "-"} for n in range(60)]
+    for row in rows:
+        row["results"][-1]["s"] = trap
+        row["results"].append({"b": []})
+    body = {"data": rows, "has_more": False}
+    path = tmp_path / "trap.json"
+    path.write_text(json.dumps(body, separators=(",", ":")))
+    [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    seen: list[Any] = []
+    assert item.stream(lambda _i, row: seen.append(row)) == {**body, "data": []}
+    assert seen == rows
+
+
+def _deep(levels: int) -> str:
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+SPLIT_FALLBACKS = {
+    "nan": '{"a": NaN}',
+    "infinity": '{"a": -Infinity}',
+    "huge-int": '{"a": 9007199254740992}',
+    "largest-int": '{"a": 9007199254740991}',
+    "overflow": '{"a": 1e400}',
+    "control-char": '{"a": "x\ty"}',
+    "lone-surrogate": '{"a": "\\udc00"}',
+    "trailing-comma": '{"a": [1,]}',
+    "missing-comma": '{"a": 1} {"a": 2}',
+    "deep-accepted": _deep(1022),  # 2 + 1022 levels: orjson takes the whole file
+    "deep-refused": _deep(1023),  # 2 + 1023 levels: the whole file is too deep
+    "bad-member": '{"a": tru}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPLIT_FALLBACKS))
+def test_split_rows_fall_back_exactly_like_the_strict_reader(
+    tmp_path: Path, small_windows: list[int], monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    monkeypatch.setattr(inputs, "_WINDOW_BYTES", 8192)  # holds the deep rows (6 KiB)
+    rows = [json.dumps({"results": [{"n": n, "pad": "p" * 200}]}) for n in range(120)]
+    rows[90] = SPLIT_FALLBACKS[case]  # in a late window, after many split decodes
+    path = tmp_path / f"{case}.json"
+    path.write_text('{"object": "page", "data": [\n' + ",\n".join(rows) + "\n]}")
+    whole = _outcome(path, 10**12)
+    assert _outcome(path, 0) == whole
+    assert sum(small_windows) > 60
+    diffs = [_diff_outcome(path, limit) for limit in (0, 10**12)]
+    assert diffs[0] == diffs[1]
+
+
+def _diff_outcome(path: Path, stream_min_bytes: int) -> str:
+    try:
+        report = run_diff([path], "openai_org_costs", stream_min_bytes=stream_min_bytes)
+    except InputError as exc:
+        return exc.message
+    except RecursionError:  # the profile's walk of a 1,000-level row, on either path
+        return "RecursionError"
+    return json.dumps(report.to_json())
+
+
+def test_digit_run_sampling_is_exact() -> None:
+    rng = random.Random(7)
+    for _ in range(20_000):
+        alphabet = rng.choice([b"0123456789a", b"0123456789", b"01,: -"])
+        window = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
+        exact = b"0" * 16 in window.translate(inputs._DIGITS_AS_ZERO)
+        assert inputs._has_digit_run(window) == exact, window
+
+
+def test_the_boundary_is_learned_from_a_later_row_when_the_first_is_cut(
+    tmp_path: Path, small_windows: list[int]
+) -> None:
+    # The first window (1,024 bytes) ends between the comma after the first row and the
+    # second row: the boundary is learned after the second row instead.
+    head = '{"object": "page", "data": [\n'
+    first = json.dumps({"results": [{"n": 0, "pad": ""}]})
+    pad = 1024 - 2 - len(head) - len(first)
+    rows = [{"results": [{"n": n, "pad": "p" * (pad if n == 0 else 30)}]} for n in range(80)]
+    text = head + ",\n".join(json.dumps(row) for row in rows) + "\n]}"
+    assert text[1022:1024] == ",\n"
+    path = tmp_path / "late.json"
+    path.write_text(text)
+    [item] = load_inputs([path], "openai_org_costs", stream_min_bytes=0)
+    assert isinstance(item, StreamedSource)
+    seen: list[Any] = []
+    assert item.stream(lambda _i, row: seen.append(row)) == {"object": "page", "data": []}
+    assert seen == rows
+    assert sum(small_windows) > 60

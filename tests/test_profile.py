@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from verifier import paths
 from verifier.inputs import StreamedSource, load_inputs
 from verifier.profile import (
     Profile,
@@ -165,3 +168,141 @@ def test_streamed_profile_equals_whole_profile(name: str, surface: str) -> None:
     profile, whole = profile_input(streamed)
     assert whole is None  # it really streamed
     assert profile == observed(PAYLOADS / name, surface)
+
+
+# -- The column-wise walk equals the obvious one-value-at-a-time walk ----------------------
+
+_POOL: list[Any] = [
+    None,
+    True,
+    0,
+    7,
+    1.5,
+    1777593600,  # Unix seconds
+    1777593600000,  # Unix milliseconds
+    "",
+    " 12",
+    "!x",
+    "+1",
+    "12.5",
+    "2026-05-01",
+    "2026-05-01T00:00:00Z",
+    "usd",
+    "user_abc",
+]
+
+
+def _random_value(rng: random.Random, depth: int) -> Any:
+    roll = rng.random()
+    if depth < 3 and roll < 0.15:
+        return _random_object(rng, depth + 1)
+    if depth < 3 and roll < 0.25:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return rng.choice(_POOL)
+
+
+def _random_object(rng: random.Random, depth: int) -> dict[str, Any]:
+    keys = rng.sample(["a", "b", "c", "object", "credits"], rng.randint(0, 4))
+    return {key: _random_value(rng, depth) for key in keys}
+
+
+def _rows(rng: random.Random, uniform: bool) -> list[Any]:
+    template = _random_object(rng, 1)
+    rows = []
+    for _ in range(rng.randint(1, 30)):
+        if uniform:  # same members (in another order, now and then), random values
+            keys = list(template)
+            if rng.random() < 0.2:
+                rng.shuffle(keys)
+            rows.append({key: _random_value(rng, 2) for key in keys})
+        else:
+            rows.append(_random_object(rng, 1) if rng.random() < 0.9 else rng.choice(_POOL))
+    return rows
+
+
+def _naive(body: Any) -> dict[str, dict[str, Any]]:
+    """Per path, one value at a time in document order."""
+    out: dict[str, dict[str, Any]] = {}
+    parents: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+
+    def visit(path: str, value: Any, pointer: str) -> None:
+        seen = out.setdefault(
+            path,
+            {
+                "types": {},
+                "nulls": 0,
+                "present": 0,
+                "type_pointers": {},
+                "first": pointer,
+                "formats": {},
+                "format_pointers": {},
+            },
+        )
+        seen["present"] += 1
+        name = {
+            bool: "boolean",
+            int: "integer",
+            float: "number",
+            str: "string",
+            dict: "object",
+            list: "array",
+            type(None): "null",
+        }[type(value)]
+        if value is None:
+            seen["nulls"] += 1
+        else:
+            seen["types"][name] = seen["types"].get(name, 0) + 1
+        seen["type_pointers"].setdefault(name, pointer)
+        fmt = None
+        if name == "string":
+            fmt = classify_string(value)
+        elif name in ("integer", "number"):
+            fmt = classify_number(value)
+        if fmt is not None:
+            seen["formats"][fmt] = seen["formats"].get(fmt, 0) + 1
+            seen["format_pointers"].setdefault(fmt, pointer)
+        if name == "object":
+            parents.setdefault(path, []).append((pointer, value))
+            for key, member in value.items():
+                visit(paths.child(path, key), member, f"{pointer}/{paths.escape_token(key)}")
+        elif name == "array":
+            for i, item in enumerate(value):
+                visit(paths.item(path), item, f"{pointer}/{i}")
+
+    visit("", body, "")
+    for parent, objects in parents.items():
+        for key in dict.fromkeys(k for _p, o in objects for k in o):
+            child = out[paths.child(parent, key)]
+            child["parents"] = len(objects)
+            lacking = [p for p, o in objects if key not in o]
+            child["absent"] = f"{lacking[0]}/{paths.escape_token(key)}" if lacking else None
+    return out
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+@pytest.mark.parametrize("seed", range(40))
+def test_column_walk_equals_the_naive_walk(seed: int, uniform: bool) -> None:
+    rng = random.Random(seed)
+    data = _rows(rng, uniform)
+    body = {"object": "page", "data": data, "has_more": False}
+    expected = _naive(body)
+    surface = get_surface("openai_org_costs")
+    whole = Profiler(surface)
+    whole.add_body(body)
+    streamed = Profiler(surface)  # rows in batches, as a large file is read
+    for index, row in enumerate(data):
+        streamed.add_row(index, row)
+    streamed.add_body({**body, "data": []})
+    for profile in (whole.result(), streamed.result()):
+        assert set(profile.paths) == set(expected) - {""}
+        for path, got in profile.paths.items():
+            want = expected[path]
+            assert dict(got.types) == want["types"], path
+            assert (got.nulls, got.present) == (want["nulls"], want["present"]), path
+            assert dict(got.type_pointers) == want["type_pointers"], path
+            assert got.first_pointer == want["first"], path
+            assert dict(got.formats) == want["formats"], path
+            assert dict(got.format_pointers) == want["format_pointers"], path
+            if "parents" in want:
+                assert got.parents == want["parents"], path
+                assert got.absent_pointer == want["absent"], path

@@ -5,6 +5,7 @@ InputError with one line naming the file and the problem (exit 2)."""
 from __future__ import annotations
 
 import codecs
+import gc
 import json
 import math
 import re
@@ -210,10 +211,12 @@ def json_type(value: Any) -> str:
 #
 # A month of enterprise usage is hundreds of megabytes; loading it whole costs ~1.9 GB.
 # A large *raw body* (a top-level object whose `data` array holds the rows) is read in
-# one pass through a sliding window of text: the top-level members are walked here, each
-# value (an envelope member or one `data` item) is decoded by the C scanner of the
-# standard library's `json` (`raw_decode`), and the rows are handed to the caller one by
-# one. Anything this reader cannot reproduce exactly as `parse_json_bytes` would (any
+# one pass through a sliding window of text: the top-level members are walked here; runs
+# of `data` items are decoded by orjson, about 1 MiB at a time, between boundaries learned
+# from the first items (`_RowSplitter`), and any other value (an envelope member, an item
+# the splitter does not take) by the C scanner of the standard library's `json`
+# (`raw_decode`); the rows are handed to the caller one by one, in order. Anything this
+# reader cannot reproduce exactly as `parse_json_bytes` would (any
 # syntax error, a BOM, invalid UTF-8, NaN/Infinity, long digit runs, huge exponents, lone
 # surrogates, deep nesting, trailing data, a capture file, a `data` that is missing,
 # repeated or not an array) makes the caller load the file whole instead, so errors and
@@ -316,8 +319,10 @@ class _CheckedReader:
         escapes = self._escape_tail + chunk
         # A backslash first: finding one byte is ~70x faster than finding `\u`.
         surrogate = b"\\" in escapes and _LONE_SURROGATE.search(escapes)
-        digits = numbers.translate(_DIGITS_AS_ZERO)
-        if surrogate or _has_long_number(digits):
+        long_number = _has_digit_run(numbers) and _has_long_number(
+            numbers.translate(_DIGITS_AS_ZERO)
+        )
+        if surrogate or long_number:
             raise NotStreamable("needs the strict whole-file checks")
         # Carry what a token split by the chunk boundary needs: the separator, whitespace
         # and digits of a number still being read; the last bytes of an escape.
@@ -328,6 +333,31 @@ class _CheckedReader:
 
     def close(self) -> None:
         self._handle.close()
+
+
+_STRIDE = 4
+_STRIDED_RUN = b"0" * (len(_SIXTEEN_DIGITS) // _STRIDE)
+
+
+def _has_digit_run(window: bytes) -> bool:
+    """Whether `window` holds 16 digits in a row. Looks at every 4th byte first (a
+    translation of a quarter of the bytes): 16 digits in a row cover 4 sampled bytes in a
+    row, and each place where 4 sampled digits follow one another (an id, a long float)
+    is checked in full."""
+    sample = window[::_STRIDE].translate(_DIGITS_AS_ZERO)
+    at = sample.find(_STRIDED_RUN)
+    while at != -1:
+        end = at + len(_STRIDED_RUN)
+        while end < len(sample) and sample[end] == 0x30:
+            end += 1
+        # A run of 16 digits starting at byte s has sampled digits at the multiples of 4
+        # in [s, s + 16), so its sampled run is [at, end) with 4 * at - 3 <= s and
+        # s + 16 <= 4 * end: it lies inside this region.
+        region = window[max(0, _STRIDE * at - _STRIDE) : _STRIDE * end + _STRIDE]
+        if _SIXTEEN_DIGITS in region.translate(_DIGITS_AS_ZERO):
+            return True
+        at = sample.find(_STRIDED_RUN, end)
+    return False
 
 
 def _has_long_number(digits: bytes) -> bool:
@@ -400,10 +430,13 @@ class _TextWindow:
     def close(self) -> None:
         self._reader.close()
 
-    def more(self, at_least: int = _WINDOW_BYTES) -> bool:
-        """Read at least `at_least` more bytes (or to the end); False at the end."""
+    def more(self, at_least: int | None = None) -> bool:
+        """Read at least `at_least` (default: a window's) more bytes, or to the end; False at
+        the end."""
         if self.eof:
             return False
+        if at_least is None:
+            at_least = _WINDOW_BYTES
         self.text = self.text[self.pos :]
         self.pos = 0
         parts = [self.text]
@@ -478,6 +511,10 @@ def stream_raw_body(path: Path, on_row: Callable[[int, Any], None]) -> dict[str,
     envelope (every other member, `data` emptied) — one pass, bounded memory. Errors
     raised by `on_row` propagate unchanged; NotStreamable means "read it whole"."""
     window = _TextWindow(path)
+    # Decoded JSON holds no reference cycles, but millions of new containers would start
+    # the cyclic collector again and again (~5% of the time): it waits until the end.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         envelope = _top_level(window, on_row)
         window.skip_whitespace()
@@ -485,6 +522,8 @@ def stream_raw_body(path: Path, on_row: Callable[[int, Any], None]) -> dict[str,
             raise NotStreamable("data after the top-level object")
         return envelope
     finally:
+        if collecting:
+            gc.enable()
         window.close()
 
 
@@ -544,7 +583,7 @@ def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
             else:  # cut by the window end (or invalid): read on, then decode carefully
                 window.more()
                 row = window.value()
-            if index == 0 and isinstance(row, dict | list):
+            if splitter is None and index < _LEARN_ROWS and isinstance(row, dict | list):
                 splitter = _RowSplitter.learn(window.text, window.pos)
             on_row(index, row)
             index += 1
@@ -561,6 +600,8 @@ def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
         window.skip_whitespace()
 
 
+_LEARN_ROWS = 8  # rows after which a file without a learned boundary stays on the scanner
+_SPLIT_CHARS = 1 << 20  # text decoded per orjson call (when rows are smaller than that)
 _SEPARATOR = re.compile(r"[ \t\n\r]{0,8},[ \t\n\r]{0,8}")
 
 
@@ -609,11 +650,16 @@ class _RowSplitter:
         if not self._pattern or window.text is self._searched:
             return None
         text, pos = window.text, window.pos
-        cut = text.rfind(self._pattern, pos)
+        # The last boundary within about 1 MiB (fewer rows alive at once), else any.
+        cut = text.rfind(self._pattern, pos, pos + _SPLIT_CHARS)
+        if cut < 0:
+            cut = text.rfind(self._pattern, pos)
         if cut < 0 and not window.eof:
             window.more()  # the remainder is one item: read on and look again
             text, pos = window.text, window.pos
-            cut = text.rfind(self._pattern, pos)
+            cut = text.rfind(self._pattern, pos, pos + _SPLIT_CHARS)
+            if cut < 0:
+                cut = text.rfind(self._pattern, pos)
         if cut < 0:
             self._searched = text
             return None

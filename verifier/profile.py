@@ -466,8 +466,11 @@ class Profiler:
         node.present += len(values)
         if not node.first_pointer:
             node.first_pointer = locate(0)
-        kinds = set(map(type, values))
-        by_type = {kinds.pop(): len(values)} if len(kinds) == 1 else Counter(map(type, values))
+        if values[0] is None and values.count(None) == len(values):
+            by_type: Mapping[type, int] = {type(None): len(values)}  # all null: no type() calls
+        else:
+            kinds = set(map(type, values))
+            by_type = {kinds.pop(): len(values)} if len(kinds) == 1 else Counter(map(type, values))
         groups: dict[str, list[Any]] = {}
         for kind, count in by_type.items():
             name = _TYPE_NAMES.get(kind) or _odd_type_of(kind)
@@ -584,10 +587,11 @@ class Profiler:
                 ]
                 self._money(node, numeric)
         if node.values is not None:
-            if max(map(len, strings)) > MAX_VALUE_LENGTH:
+            counted_values = Counter(strings)
+            if max(map(len, counted_values)) > MAX_VALUE_LENGTH:
                 node.values = None  # a long string is no discriminator
             else:
-                self._seen_values(node, strings, locate)
+                self._seen_values(node, strings, locate, counted_values)
 
     def _count_format(
         self,
@@ -634,11 +638,13 @@ class Profiler:
             stats[4] = 0
 
     @staticmethod
-    def _seen_values(node: _Node, values: list[Any], locate: Locate) -> None:
+    def _seen_values(
+        node: _Node, values: list[Any], locate: Locate, counted: Counter[Any] | None = None
+    ) -> None:
         seen = node.values
         if seen is None:
             return
-        for value, count in Counter(values).items():
+        for value, count in (counted if counted is not None else Counter(values)).items():
             if value in seen:
                 seen[value] += count
             elif len(seen) >= MAX_VALUES:
