@@ -140,3 +140,36 @@ def test_python_dash_m_gives_no_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     _assert_one_line_error(proc.stderr, "invalid JSON at line 1 column")
+
+
+def _deep_costs_body(tmp_path: Path, levels: int) -> Path:
+    """A valid costs body with an extra member nested `levels` deep: orjson reads it, the
+    walkers that follow must still answer with one line and exit 2."""
+    body = (ROOT / "tests/data/documented/openai_org_costs.json").read_text()
+    deep = "1"
+    for _ in range(levels):
+        deep = '{"a":' + deep + "}"
+    text = body.replace('"line_item": null', f'"line_item": null, "extra": {deep}', 1)
+    return _bad(tmp_path, "deep.json", text.encode())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("diff", "--surface", COSTS),
+        ("lock", "--surface", COSTS, "--locks-dir", "LOCKS"),
+        ("anonymise", "--surface", COSTS, "--out", "OUT"),
+    ],
+    ids=["diff", "lock", "anonymise"],
+)
+def test_valid_but_very_deep_json_is_bad_input(tmp_path: Path, command: tuple[str, ...]) -> None:
+    path = _deep_costs_body(tmp_path, 1000)
+    args = [
+        a.replace("LOCKS", str(tmp_path / "locks")).replace("OUT", str(tmp_path / "out"))
+        for a in command
+    ]
+    result = run_cli(*args, str(path))
+    assert result.code == 2
+    _assert_one_line_error(result.stderr, str(path))
+    assert not (tmp_path / "locks").exists()
+    assert not (tmp_path / "out").exists()

@@ -12,7 +12,7 @@ from typing import Any
 
 from verifier.anonymise import anonymise_capture, pseudonym_token
 from verifier.errors import InputError, UsageError
-from verifier.inputs import expand_paths, load_json_file
+from verifier.inputs import expand_paths, load_json_file, nesting_guard
 from verifier.keys import AnonKey, load_key
 from verifier.leakscan import leak_guard, leaks_in, literal_secrets
 from verifier.store import (
@@ -98,11 +98,12 @@ def check_targets(jobs: list[Job]) -> None:
 
 
 def output_bytes(job: Job, key: AnonKey, secrets: tuple[str, ...], keep_raw: bool) -> bytes:
-    anonymised = anonymise_capture(job.capture, key, secrets=secrets)
+    with nesting_guard(str(job.source)):
+        anonymised = anonymise_capture(job.capture, key, secrets=secrets)
     if keep_raw and job.raw:
-        data = serialise(anonymised.pages[0].body)
+        data = serialise(anonymised.pages[0].body, str(job.source))
     else:
-        data = serialise(anonymised.to_json())
+        data = serialise(anonymised.to_json(), str(job.source))
     leak_guard(secrets, where=str(job.target))(data)  # refuses the whole run on any hit
     return data
 

@@ -11,6 +11,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,16 @@ def _files_beneath(directory: Path) -> list[Path]:
         return any(part.startswith(".") for part in file.relative_to(directory).parts[:-1])
 
     return sorted(p for p in directory.rglob("*") if p.is_file() and not hidden(p))
+
+
+@contextmanager
+def nesting_guard(source: str) -> Iterator[None]:
+    """Valid JSON nested hundreds of levels deep (orjson accepts 1,024) exhausts Python's
+    recursion in the walkers that follow: report it as bad input naming the file."""
+    try:
+        yield
+    except RecursionError:
+        raise InputError(source, "nested too deeply to process") from None
 
 
 def read_bytes(path: Path) -> bytes:

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier import paths
-from verifier.inputs import Input, NotStreamable, Source, StreamedSource, row_weight
+from verifier.inputs import (
+    Input,
+    NotStreamable,
+    Source,
+    StreamedSource,
+    nesting_guard,
+    row_weight,
+)
 from verifier.schemas import SchemaNode, surface_nodes
 from verifier.surfaces import Surface
 
@@ -760,8 +767,9 @@ def _finished(node: _Node, parents: int) -> PathProfile:
 
 def profile_source(source: Source, profiler: Profiler | None = None) -> Profile:
     profiler = profiler or Profiler(source.surface)
-    for body in source.bodies:
-        profiler.add_body(body.value, body.pointer_prefix, body.status)
+    with nesting_guard(source.name):
+        for body in source.bodies:
+            profiler.add_body(body.value, body.pointer_prefix, body.status)
     return profiler.result()
 
 
@@ -771,7 +779,8 @@ def profile_input(item: Input) -> tuple[Profile, Source | None]:
     if isinstance(item, StreamedSource):
         profiler = Profiler(item.surface)
         try:
-            envelope = item.stream(profiler.add_row)
+            with nesting_guard(item.name):
+                envelope = item.stream(profiler.add_row)
         except NotStreamable:
             whole = item.load_whole()
             return profile_source(whole), whole
@@ -784,6 +793,7 @@ def merged_profile(surface: Surface, sources: Iterable[Source]) -> Profile:
     """One profile over every body of several sources of the same surface (for a lock)."""
     profiler = Profiler(surface)
     for source in sources:
-        for body in source.bodies:
-            profiler.add_body(body.value, body.pointer_prefix, body.status)
+        with nesting_guard(source.name):
+            for body in source.bodies:
+                profiler.add_body(body.value, body.pointer_prefix, body.status)
     return profiler.result()

@@ -146,8 +146,12 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
         ) from None
 
 
-def serialise(document: Any) -> bytes:
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+def serialise(document: Any, source: str = "payload") -> bytes:
+    try:
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError as exc:
+        # orjson writes at most 254 levels of nesting; no real API answer comes close.
+        raise InputError(source, f"cannot be written as JSON: {exc}") from None
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -53,6 +53,9 @@ class VerifyGroup(click.Group):
         except VerifierError as exc:
             fail_line(exc.message)
             code = exc.exit_code
+        except RecursionError:
+            fail_line("input nested too deeply to process")
+            code = EXIT_USAGE
         except KeyboardInterrupt:
             fail_line("interrupted")
             code = EXIT_INTERRUPTED
