@@ -770,7 +770,7 @@ def profile_source(source: Source, profiler: Profiler | None = None) -> Profile:
     with nesting_guard(source.name):
         for body in source.bodies:
             profiler.add_body(body.value, body.pointer_prefix, body.status)
-    return profiler.result()
+        return profiler.result()
 
 
 def profile_input(item: Input) -> tuple[Profile, Source | None]:
@@ -781,19 +781,20 @@ def profile_input(item: Input) -> tuple[Profile, Source | None]:
         try:
             with nesting_guard(item.name):
                 envelope = item.stream(profiler.add_row)
+                profiler.add_body(envelope)
+                return profiler.result(), None
         except NotStreamable:
             whole = item.load_whole()
             return profile_source(whole), whole
-        profiler.add_body(envelope)
-        return profiler.result(), None
     return profile_source(item), item
 
 
 def merged_profile(surface: Surface, sources: Iterable[Source]) -> Profile:
     """One profile over every body of several sources of the same surface (for a lock)."""
     profiler = Profiler(surface)
-    for source in sources:
-        with nesting_guard(source.name):
+    chosen = list(sources)
+    with nesting_guard(", ".join(source.name for source in chosen)):
+        for source in chosen:
             for body in source.bodies:
                 profiler.add_body(body.value, body.pointer_prefix, body.status)
-    return profiler.result()
+        return profiler.result()
