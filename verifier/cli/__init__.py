@@ -1,13 +1,8 @@
-"""Command-line interface: `verify` (also `python -m verifier`)."""
+"""Command-line interface: `verify` (also `python -m verifier`).
 
-import verifier.cli.anonymise  # registers `verify anonymise` and `verify scan`
-import verifier.cli.capture  # registers `verify capture`
-import verifier.cli.diff  # registers `verify diff`
-import verifier.cli.gate  # registers `verify gate`
-import verifier.cli.lock  # registers `verify lock`
-import verifier.cli.merge  # registers `verify merge`
-import verifier.cli.sandbox  # noqa: F401  registers `verify sandbox`
-from verifier.cli import check  # registers `verify check`
+Each command lives in its own module (`verifier/cli/<command>.py`), imported on demand
+by the `main` group (see `COMMAND_MODULES` in `app.py`)."""
+
 from verifier.cli.app import main
 
-__all__ = ["check", "main"]
+__all__ = ["main"]

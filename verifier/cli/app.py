@@ -5,6 +5,7 @@ call the core, render a report and return an exit code."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -27,8 +28,34 @@ def fail_line(message: str) -> None:
     click.echo(f"verify: error: {' '.join(message.split())}", err=True)
 
 
+# Command name -> module under verifier.cli that registers it. Modules are imported only
+# when their command runs (or for --help), so `verify check` does not pay for httpx,
+# the sandbox or the anonymiser at start-up.
+COMMAND_MODULES: dict[str, str] = {
+    "capture": "capture",
+    "sandbox": "sandbox",
+    "check": "check",
+    "diff": "diff",
+    "lock": "lock",
+    "gate": "gate",
+    "merge": "merge",
+    "anonymise": "anonymise",
+    "scan": "anonymise",
+}
+
+
 class VerifyGroup(click.Group):
-    """Runs commands non-standalone so every failure is one line and a contract exit code."""
+    """Runs commands non-standalone so every failure is one line and a contract exit code;
+    loads each command's module lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            importlib.import_module(f"verifier.cli.{module}")
+        return super().get_command(ctx, cmd_name)
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
