@@ -12,6 +12,7 @@ from verifier.profile import Profile, expected_profile, profile_source
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import get_surface
 
+from .cli_helpers import CliResult, run_cli
 from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS
 
 PAYLOADS = REFERENCE_PAYLOADS
@@ -75,3 +76,15 @@ def mutated(surface: str) -> dict[str, Any]:
 
 def documented_capture(surface: str) -> Path:
     return DOCUMENTED_CAPTURES / f"{surface}.json"
+
+
+def diff_costs_against_lock(locks_dir: Path) -> CliResult:
+    """`verify diff` of the documented costs capture against the lock in `locks_dir`."""
+    return run_cli(
+        "diff",
+        str(documented_capture("openai_org_costs")),
+        "--against",
+        "lock",
+        "--locks-dir",
+        str(locks_dir),
+    )

@@ -16,6 +16,7 @@ from .cli_helpers import run_cli
 from .conftest import REFERENCE_PAYLOADS, assert_no_canary
 from .drift_support import (
     SURFACE_NAMES,
+    diff_costs_against_lock,
     documented_capture,
     mutated,
     payload,
@@ -296,14 +297,7 @@ def test_diff_cli_json_and_exit_codes(tmp_path: Path) -> None:
 
 
 def test_diff_against_missing_lock_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_cli(
-        "diff",
-        str(documented_capture("openai_org_costs")),
-        "--against",
-        "lock",
-        "--locks-dir",
-        str(tmp_path),
-    )
+    result = diff_costs_against_lock(tmp_path)
     assert result.code == 2
     assert "no lock for openai_org_costs" in result.stderr
 

@@ -14,7 +14,13 @@ from verifier.lock import read_lock, run_lock
 
 from .cli_helpers import run_cli
 from .conftest import DOCUMENTED_CAPTURES, ROOT
-from .drift_support import SURFACE_NAMES, documented_capture, mutated, write_capture
+from .drift_support import (
+    SURFACE_NAMES,
+    diff_costs_against_lock,
+    documented_capture,
+    mutated,
+    write_capture,
+)
 
 
 def _lock_documented(locks: Path) -> list[Path]:
@@ -113,14 +119,7 @@ def test_unknown_lock_version_is_refused_loudly(tmp_path: Path) -> None:
     path.write_text(json.dumps(raw))
     with pytest.raises(FormatVersionError, match="lock format version 99 is not supported"):
         read_lock(path)
-    result = run_cli(
-        "diff",
-        str(documented_capture("openai_org_costs")),
-        "--against",
-        "lock",
-        "--locks-dir",
-        str(tmp_path),
-    )
+    result = diff_costs_against_lock(tmp_path)
     assert result.code == 2
     assert "lock format version 99" in result.stderr
 
@@ -136,23 +135,9 @@ def test_committed_locks_match_the_documented_captures() -> None:
 
 
 def test_a_file_that_is_not_a_lock_is_refused(tmp_path: Path) -> None:
-    result = run_cli(
-        "diff",
-        str(documented_capture("openai_org_costs")),
-        "--against",
-        "lock",
-        "--locks-dir",
-        str(tmp_path),
-    )
+    result = diff_costs_against_lock(tmp_path)
     assert result.code == 2
     (tmp_path / "openai_org_costs.lock.json").write_text('{"format": "something-else"}')
-    result = run_cli(
-        "diff",
-        str(documented_capture("openai_org_costs")),
-        "--against",
-        "lock",
-        "--locks-dir",
-        str(tmp_path),
-    )
+    result = diff_costs_against_lock(tmp_path)
     assert result.code == 2
     assert "is not a lock file" in result.stderr
