@@ -320,6 +320,32 @@ def test_wrapper_script_names_missing_variables(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_wrapper_script_captures_checks_and_diffs_the_sandbox(tmp_path: Path) -> None:
+    out = tmp_path / "captures"
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "codex-analytics-capture.sh"), "--sandbox", "3", str(out)],
+        cwd=ROOT,
+        env=subprocess_env({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name.split("__")[0] for p in out.glob("*.json"))
+    assert written == sorted(
+        [
+            "chatgpt_enterprise_usage",
+            "openai_org_costs",
+            "openai_org_usage_completions",
+            "openai_org_users",
+        ]
+    )
+    assert "check: PASS" in result.stdout
+    assert "diff: PASS" in result.stdout
+    assert str(out) in result.stdout + result.stderr
+
+
 def test_rich_progress_shows_pages_windows_and_retries() -> None:
     from rich.console import Console
     from rich.progress import Progress as Bar
