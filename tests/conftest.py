@@ -33,3 +33,14 @@ def assert_no_canary(text: str | bytes) -> None:
     data = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
     for canary in CANARIES:
         assert canary not in data, "a canary secret leaked into tool output"
+
+
+@pytest.fixture(autouse=True)
+def isolated_config_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No test may create or read the developer's real anonymisation key file."""
+    config = tmp_path_factory.mktemp("xdg-config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.delenv("VERIFY_ANON_KEY", raising=False)
+    return config
