@@ -282,3 +282,14 @@ def test_an_input_named_after_an_email_gets_a_safe_output_name(tmp_path: Path) -
     assert "ann.lee" not in written.name and "@" not in written.name
     assert "ann.lee@corp.example" not in result.stdout + result.stderr
     assert run_cli("scan", str(out)).code == 0
+
+
+def test_text_report_of_a_scan_names_its_group(tmp_path: Path) -> None:
+    leaky = tmp_path / "leak.json"
+    leaky.write_text('{"email": "someone@corp.test"}')
+    result = run_cli("scan", str(leaky))
+    assert result.code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0] == "(files of no known surface)"
+    assert lines[1].strip() == str(leaky)
+    assert "someone@corp.test" not in result.stdout

@@ -31,7 +31,7 @@ def render(report: Report, colour: bool = False) -> str:
     lines: list[str] = []
     ordered = sort_findings(report.findings)
     for surface, by_surface in groupby(ordered, key=lambda f: f.surface):
-        lines.append(f"{surface}")
+        lines.append(surface or "(files of no known surface)")
         for source, by_source in groupby(by_surface, key=lambda f: f.source):
             lines.append(f" {source}")
             lines.extend(_line(f, colour) for f in by_source)
