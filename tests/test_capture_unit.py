@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -489,3 +491,29 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
     )
     assert len(result.paths) == 2
     assert in_flight[1] == 2
+
+
+def test_ctrl_c_cancels_every_chain_and_writes_nothing(tmp_path: Path) -> None:
+    """SIGINT while chains run: the handler only cancels; KeyboardInterrupt is raised
+    once the pool has stopped, and no capture file is written."""
+    calls = [0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls[0] += 1
+        if calls[0] == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread's handler
+            time.sleep(0.05)
+        # A fresh cursor every time: the chain would page on until the page guard.
+        return httpx.Response(200, json=page([], f"cursor-{calls[0]}"))
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run(
+            handler,
+            tmp_path,
+            ["openai_org_usage_completions"],
+            window_days={"openai_org_usage_completions": 1},
+        )
+    assert signal.getsignal(signal.SIGINT) is before
+    assert list(tmp_path.glob("**/*.json")) == []
+    assert calls[0] < 50  # the chains stopped instead of paging on

@@ -22,11 +22,13 @@ from __future__ import annotations
 import math
 import os
 import random
+import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -487,6 +489,28 @@ def request_info(access: SurfaceAccess, windows: Sequence[Window], limit: int) -
     return RequestInfo(method="GET", url_template=access.url_template, query=query)
 
 
+@contextmanager
+def interrupt_cancels(fetcher: Fetcher) -> Iterator[Callable[[], bool]]:
+    """While chains run, Ctrl-C only cancels them; the caller raises KeyboardInterrupt
+    afterwards, from ordinary code. (A KeyboardInterrupt raised by the default handler
+    can land in a finaliser, where Python prints and swallows it, and the capture would
+    then run on to a normal exit.) Off the main thread signals can't be handled: no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    interrupted = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        interrupted.set()
+        fetcher.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_chains(
     fetcher: Fetcher,
     plans: Sequence[tuple[SurfaceAccess, list[Window | None]]],
@@ -496,8 +520,11 @@ def run_chains(
     jobs = [(access, window) for access, windows in plans for window in windows]
     pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="capture")
     try:
-        futures = [pool.submit(fetch_chain, fetcher, a, w, options) for a, w in jobs]
-        results = [future.result() for future in futures]
+        with interrupt_cancels(fetcher) as interrupted:
+            futures = [pool.submit(fetch_chain, fetcher, a, w, options) for a, w in jobs]
+            results = [future.result() for future in futures]
+        if interrupted():
+            raise KeyboardInterrupt
     except BaseException:
         # Ctrl-C or a bug: stop the other chains now instead of letting them run on.
         fetcher.cancel()
