@@ -142,6 +142,9 @@ def test_captures_anonymised_with_different_keys_are_refused(
     result = run_cli("merge", str(inputs), "--out", str(out), "--locks-dir", str(documented_locks))
     assert result.code == 1
     assert "anonymised with different keys" in result.stderr
+    # Raw responses are never kept, so the hint must not ask for them.
+    assert "raw responses are not kept" in result.stderr
+    assert "re-capture" in result.stderr
     assert not out.exists()
 
 

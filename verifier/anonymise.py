@@ -613,5 +613,7 @@ def require_same_fingerprint(
     )
     raise RefusedError(
         "captures were anonymised with different keys, so their pseudonyms do not join: "
-        f"{listed}; anonymise the raw responses again with one key (VERIFY_ANON_KEY)"
+        f"{listed}; raw responses are not kept, so re-capture the odd ones out with the key "
+        "the others used (same VERIFY_ANON_KEY or key file), or merge each key's captures "
+        "separately"
     )

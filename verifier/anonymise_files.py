@@ -12,7 +12,8 @@ from typing import Any
 
 from verifier.anonymise import anonymise_capture, pseudonym_token
 from verifier.errors import InputError, UsageError
-from verifier.inputs import expand_paths, load_json_file, nesting_guard
+from verifier.exactjson import loads_exact
+from verifier.inputs import expand_paths, nesting_guard, parse_json_bytes, read_bytes
 from verifier.keys import AnonKey, load_key
 from verifier.leakscan import leak_guard, leaks_in, literal_secrets
 from verifier.store import (
@@ -53,8 +54,16 @@ def capture_of_raw_body(body: Any, surface: Surface, status: int, source: Path) 
     )
 
 
+def load_exact(path: Path) -> Any:
+    """The file checked like every input (one-line errors), then read again keeping each
+    number's text, so an amount with more digits than a double holds survives."""
+    data = read_bytes(path)
+    parse_json_bytes(data, str(path))
+    return loads_exact(data)
+
+
 def read_job(path: Path, surface: Surface | None, status: int, out_dir: Path) -> Job:
-    document = load_json_file(path)
+    document = load_exact(path)
     target = out_dir / path.name
     if is_capture_document(document):
         capture = capture_from_json(document, str(path))

@@ -41,10 +41,18 @@ import orjson
 from verifier.contract import http_status_finding
 from verifier.credentials import SurfaceAccess, all_secrets, same_origin
 from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, UsageError
+from verifier.exactjson import loads_exact
 from verifier.findings import Finding
 from verifier.inputs import Body
 from verifier.keys import AnonKey, key_from_text, load_key
-from verifier.store import Capture, Page, RequestInfo, capture_filename, save_capture
+from verifier.store import (
+    Capture,
+    Page,
+    RequestInfo,
+    capture_filename,
+    new_run_id,
+    save_new_capture,
+)
 from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
 DEFAULT_WINDOW_DAYS = 30  # for surfaces without a vendor cap: smaller windows run in parallel
@@ -349,7 +357,7 @@ def page_from_response(response: httpx.Response, access: SurfaceAccess) -> Page:
     body_text: str | None = None
     if content.strip():
         try:
-            body = orjson.loads(content)
+            body = loads_exact(content)  # numbers digit for digit, never through a double
         except orjson.JSONDecodeError:
             body_text = content.decode("utf-8", "replace")
     if response.is_redirect and body is None and body_text is None:
@@ -594,6 +602,7 @@ def run_capture(
     results = run_chains(fetcher, plans, options)
     fetched = time.perf_counter()
     captured_at = captured_at_now()
+    run_id = new_run_id()
     paths: list[Path] = []
     findings: list[Finding] = []
     failures: list[str] = []
@@ -606,7 +615,7 @@ def run_capture(
         raw, events = assemble(
             access, chains, windows_of[access.surface.name], options, captured_at
         )
-        path, surface_findings = save_one(raw, events, out_dir, safety)
+        path, surface_findings = save_one(raw, events, out_dir, safety, run_id)
         paths.append(path)
         findings.extend(surface_findings)
     return CaptureRun(
@@ -624,13 +633,17 @@ def save_one(
     events: Sequence[tuple[int, PaginationEvent]],
     out_dir: Path,
     safety: Safety,
+    run_id: str,
 ) -> tuple[Path, list[Finding]]:
-    """Anonymise, attach findings (built from the anonymised pages), gate and write."""
+    """Anonymise, attach findings (built from the anonymised pages), gate and write under
+    a name of this run's own (never replacing another run's file)."""
     anonymised = safety.anonymise(raw)
-    path = out_dir / capture_filename(anonymised)
-    findings = capture_time_findings(anonymised, str(path), events)
+    planned = out_dir / capture_filename(anonymised, run_id)
+    findings = capture_time_findings(anonymised, str(planned), events)
     final = replace(anonymised, findings=tuple(f.to_json() for f in findings))
-    save_capture(final, path, guard=safety.guard)
+    path = save_new_capture(final, out_dir, run_id, guard=safety.guard)
+    if path != planned:  # the name was taken after all (a reused run id): say where it went
+        findings = [replace(f, source=str(path)) for f in findings]
     return path, findings
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import orjson
 
 from verifier import __version__
 from verifier.errors import DiskError, FormatVersionError, InputError
+from verifier.exactjson import dumps_default
 from verifier.surfaces import get_surface
 
 CAPTURE_FORMAT = "verify-capture"
@@ -148,7 +150,11 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
 
 def serialise(document: Any, source: str = "payload") -> bytes:
     try:
-        return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(
+            document,
+            default=dumps_default,
+            option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE,
+        )
     except orjson.JSONEncodeError as exc:
         # orjson writes at most 254 levels of nesting; no real API answer comes close.
         raise InputError(source, f"cannot be written as JSON: {exc}") from None
@@ -175,6 +181,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_create_bytes(path: Path, data: bytes) -> None:
+    """Like `atomic_write_bytes`, but never replaces a file: the finished temp file is
+    hard-linked to `path`, which fails with FileExistsError when the name is taken
+    (O_EXCL semantics, so two runs can never overwrite each other)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp_name, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise DiskError(f"could not write {path}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+
+
 def save_capture(
     capture: Capture,
     path: Path,
@@ -190,6 +217,36 @@ def save_capture(
     return path
 
 
-def capture_filename(capture: Capture) -> str:
+def save_new_capture(
+    capture: Capture,
+    out_dir: Path,
+    run_id: str,
+    *,
+    guard: Callable[[bytes], None] | None = None,
+) -> Path:
+    """Write a capture under a name no other file has, never replacing one: two runs in
+    the same second (or a rerun with the same run id) each keep their file."""
+    data = serialise(capture.to_json())
+    if guard is not None:
+        guard(data)
+    for attempt in range(1, 1000):
+        path = out_dir / capture_filename(capture, run_id, attempt)
+        try:
+            atomic_create_bytes(path, data)
+        except FileExistsError:
+            continue
+        return path
+    raise DiskError(f"could not find a free capture file name in {out_dir}")
+
+
+def new_run_id() -> str:
+    """A short random id shared by the files of one capture run."""
+    return uuid.uuid4().hex[:12]
+
+
+def capture_filename(capture: Capture, run_id: str | None = None, attempt: int = 1) -> str:
+    """`<surface>__<captured_at>[__<run id>][-<n>].json`: sortable by time, unique per run."""
     stamp = capture.captured_at.replace(":", "").replace("-", "")
-    return f"{capture.surface}__{stamp}.json"
+    run = f"__{run_id}" if run_id else ""
+    suffix = f"-{attempt}" if attempt > 1 else ""
+    return f"{capture.surface}__{stamp}{run}{suffix}.json"
