@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from verifier import paths
 from verifier.inputs import StreamedSource, load_inputs
 from verifier.profile import (
+    SKETCH_LIMIT,
     Profile,
     Profiler,
     classify_number,
@@ -306,3 +308,57 @@ def test_column_walk_equals_the_naive_walk(seed: int, uniform: bool) -> None:
             if "parents" in want:
                 assert got.parents == want["parents"], path
                 assert got.absent_pointer == want["absent"], path
+
+
+# -- Value fingerprints ----------------------------------------------------------------------
+
+
+def _fingerprinted(rows: list[dict[str, Any]]) -> Profile:
+    profiler = Profiler(get_surface("openai_org_costs"))
+    profiler.add_body({"object": "page", "data": rows, "has_more": False})
+    return profiler.result()
+
+
+def test_fingerprint_counts_numbers_exactly_and_hashes_the_rest() -> None:
+    rows = [{"n": i, "x": 0.1, "s": f"id-{i % 3}", "b": i % 2 == 0} for i in range(30)]
+    rows[4]["n"] = None
+    profile = _fingerprinted(rows)
+    n = profile.paths["data[].n"]
+    assert (n.values_seen, n.nulls) == (29, 1)
+    assert n.fingerprint is not None and n.fingerprint.numbers is not None
+    numbers = n.fingerprint.numbers
+    assert (numbers.count, numbers.minimum, numbers.maximum) == (29, 0, 29)
+    assert numbers.total == sum(range(30)) - 4
+    x = profile.paths["data[].x"].fingerprint
+    assert x is not None and x.numbers is not None
+    assert x.numbers.total == 3.0  # 30 x 0.1, correctly rounded, not 2.9999999999999996
+    s = profile.paths["data[].s"].fingerprint
+    assert s is not None and s.numbers is None and s.sketch is not None
+    assert s.sketch.size == 30
+    assert "id-1" not in json.dumps(profile.to_json())  # hashes, never the strings
+
+
+def test_fingerprint_ignores_order_but_not_rows() -> None:
+    rows = [{"v": f"u{i}"} for i in range(10)]
+    same = _fingerprinted(rows).paths["data[].v"].fingerprint
+    shuffled = _fingerprinted(rows[::-1]).paths["data[].v"].fingerprint
+    assert same is not None and shuffled is not None
+    assert same.sketch is not None and shuffled.sketch is not None
+    assert same.sketch.values == shuffled.sketch.values
+    assert same.sketch.rows == shuffled.sketch.rows
+    assert same.sketch.pairs != shuffled.sketch.pairs  # the same values in other rows
+
+
+def test_fingerprint_sees_through_a_type_change() -> None:
+    numbers = _fingerprinted([{"v": 12.5}, {"v": 3}]).paths["data[].v"].fingerprint
+    strings = _fingerprinted([{"v": "12.50"}, {"v": "3"}]).paths["data[].v"].fingerprint
+    assert numbers is not None and strings is not None
+    assert numbers.sketch == strings.sketch
+
+
+def test_fingerprint_sketch_is_bounded() -> None:
+    rows = [{"v": i} for i in range(3000)]
+    fingerprint = _fingerprinted(rows).paths["data[].v"].fingerprint
+    assert fingerprint is not None and fingerprint.sketch is not None
+    assert fingerprint.sketch.size == SKETCH_LIMIT
+    assert fingerprint.numbers is not None and fingerprint.numbers.count == 3000

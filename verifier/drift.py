@@ -14,7 +14,7 @@ field the merge does not need is `info`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from verifier.inputs import (
     load_json_file,
     source_from_document,
 )
+from verifier.moves import Ambiguity, Move, ambiguity_words, match_moves
 from verifier.profile import (
     NUMERIC_STRING,
     PathProfile,
@@ -145,9 +146,14 @@ def diff_profiles(expected: Profile, observed: Profile, surface: Surface) -> lis
     removed, added = _pagination(expected, observed, surface, removed, added, drifts)
     # Optional leaves whose whole parent vanished may have moved too (`user.email`).
     orphans = [p for p in vanished if p not in missing and paths.parent(p) not in observed.paths]
-    moves = _moves(expected, observed, [*removed, *orphans], added)
+    matches = match_moves(expected, observed, [*removed, *orphans], added)
+    moves = [_moved(observed, m) for m in matches.moves]
     drifts.extend(moves)
-    moved_from = {m.consumed_path for m in moves}
+    for move in matches.moves:
+        drifts.extend(_moved_facets(expected.paths[move.old], observed.paths[move.new]))
+    unsure = [_ambiguous(observed, a) for a in matches.ambiguous]
+    drifts.extend(unsure)
+    moved_from = {m.consumed_path for m in moves} | {d.path for d in unsure}
     moved_to = {m.path for m in moves}
     # Required members of a container that vanished while some of its content moved.
     required_orphans = [p for p in orphans if _required(expected.paths[p])]
@@ -202,44 +208,39 @@ def _changed_facets(changes: Any) -> dict[str, set[str]]:
 # -- Moves, missing and added -------------------------------------------------------------
 
 
-def _array_depth(path: str) -> int:
-    return path.count("[]")
+def _moved(observed: Profile, move: Move) -> Drift:
+    return Drift(
+        kind="field_moved",
+        path=move.new,
+        pointer=observed.paths[move.new].first_pointer,
+        expected=f"at {move.old}",
+        observed=f"at {move.new}",
+        detail=f"{move.old} -> {move.new} ({move.evidence})",
+        consumed_path=move.old,
+    )
 
 
-def _moves(
-    expected: Profile, observed: Profile, removed: list[str], added: list[str]
-) -> list[Drift]:
-    """Pair each vanished leaf with an added leaf of the same name under another parent:
-    same array depth preferred, then the shortest path (`data[].credits` ->
-    `data[].totals.credits`, not `data[].clients[].credits`)."""
-    candidates = [p for p in added if not observed.paths[p].is_container]
-    taken: set[str] = set()
-    out = []
-    for old in removed:
-        if expected.paths[old].is_container:
-            continue
-        name = paths.leaf_name(old)
-        matches = [p for p in candidates if p not in taken and paths.leaf_name(p) == name]
-        if not matches:
-            continue
-        best = min(
-            matches,
-            key=lambda p: (abs(_array_depth(p) - _array_depth(old)), len(p), p),
-        )
-        taken.add(best)
-        new = observed.paths[best]
-        out.append(
-            Drift(
-                kind="field_moved",
-                path=best,
-                pointer=new.first_pointer,
-                expected=f"at {old}",
-                observed=f"at {best}",
-                detail=f"{old} -> {best}",
-                consumed_path=old,
-            )
-        )
-    return out
+def _moved_facets(old: PathProfile, new: PathProfile) -> list[Drift]:
+    """What else changed on the way (a rename plus a type change is both)."""
+    left, right = _expected_view(old), _observed_view(old, new)
+    facets = {name for name in _FACETS if left[name] != right[name]}
+    if not facets:
+        return []
+    return [
+        replace(d, path=new.path, consumed_path=old.path, detail=f"{old.path} -> {new.path}")
+        for d in _facet_drifts(old, new, facets)
+    ]
+
+
+def _ambiguous(observed: Profile, ambiguity: Ambiguity) -> Drift:
+    """A vanished field that cannot be located: its values sit in several places."""
+    return Drift(
+        kind="field_missing",
+        path=ambiguity.old,
+        pointer=_would_be_pointer(ambiguity.old, observed),
+        expected=f"present at {ambiguity.old}",
+        observed=ambiguity_words(ambiguity),
+    )
 
 
 def _top_level(candidates: list[str], keep_whole: set[str]) -> list[str]:

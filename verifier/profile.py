@@ -13,12 +13,15 @@ one, timestamp classes memoised per distinct string.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import math
 import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from verifier import paths
@@ -118,6 +121,90 @@ def classify_number(value: float) -> str | None:
     return None
 
 
+# -- Value fingerprints ------------------------------------------------------------------
+
+SKETCH_LIMIT = 1024  # non-null values per leaf whose hashes enter its sketch
+_HASH_BITS = 64
+_HASH_MASK = (1 << _HASH_BITS) - 1
+_STRING_TIMESTAMPS = frozenset(
+    {RFC3339_Z, RFC3339_Z_FRACTION, RFC3339_OFFSET, DATETIME_NAIVE, DATE}
+)
+
+
+def stable_hash(text: str) -> int:
+    """A 64-bit hash that is the same in every process (`hash()` of a str is not)."""
+    digest = hashlib.blake2b(text.encode(errors="surrogatepass"), digest_size=8, person=b"vfy-fp")
+    return int.from_bytes(digest.digest(), "big")
+
+
+def value_token(value: Any) -> str:
+    """A value in a form that survives a type change: 12.5 and "12.50" are the same
+    number, an RFC 3339 string and its Unix seconds the same moment."""
+    if isinstance(value, bool):
+        return "b:true" if value else "b:false"
+    if isinstance(value, str):
+        kind = classify_string(value)
+        if kind == NUMERIC_STRING:
+            return "n:" + _number_text(value)
+        if kind in _STRING_TIMESTAMPS:
+            moment = _epoch(value)
+            if moment is not None:
+                return "n:" + _number_text(moment)
+        return "s:" + value
+    if isinstance(value, int | float):
+        return "n:" + _number_text(value)
+    return "o:" + repr(value)
+
+
+def _number_text(number: float | str) -> str:
+    if isinstance(number, str):
+        try:
+            return str(int(number))
+        except ValueError:
+            number = float(number)
+    if isinstance(number, float) and number.is_integer() and abs(number) < 2**63:
+        return str(int(number))
+    return repr(number)
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _exact_parts(numbers: list[Any]) -> list[float]:
+    """Floats whose exact sum is the exact sum of `numbers` (each part the correctly
+    rounded rest), so that adding batches keeps the total independent of batching."""
+    parts: list[float] = []
+    try:
+        while True:
+            rest = math.fsum(itertools.chain(numbers, (-p for p in parts)))
+            if rest == 0 or not math.isfinite(rest):
+                break
+            parts.append(rest)
+    except (OverflowError, ValueError):
+        return [math.inf]
+    return parts
+
+
+def _item_slots(path: str) -> tuple[bool, ...]:
+    """For each pointer token of a value at `path`: is it an array index?"""
+    slots: list[bool] = []
+    for part in path.split(".") if path else ():
+        name, items = part, 0
+        while name.endswith("[]"):
+            name, items = name[:-2], items + 1
+        if name or not items:
+            slots.append(False)
+        slots.extend([True] * items)
+    return tuple(slots)
+
+
 # -- The finished profile (immutable, JSON round-trip) --------------------------------------
 
 
@@ -163,6 +250,71 @@ class SeenValue:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberStats:
+    """Every JSON number of a leaf: count, smallest, largest and the sum (exact for
+    integers; for decimals the correctly rounded exact sum, whatever the order or batching)."""
+
+    count: int
+    minimum: int | float
+    maximum: int | float
+    total: int | float | None  # None: too large to add up
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "total": self.total,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> NumberStats:
+        return cls(int(raw["count"]), raw["minimum"], raw["maximum"], raw.get("total"))
+
+
+@dataclass(frozen=True, slots=True)
+class Sketch:
+    """Order-independent hashes of a leaf's first `size` non-null values (all of them when
+    there are at most SKETCH_LIMIT): of the values, of the rows they sit in, and of the
+    (row, value) pairs. Hashes only: no value can be read back from a lock."""
+
+    size: int
+    values: str
+    rows: str
+    pairs: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "values": self.values, "rows": self.rows, "pairs": self.pairs}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Sketch:
+        return cls(int(raw["size"]), str(raw["values"]), str(raw["rows"]), str(raw["pairs"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a leaf's values look like, to recognise them under another name or parent
+    (`verifier.moves`). Counts of values and nulls are the PathProfile's own."""
+
+    numbers: NumberStats | None = None
+    sketch: Sketch | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "numbers": None if self.numbers is None else self.numbers.to_json(),
+            "sketch": None if self.sketch is None else self.sketch.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Fingerprint:
+        numbers, sketch = raw.get("numbers"), raw.get("sketch")
+        return cls(
+            None if numbers is None else NumberStats.from_json(numbers),
+            None if sketch is None else Sketch.from_json(sketch),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class PathProfile:
     """What is known about one contract path: observed counts, or what the schema says
     (`documented=True`: counts are zero and the flags come from the schema)."""
@@ -183,6 +335,12 @@ class PathProfile:
     format_pointers: Mapping[str, str] = field(default_factory=dict)
     absent_pointer: str | None = None
     documented: bool = False
+    fingerprint: Fingerprint | None = None
+
+    @property
+    def values_seen(self) -> int:
+        """Non-null occurrences."""
+        return self.present - self.nulls
 
     @property
     def type_set(self) -> frozenset[str]:
@@ -229,12 +387,15 @@ class PathProfile:
         }
         if self.documented:
             out["documented"] = True
+        if self.fingerprint is not None:
+            out["fingerprint"] = self.fingerprint.to_json()
         return out
 
     @classmethod
     def from_json(cls, path: str, raw: Mapping[str, Any]) -> PathProfile:
         values = raw.get("values")
         money = raw.get("money")
+        fingerprint = raw.get("fingerprint")
         return cls(
             path=path,
             types={str(k): int(v) for k, v in raw["types"].items()},
@@ -254,6 +415,7 @@ class PathProfile:
             format_pointers=dict(raw.get("format_pointers") or {}),
             absent_pointer=raw.get("absent_pointer"),
             documented=bool(raw.get("documented", False)),
+            fingerprint=None if fingerprint is None else Fingerprint.from_json(fingerprint),
         )
 
 
@@ -348,8 +510,11 @@ class _Node:
         "items",
         "money",
         "nulls",
+        "numbers",
         "path",
         "present",
+        "sketch",
+        "slots",
         "type_pointers",
         "types",
         "unit",
@@ -369,6 +534,10 @@ class _Node:
         self.values: dict[Any, int] | None = {} if track_values else None
         self.value_pointers: dict[Any, str] = {}
         self.money: list[float] | None = [0, 0.0, float("inf"), float("-inf"), 1] if money else None
+        # [count, exact integer total, minimum, maximum, decimal parts (see _exact_parts)]
+        self.numbers: list[Any] | None = None
+        self.sketch: list[int] | None = None  # [size, values, rows, pairs] hash sums
+        self.slots: tuple[bool, ...] | None = None
         self.children: dict[str, _Node] = {}
         self.items: _Node | None = None
         self.first_pointer = ""
@@ -377,6 +546,7 @@ class _Node:
 
 
 _MISSING = object()  # a member absent from an object (distinct from null)
+_SCALAR_TYPES = frozenset({"string", "integer", "number", "boolean"})
 _UNCLASSIFIED = "?"
 _MAYBE_FORMATTED_PREFIXES = tuple(_MAYBE_FORMATTED)
 _ABOVE_FORMATTED = ":"
@@ -405,6 +575,9 @@ class Profiler:
         self._pending_first = 0
         self._pending_prefix = ""
         self._pending_room = 1
+        self._pending_ordinal = 0
+        self._prefix_len = 0  # pointer prefix of the body being walked
+        self._ordinal = 0  # which body (page) is being walked
 
     # Public entry points ---------------------------------------------------------------
 
@@ -414,6 +587,7 @@ class Profiler:
             return
         if not self.bodies:
             self._first_body = pointer_prefix
+        self._ordinal, self._prefix_len = self.bodies, len(pointer_prefix)
         self.bodies += 1
         self._column(self._root, [value], lambda _i: pointer_prefix)
 
@@ -423,6 +597,7 @@ class Profiler:
         if not self._pending:
             self._pending_first = index
             self._pending_prefix = pointer_prefix
+            self._pending_ordinal = self.bodies  # the body whose rows these are
             # Rows of one body are alike: the first one sizes the batch.
             self._pending_room = max(1, _ROW_BATCH // row_weight(row))
         self._pending.append(row)
@@ -442,6 +617,7 @@ class Profiler:
             return
         rows, first, prefix = self._pending, self._pending_first, self._pending_prefix
         self._pending = []
+        self._ordinal, self._prefix_len = self._pending_ordinal, len(prefix)
         data = self._root.children.get("data") or self._child(self._root, "data", "")
         items = data.items or self._items(data)
         self._column(items, rows, lambda i: f"{prefix}/data/{first + i}")
@@ -490,28 +666,27 @@ class Profiler:
             if name != "null":
                 groups[name] = values if len(by_type) == 1 else []
         if len(by_type) > 1:
-            self._split(values, groups)
-        for name, group in groups.items():
-            self._typed(node, name, group, values, locate)
+            positions = self._split(values, groups)
+            for name, group in groups.items():
+                self._typed(node, name, group, _at(locate, positions[name]))
+        else:
+            for name, group in groups.items():
+                self._typed(node, name, group, locate)
 
     @staticmethod
-    def _split(values: list[Any], groups: dict[str, list[Any]]) -> None:
-        for value in values:
+    def _split(values: list[Any], groups: dict[str, list[Any]]) -> dict[str, list[int]]:
+        """Fill the per-type groups; returns each group's positions in `values`."""
+        positions: dict[str, list[int]] = {name: [] for name in groups}
+        for index, value in enumerate(values):
             name = _TYPE_NAMES.get(type(value)) or _odd_type_of(type(value))
             if name != "null":
                 groups[name].append(value)
+                positions[name].append(index)
+        return positions
 
-    def _typed(
-        self, node: _Node, name: str, group: list[Any], values: list[Any], locate: Locate
-    ) -> None:
-        # `group` holds the values of one type; map its positions back to `values` only
-        # when a pointer is needed.
-        def where(i: int) -> str:
-            if group is values:
-                return locate(i)
-            target = group[i]
-            return locate(next(j for j, v in enumerate(values) if v is target))
-
+    def _typed(self, node: _Node, name: str, group: list[Any], where: Locate) -> None:
+        if name in _SCALAR_TYPES and (node.sketch is None or node.sketch[0] < SKETCH_LIMIT):
+            self._sketch(node, group, where)
         if name == "object":
             self._objects(node, group, where)
         elif name == "array":
@@ -519,9 +694,34 @@ class Profiler:
         elif name == "string":
             self._strings(node, group, where)
         elif name in ("integer", "number"):
-            self._numbers(node, group, where)
+            self._numbers(node, group, where, exact=name == "integer")
         elif node.values is not None:
             self._seen_values(node, group, where)
+
+    def _sketch(self, node: _Node, values: list[Any], locate: Locate) -> None:
+        """Hash the leaf's first SKETCH_LIMIT values, their rows and the (row, value)
+        pairs into order-independent sums (a row: the body and array indices above)."""
+        state = node.sketch
+        if state is None:
+            state = node.sketch = [0, 0, 0, 0]
+        if node.slots is None:
+            node.slots = _item_slots(node.path)
+        take = values[: SKETCH_LIMIT - state[0]]
+        for index, value in enumerate(take):
+            token = value_token(value)
+            row = self._row_of(locate(index), node.slots)
+            state[1] += stable_hash(token)
+            state[2] += stable_hash(row)
+            state[3] += stable_hash(f"{row}\x1f{token}")
+        state[0] += len(take)
+
+    def _row_of(self, pointer: str, slots: tuple[bool, ...]) -> str:
+        tail = pointer[self._prefix_len :]
+        tokens = tail.split("/")[1:]
+        if len(tokens) != len(slots):
+            return f"{self._ordinal}{tail}"
+        indices = [token for token, is_index in zip(tokens, slots, strict=True) if is_index]
+        return f"{self._ordinal}/" + "/".join(indices)
 
     def _objects(self, node: _Node, objects: list[dict[str, Any]], locate: Locate) -> None:
         if not node.first_object:
@@ -615,10 +815,11 @@ class Profiler:
             first = candidates[formats.index(fmt)]
             node.format_pointers[fmt] = locate(strings.index(first))
 
-    def _numbers(self, node: _Node, numbers: list[float], locate: Locate) -> None:
+    def _numbers(self, node: _Node, numbers: list[float], locate: Locate, exact: bool) -> None:
         low, high = _SECONDS_RANGE[0], _MILLIS_RANGE[1]
+        smallest, largest = min(numbers), max(numbers)
         # Counts and amounts are far below 2001 in seconds: one C-level max() rules them out.
-        maybe = max(numbers) >= low and min(numbers) < high
+        maybe = largest >= low and smallest < high
         stamped = [v for v in numbers if low <= v < high] if maybe else []
         if stamped:
             counted = Counter(f for f in map(classify_number, stamped) if f is not None)
@@ -627,10 +828,26 @@ class Profiler:
                 if fmt not in node.format_pointers:
                     first = next(v for v in stamped if classify_number(v) == fmt)
                     node.format_pointers[fmt] = locate(numbers.index(first))
+        self._number_stats(node, numbers, smallest, largest, exact)
         if node.money is not None:
             self._money(node, numbers)
         if node.values is not None:
             self._seen_values(node, numbers, locate)
+
+    @staticmethod
+    def _number_stats(
+        node: _Node, numbers: list[float], smallest: float, largest: float, exact: bool
+    ) -> None:
+        stats = node.numbers
+        if stats is None:
+            stats = node.numbers = [0, 0, smallest, largest, []]
+        stats[0] += len(numbers)
+        stats[2] = min(stats[2], smallest)
+        stats[3] = max(stats[3], largest)
+        if exact:
+            stats[1] += sum(numbers)
+        else:
+            stats[4].extend(_exact_parts(numbers))
 
     @staticmethod
     def _money(node: _Node, numbers: list[float]) -> None:
@@ -700,6 +917,11 @@ def _member(locate: Locate, key: str) -> Locate:
     return lambda i: _join(locate(i), key)
 
 
+def _at(locate: Locate, positions: list[int]) -> Locate:
+    """Locate the values of a sub-list taken at `positions`."""
+    return lambda i: locate(positions[i])
+
+
 def _some(locate: Locate, key: str, present: list[int]) -> Locate:
     """Locate member `key` of the objects (at positions `present`) that have it."""
     return lambda i: _join(locate(present[i]), key)
@@ -759,7 +981,30 @@ def _finished(node: _Node, parents: int) -> PathProfile:
         type_pointers=dict(node.type_pointers),
         format_pointers=dict(node.format_pointers),
         absent_pointer=None if is_item or node.present == parents else node.absent_pointer,
+        fingerprint=_fingerprint(node),
     )
+
+
+def _fingerprint(node: _Node) -> Fingerprint | None:
+    numbers = None
+    if node.numbers is not None:
+        count, integers, smallest, largest, parts = node.numbers
+        total: int | float | None = integers
+        if parts:
+            try:
+                total = math.fsum([*parts, integers])
+            except (OverflowError, ValueError):
+                total = None
+        if isinstance(total, float) and not math.isfinite(total):
+            total = None
+        numbers = NumberStats(count, smallest, largest, total)
+    sketch = None
+    if node.sketch is not None:
+        size, values, rows, pairs = node.sketch
+        sketch = Sketch(size, *(f"{h & _HASH_MASK:016x}" for h in (values, rows, pairs)))
+    if numbers is None and sketch is None:
+        return None
+    return Fingerprint(numbers, sketch)
 
 
 # -- Profiling sources ----------------------------------------------------------------------
