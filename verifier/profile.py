@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from verifier import paths
@@ -153,6 +154,8 @@ def value_token(value: Any) -> str:
         return "s:" + value
     if isinstance(value, int | float):
         return "n:" + _number_text(value)
+    if isinstance(value, Decimal):  # an exact reader's numbers: the same tokens
+        return "n:" + _number_text(str(value))
     return "o:" + repr(value)
 
 
