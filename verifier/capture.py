@@ -33,11 +33,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
 import orjson
 
+from verifier import pagination
 from verifier.contract import http_status_finding
 from verifier.credentials import SurfaceAccess, all_secrets, same_origin
 from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, UsageError
@@ -45,6 +46,7 @@ from verifier.exactjson import loads_exact
 from verifier.findings import Finding
 from verifier.inputs import Body
 from verifier.keys import AnonKey, key_from_text, load_key
+from verifier.pagination import PaginationProblem, cursor_field, next_cursor
 from verifier.store import (
     Capture,
     Page,
@@ -58,7 +60,6 @@ from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 DEFAULT_WINDOW_DAYS = 30  # for surfaces without a vendor cap: smaller windows run in parallel
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({408, 409, 429})
-PaginationProblem = Literal["cursor_loop", "has_more_without_cursor", "too_many_pages"]
 
 # -- options -------------------------------------------------------------------------------
 
@@ -382,21 +383,6 @@ def recorded_url(url: httpx.URL, access: SurfaceAccess) -> str:
 # -- one window: follow the cursors ----------------------------------------------------------
 
 
-def next_cursor(surface: Surface, body: Any) -> tuple[str | None, PaginationProblem | None]:
-    """The cursor to continue with, or why pagination cannot go on."""
-    if not isinstance(body, dict) or body.get("has_more") is not True:
-        return None, None
-    field_name = cursor_field(surface)
-    cursor = body.get(field_name)
-    if not isinstance(cursor, str) or not cursor:
-        return None, "has_more_without_cursor"
-    return cursor, None
-
-
-def cursor_field(surface: Surface) -> str:
-    return "last_id" if surface.pagination == "after" else "next_page"
-
-
 def cursor_param(surface: Surface) -> str:
     return "after" if surface.pagination == "after" else "page"
 
@@ -439,27 +425,16 @@ def fetch_chain(
 
 # -- findings from a capture ------------------------------------------------------------------
 
-_PROBLEM_WORDS: dict[PaginationProblem, str] = {
-    "cursor_loop": "a cursor that repeats an earlier one (a loop); pages after it were not read",
-    "has_more_without_cursor": "has_more=true but no cursor to continue with",
-    "too_many_pages": "more pages than the capture's page limit; the rest were not read",
-}
-
 
 def pagination_finding(surface: str, source: str, page: int, event: PaginationEvent) -> Finding:
-    observed = _PROBLEM_WORDS[event.problem]
     pointer_field = "has_more" if event.problem == "has_more_without_cursor" else event.cursor_field
-    return Finding(
-        surface=surface,
-        source=source,
-        kind="pagination_changed",
-        path=event.cursor_field,
-        pointer=f"/pages/{page}/body/{pointer_field}",
-        severity="breaking",
-        expected=f"a new {event.cursor_field} while has_more is true, null at the end",
-        observed=observed,
-        message=f"pagination broke at page {page}: {observed}",
-        consumed_by_merge=True,
+    return pagination.finding(
+        surface,
+        source,
+        f"/pages/{page}/body",
+        event.cursor_field,
+        pagination.PROBLEM_WORDS[event.problem],
+        pointer_field=pointer_field,
     )
 
 

@@ -43,6 +43,7 @@ from verifier.inputs import (
     load_inputs,
     row_weight,
 )
+from verifier.pagination import contradiction, contradiction_finding
 from verifier.schemas import surface_schema
 from verifier.surfaces import Surface
 
@@ -324,8 +325,19 @@ def check_source(source: Source) -> list[Finding]:
             continue
         located.extend((body.pointer_prefix, v) for v in violations(source.surface, body.value))
     findings.extend(findings_from_violations(source.surface, source.name, located))
-    findings.extend(capture_findings(source))
+    recorded = capture_findings(source)
+    findings.extend(recorded)
+    known = {f.pointer for f in recorded if f.kind == "pagination_changed"}
+    findings.extend(f for f in pagination_findings(source) if f.pointer not in known)
     return findings
+
+
+def pagination_findings(source: Source) -> list[Finding]:
+    """`pagination_changed` for every 2xx body that says has_more with no cursor."""
+    found = (
+        contradiction(source.surface, b.value, b.pointer_prefix) for b in source.bodies if b.ok
+    )
+    return [contradiction_finding(source.surface.name, source.name, c) for c in found if c]
 
 
 def capture_findings(source: Source) -> list[Finding]:
@@ -383,7 +395,11 @@ def check_streamed(source: StreamedSource) -> list[Finding]:
         return check_source(source.load_whole())
     rows.flush()
     located = rows.located + [("", v) for v in violations(surface, envelope)]
-    return findings_from_violations(surface, source.name, located)
+    findings = findings_from_violations(surface, source.name, located)
+    found = contradiction(surface, envelope)
+    if found is not None:
+        findings.append(contradiction_finding(surface.name, source.name, found))
+    return findings
 
 
 def check_input(item: Input) -> list[Finding]:

@@ -34,6 +34,7 @@ from verifier.inputs import (
     source_from_document,
 )
 from verifier.moves import Ambiguity, Move, ambiguity_words, match_moves
+from verifier.pagination import contradiction_finding
 from verifier.profile import (
     NUMERIC_STRING,
     PathProfile,
@@ -508,10 +509,16 @@ def diff_input(item: Input, against: Profile, label: str) -> tuple[list[Finding]
     observed, whole = profile_input(item)
     surface = item.surface
     findings = status_findings(whole) if whole is not None else []
+    findings.extend(contradiction_findings(item.name, observed))
     findings.extend(
         to_finding(surface, item.name, d, label) for d in diff_profiles(against, observed, surface)
     )
     return findings, observed
+
+
+def contradiction_findings(source: str, observed: Profile) -> list[Finding]:
+    """`pagination_changed` for the bodies the profile saw say has_more with no cursor."""
+    return [contradiction_finding(observed.surface, source, c) for c in observed.contradictions]
 
 
 def consumer_contract(surfaces: Iterable[str]) -> dict[str, list[str]]:

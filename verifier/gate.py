@@ -17,7 +17,7 @@ from typing import Any
 from verifier.consumers import consumed_paths
 from verifier.contract import RowChecker, check_source, rows_schema, violations
 from verifier.contract import findings_from_violations as located_findings
-from verifier.drift import diff_profiles, to_finding
+from verifier.drift import contradiction_findings, diff_profiles, to_finding
 from verifier.findings import Finding, Report, Verdict
 from verifier.inputs import (
     STREAM_MIN_BYTES,
@@ -63,7 +63,9 @@ def check_and_profile(item: Input) -> tuple[list[Finding], Profile]:
         checker.flush()
         profiler.add_body(envelope)
         located = checker.located + [("", v) for v in violations(item.surface, envelope)]
-        return located_findings(item.surface, item.name, located), profiler.result()
+        profile = profiler.result()
+        found = located_findings(item.surface, item.name, located)
+        return found + contradiction_findings(item.name, profile), profile
     source: Source = item.load_whole() if isinstance(item, StreamedSource) else item
     return check_source(source), profile_source(source)
 

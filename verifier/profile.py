@@ -34,6 +34,7 @@ from verifier.inputs import (
     nesting_guard,
     row_weight,
 )
+from verifier.pagination import Contradiction, contradiction
 from verifier.schemas import SchemaNode, surface_nodes
 from verifier.surfaces import Surface
 
@@ -432,6 +433,8 @@ class Profile:
     statuses: Mapping[str, int] = field(default_factory=dict)  # HTTP status -> pages
     documented: bool = False
     first_body: str = ""  # pointer of the first 2xx body ("/pages/0/body" in a capture)
+    # Bodies that say has_more with no cursor: facts of these payloads, never locked.
+    contradictions: tuple[Contradiction, ...] = ()
 
     def get(self, path: str) -> PathProfile | None:
         return self.paths.get(path)
@@ -465,7 +468,13 @@ class Profile:
             if p != path and not p.startswith(path + ".") and not p.startswith(path + "[]")
         }
         return Profile(
-            self.surface, kept, self.bodies, self.statuses, self.documented, self.first_body
+            self.surface,
+            kept,
+            self.bodies,
+            self.statuses,
+            self.documented,
+            self.first_body,
+            self.contradictions,
         )
 
 
@@ -581,6 +590,7 @@ class Profiler:
         self._pending_ordinal = 0
         self._prefix_len = 0  # pointer prefix of the body being walked
         self._ordinal = 0  # which body (page) is being walked
+        self._contradictions: list[Contradiction] = []
 
     # Public entry points ---------------------------------------------------------------
 
@@ -590,6 +600,9 @@ class Profiler:
             return
         if not self.bodies:
             self._first_body = pointer_prefix
+        found = contradiction(self.surface, value, pointer_prefix)
+        if found is not None:
+            self._contradictions.append(found)
         self._ordinal, self._prefix_len = self.bodies, len(pointer_prefix)
         self.bodies += 1
         self._column(self._root, [value], lambda _i: pointer_prefix)
@@ -612,7 +625,12 @@ class Profiler:
         out: dict[str, PathProfile] = {}
         self._finish(self._root, 0, out)
         return Profile(
-            self.surface.name, out, self.bodies, dict(self.statuses), first_body=self._first_body
+            self.surface.name,
+            out,
+            self.bodies,
+            dict(self.statuses),
+            first_body=self._first_body,
+            contradictions=tuple(self._contradictions),
         )
 
     def _flush_rows(self) -> None:
