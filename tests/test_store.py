@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from verifier.inputs import load_sources
 from verifier.store import (
     CAPTURE_FORMAT_VERSION,
     Capture,
+    Coverage,
+    CoverageWindow,
     Page,
     RequestInfo,
     atomic_write_bytes,
@@ -63,8 +66,41 @@ def test_loaded_capture_exposes_pages_as_bodies(tmp_path: Path) -> None:
 
 def test_unknown_version_is_refused_loudly() -> None:
     document = json.loads((DOCUMENTED_CAPTURES / "openai_org_costs.json").read_text())
-    document["format_version"] = 2
-    with pytest.raises(FormatVersionError, match="format version 2 is not supported"):
+    document["format_version"] = 3
+    with pytest.raises(FormatVersionError, match="format version 3 is not supported"):
+        capture_from_json(document, "x.json")
+
+
+def test_version_1_captures_stay_readable_and_are_rewritten_as_version_1() -> None:
+    document = json.loads((DOCUMENTED_CAPTURES / "openai_org_costs.json").read_text())
+    assert document["format_version"] == 1
+    capture = capture_from_json(document, "x.json")
+    assert capture.coverage is None and capture.format_version == 1
+    again = capture.to_json()
+    assert again["format_version"] == 1 and "coverage" not in again
+
+
+def test_coverage_round_trips_through_the_envelope() -> None:
+    coverage = Coverage(
+        1_777_593_600,
+        1_777_852_800,
+        (
+            CoverageWindow(1_777_593_600, 1_777_680_000, "cut", "look-back"),
+            CoverageWindow(1_777_680_000, 1_777_852_800, "answered"),
+        ),
+    )
+    capture = replace(_capture(), coverage=coverage)
+    document = capture.to_json()
+    assert document["format_version"] == CAPTURE_FORMAT_VERSION == 2
+    assert document["coverage"]["windows"][0] == {
+        "start": "2026-05-01T00:00:00Z",
+        "end": "2026-05-02T00:00:00Z",
+        "state": "cut",
+        "reason": "look-back",
+    }
+    assert capture_from_json(document, "x.json").coverage == coverage
+    document["coverage"]["windows"][0]["state"] = "maybe"
+    with pytest.raises(InputError, match="malformed capture file"):
         capture_from_json(document, "x.json")
 
 

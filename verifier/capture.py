@@ -49,6 +49,8 @@ from verifier.keys import AnonKey, key_from_text, load_key
 from verifier.pagination import PaginationProblem, cursor_field, next_cursor
 from verifier.store import (
     Capture,
+    Coverage,
+    CoverageWindow,
     Page,
     RequestInfo,
     capture_filename,
@@ -196,16 +198,13 @@ def plan_windows(surface: Surface, options: CaptureOptions) -> tuple[list[Window
         return [], None
     start, stop = options.start, options.end + timedelta(days=1)
     note = None
-    if surface.lookback_days is not None:
-        # The vendor counts its look-back from "now"; starting a day late stays inside it.
-        today = options.today or utc_today()
-        earliest = today - timedelta(days=surface.lookback_days - 1)
-        if start < earliest:
-            start = earliest
-            note = (
-                f"{surface.name}: the vendor keeps {surface.lookback_days} days; "
-                f"capturing from {earliest.isoformat()}"
-            )
+    earliest = lookback_start(surface, options)
+    if earliest is not None and start < earliest:
+        start = earliest
+        note = (
+            f"{surface.name}: the vendor keeps {surface.lookback_days} days; "
+            f"capturing from {earliest.isoformat()}"
+        )
     cap = surface.max_days_per_request
     size = options.window_days.get(surface.name) or cap or DEFAULT_WINDOW_DAYS
     size = min(size, cap) if cap else size
@@ -217,6 +216,47 @@ def plan_windows(surface: Surface, options: CaptureOptions) -> tuple[list[Window
     if not windows:
         note = f"{surface.name}: nothing to capture inside the vendor's look-back"
     return windows, note
+
+
+def lookback_start(surface: Surface, options: CaptureOptions) -> date | None:
+    """The first day the vendor still serves, for surfaces with a look-back limit.
+    The vendor counts its look-back from "now"; starting a day late stays inside it."""
+    if surface.lookback_days is None:
+        return None
+    today = options.today or utc_today()
+    return today - timedelta(days=surface.lookback_days - 1)
+
+
+def coverage_of(
+    surface: Surface, options: CaptureOptions, chains: Sequence[ChainResult]
+) -> Coverage | None:
+    """What the run asked for and, window by window, what the vendor answered."""
+    if not surface.windowed:
+        return None
+    stop = options.end + timedelta(days=1)
+    windows: list[CoverageWindow] = []
+    earliest = lookback_start(surface, options)
+    if earliest is not None and options.start < earliest:
+        cut = f"look-back: the vendor keeps {surface.lookback_days} days"
+        cut_end = unix(min(earliest, stop))
+        windows.append(CoverageWindow(unix(options.start), cut_end, "cut", cut))
+    for chain in chains:
+        if chain.window is not None:
+            state, reason = chain_state(chain)
+            windows.append(
+                CoverageWindow(unix(chain.window.start), unix(chain.window.end), state, reason)
+            )
+    return Coverage(unix(options.start), unix(stop), tuple(windows))
+
+
+def chain_state(chain: ChainResult) -> tuple[str, str | None]:
+    """answered, rejected (a final non-2xx answer) or incomplete (pagination broke)."""
+    refused = [page.status for page in chain.pages if not page.ok]
+    if refused:
+        return "rejected", f"HTTP {refused[-1]}"
+    if chain.events:
+        return "incomplete", _PROBLEM_WORDS[chain.events[-1].problem]
+    return "answered", None
 
 
 def chain_query(access: SurfaceAccess, window: Window | None, limit: int) -> dict[str, str]:
@@ -542,6 +582,7 @@ def assemble(
         captured_at=captured_at,
         key_fingerprint=None,
         source=options.source,
+        coverage=coverage_of(surface, options, chains),
     )
     return capture, events
 

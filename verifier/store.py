@@ -8,7 +8,14 @@ A capture file is one JSON object:
      "request": {"method": "GET", "url_template": ..., "query": {...}},
      "pages": [{"status": 200, "url": ..., "headers": {...}, "body": <JSON as received>,
                 "body_text": <non-JSON body, anonymised> | absent}],
-     "findings": [<capture-time findings: http_status, pagination_changed>]}
+     "findings": [<capture-time findings: http_status, pagination_changed>],
+     "coverage": {"asked": {"start": <RFC 3339>, "end": <RFC 3339, exclusive>},
+                  "windows": [{"start": ..., "end": ..., "state": "answered" | "cut" |
+                               "rejected" | "incomplete", "reason": <why, not answered>}]}}
+
+Version 2 added `coverage` (null for a surface without time windows, the users list);
+version 1 files are still read, their coverage inferred from `request.query`
+(`verifier.coverage`).
 
 Unknown formats and versions are refused loudly (compare vcrpy `serialize.py`).
 Writes go to a temporary file in the target directory, are fsynced and renamed, so
@@ -23,6 +30,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +42,9 @@ from verifier.exactjson import dumps_default
 from verifier.surfaces import get_surface
 
 CAPTURE_FORMAT = "verify-capture"
-CAPTURE_FORMAT_VERSION = 1
+CAPTURE_FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = frozenset({1, 2})
+WINDOW_STATES = ("answered", "cut", "rejected", "incomplete")
 ANON_METHOD = "hmac-sha256/v1"
 
 
@@ -76,6 +86,79 @@ class RequestInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class CoverageWindow:
+    """One time window of a capture, [start, end) in Unix seconds, and what became of it:
+    `answered` (every page 2xx, cursors followed to the end), `cut` (never asked: before
+    the vendor's look-back), `rejected` (a final non-2xx answer), `incomplete` (pagination
+    broke). `reason` says why a window is not answered, in words without personal data."""
+
+    start: int
+    end: int
+    state: str
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "start": rfc3339(self.start),
+            "end": rfc3339(self.end),
+            "state": self.state,
+        }
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The range a capture asked for and what the vendor answered of it, window by window."""
+
+    asked_start: int
+    asked_end: int
+    windows: tuple[CoverageWindow, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asked": {"start": rfc3339(self.asked_start), "end": rfc3339(self.asked_end)},
+            "windows": [window.to_json() for window in self.windows],
+        }
+
+    @property
+    def answered(self) -> tuple[CoverageWindow, ...]:
+        return tuple(w for w in self.windows if w.state == "answered")
+
+
+def rfc3339(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds(text: Any) -> int:
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise ValueError(f"expected an RFC 3339 UTC time, found {type(text).__name__}")
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def coverage_from_json(document: Any) -> Coverage | None:
+    if document is None:
+        return None
+    asked = document["asked"]
+    windows = []
+    for window in document["windows"]:
+        state = window["state"]
+        if state not in WINDOW_STATES:
+            raise ValueError(f"unknown coverage window state {state!r}")
+        reason = window.get("reason")
+        windows.append(
+            CoverageWindow(
+                _seconds(window["start"]),
+                _seconds(window["end"]),
+                state,
+                None if reason is None else str(reason),
+            )
+        )
+    return Coverage(_seconds(asked["start"]), _seconds(asked["end"]), tuple(windows))
+
+
+@dataclass(frozen=True, slots=True)
 class Capture:
     surface: str
     request: RequestInfo
@@ -85,11 +168,13 @@ class Capture:
     source: str = "live"
     tool_version: str = __version__
     findings: tuple[Mapping[str, Any], ...] = ()
+    coverage: Coverage | None = None
+    format_version: int = CAPTURE_FORMAT_VERSION  # of the file it was read from
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": CAPTURE_FORMAT,
-            "format_version": CAPTURE_FORMAT_VERSION,
+            "format_version": self.format_version,
             "surface": self.surface,
             "tool_version": self.tool_version,
             "captured_at": self.captured_at,
@@ -98,7 +183,12 @@ class Capture:
             "request": self.request.to_json(),
             "pages": [page.to_json() for page in self.pages],
             "findings": [dict(f) for f in self.findings],
-        }
+        } | self._coverage_json()
+
+    def _coverage_json(self) -> dict[str, Any]:
+        if self.format_version < 2:  # a version 1 file rewritten (re-anonymised) stays one
+            return {}
+        return {"coverage": None if self.coverage is None else self.coverage.to_json()}
 
 
 def is_capture_document(document: object) -> bool:
@@ -108,11 +198,12 @@ def is_capture_document(document: object) -> bool:
 def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
     """Rebuild a Capture from its JSON form, refusing unknown versions and bad shapes."""
     version = document.get("format_version")
-    if version != CAPTURE_FORMAT_VERSION:
+    if version not in READABLE_FORMAT_VERSIONS or type(version) is not int:
+        supported = ", ".join(str(v) for v in sorted(READABLE_FORMAT_VERSIONS))
         raise FormatVersionError(
             source,
             f"capture format version {version!r} is not supported by verify {__version__} "
-            f"(supported: {CAPTURE_FORMAT_VERSION}); re-capture or upgrade the tool",
+            f"(supported: {supported}); re-capture or upgrade the tool",
         )
     try:
         surface = get_surface(str(document["surface"])).name
@@ -141,6 +232,8 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
             source=str(document.get("source", "live")),
             tool_version=str(document.get("tool_version", "unknown")),
             findings=tuple(document.get("findings") or ()),
+            coverage=coverage_from_json(document.get("coverage")) if version >= 2 else None,
+            format_version=version,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(
