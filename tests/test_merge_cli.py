@@ -113,7 +113,7 @@ def test_unlocked_surfaces_refuse_unless_allowed_and_then_output_is_provisional(
     assert allowed.code == 0, allowed.stderr
     assert "PROVISIONAL" in allowed.stdout
     header, *rows = out.read_text().splitlines()
-    assert header.endswith(",partial,provisional")
+    assert header.endswith(",partial,covered_by,provisional")
     assert rows and all(row.endswith(",true") for row in rows)
 
 
@@ -241,5 +241,9 @@ def test_summary_names_partial_rows_provisional_output_and_focus_without_a_rate(
     )
     assert lines[1].startswith("join coverage: credits 0.0000 (0 of 3), dollars n/a (none)")
     assert "1 row(s) flagged partial" in lines[2]
-    assert lines[3].startswith("PROVISIONAL")
-    assert lines[4].startswith("focus: Codex rows carry credits only")
+    assert lines[3] == "coverage:"
+    assert lines[4].split() == [
+        "chatgpt_enterprise_usage", "2026-05-01..2026-05-01", "(1", "day(s));", "no", "gaps"
+    ]  # fmt: skip
+    assert lines[5].startswith("PROVISIONAL")
+    assert lines[6].startswith("focus: Codex rows carry credits only")

@@ -21,6 +21,8 @@ FindingKind = Literal[
     "pagination_changed",
     "pii_leak",
     "secret_leak",
+    "value_restated",
+    "coverage_gap",
 ]
 Severity = Literal["breaking", "warning", "info"]
 Verdict = Literal["pass", "fail"]
@@ -45,9 +47,15 @@ class Finding:
     message: str
     consumed_by_merge: bool = False
     occurrences: int = 1  # how many places share this finding; `pointer` is the first
+    # Structured facts of kinds that have them (value_restated: day, person, old and new
+    # totals; coverage_gap: the missing days); absent from the JSON when None.
+    details: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.details is None:
+            del out["details"]
+        return out
 
     def with_severity(self, severity: Severity, consumed: bool) -> Finding:
         return replace(self, severity=severity, consumed_by_merge=consumed)

@@ -1,7 +1,8 @@
 """The gate: may the cost merge trust these payloads?
 
 For every surface the merge reads (all four), the given payloads are checked against the
-JSON Schema contract and diffed against the surface's lock. A breaking finding, or a
+JSON Schema contract and diffed against the surface's lock; captures whose time coverage
+leaves dates of the merged range uncovered get a `coverage_gap` warning. A breaking finding, or a
 surface without a lock (unless `allow_unlocked`, which makes that a warning and diffs
 that surface against its documented schema instead), fails the gate. The report lists the
 consumer contract, so a reader sees why a finding is breaking.
@@ -17,6 +18,7 @@ from typing import Any
 from verifier.consumers import consumed_paths
 from verifier.contract import RowChecker, check_source, rows_schema, violations
 from verifier.contract import findings_from_violations as located_findings
+from verifier.coverage import gap_findings, index_source
 from verifier.drift import contradiction_findings, diff_profiles, to_finding
 from verifier.findings import Finding, Report, Verdict
 from verifier.inputs import (
@@ -89,6 +91,7 @@ def evaluate(
         )
         drifts = diff_profiles(against, observed, item.surface)
         findings.extend(to_finding(item.surface, item.name, d, label) for d in drifts)
+    findings.extend(coverage_findings(sources))
     given = {item.surface.name for item in sources}
     extra = {
         "consumer_contract": {name: sorted(consumed_paths(name)) for name in SURFACE_NAMES},
@@ -108,6 +111,17 @@ def evaluate(
         unlocked=unlocked,
         allow_unlocked=allow_unlocked,
     )
+
+
+def coverage_findings(sources: Sequence[Input]) -> list[Finding]:
+    """`coverage_gap` warnings: dates inside the merged range a consumed surface's captures
+    do not cover (a look-back cut, a rejected request, a day never captured)."""
+    indexes = [
+        index_source(item)
+        for item in sources
+        if isinstance(item, Source) and item.capture is not None
+    ]
+    return gap_findings([index for index in indexes if index is not None])
 
 
 def run_gate(

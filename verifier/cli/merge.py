@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from verifier.anonymise import require_same_fingerprint
 from verifier.cli.app import emit, main
+from verifier.coverage import index_source
 from verifier.errors import InputError, RefusedError
 from verifier.findings import Report
 from verifier.gate import evaluate
@@ -16,6 +18,7 @@ from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.core import MergeResult
 from verifier.merge.formats import WRITERS, write
 from verifier.merge.load import merge_paths
+from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
 from verifier.store import atomic_write_bytes, is_capture_document
 
@@ -58,6 +61,15 @@ _MAX_NAMED = 12
     show_default=True,
     help="Directory of lock files the gate compares captures with.",
 )
+@click.option(
+    "--on-restatement",
+    type=click.Choice(["newest", "fail"]),
+    default="newest",
+    show_default=True,
+    help="When captures hold different values for the same bucket (the vendor revised a "
+    "past day): use the newest capture and report `value_restated`, or refuse (exit 1, "
+    "nothing written).",
+)
 def merge_command(
     captures: tuple[str, ...],
     out: Path,
@@ -65,6 +77,7 @@ def merge_command(
     rate: str | None,
     allow_unlocked: bool,
     locks_dir: Path,
+    on_restatement: str,
 ) -> int:
     """Merge Codex credits, API tokens and API dollars per person per UTC day.
 
@@ -73,9 +86,15 @@ def merge_command(
     by email. The drift gate runs first: breaking drift on a path the merge reads, or a
     surface without a lock, refuses the merge (exit 1) and nothing is written.
 
+    Captures may overlap (daily runs, backfills, a file given twice): each bucket counts
+    once, edge buckets of successive runs are combined, and where the vendor revised a
+    day the newest capture wins (`value_restated`). A surface's cells are empty on dates
+    its captures do not cover.
+
     \b
     Examples:
       verify merge captures/2026-05 --out spend.csv
+      verify merge captures/ --out spend.csv --on-restatement fail
       verify merge captures/2026-05 --out spend.json --format json --credit-usd-rate 0.04
     """
     credit_usd_rate = parse_rate(rate) if rate is not None else None
@@ -90,8 +109,18 @@ def merge_command(
     # Provisional only when an unlocked surface was actually let through.
     provisional = allow_unlocked and bool(report.extra.get("unlocked"))
     files = [source.name for source in sources]
+    indexes = [index_source(source) for source in sources]
     del sources  # the merge re-reads each file with exact money, one at a time
-    result = merge_paths(files, credit_usd_rate=credit_usd_rate, provisional=provisional)
+    result = merge_paths(
+        files, credit_usd_rate=credit_usd_rate, provisional=provisional, indexes=indexes
+    )
+    if on_restatement == "fail" and result.restatements:
+        emit(Report(command="merge", findings=result.restatements, sources=tuple(files)), "text")
+        raise RefusedError(
+            f"merge refused, nothing written: {len(result.restatements)} value(s) restated "
+            "between captures (--on-restatement fail); the findings above name each day, "
+            "person and both totals"
+        )
     atomic_write_bytes(out, write(result, fmt))
     click.echo(summary(result, out, fmt))
     return 0
@@ -152,6 +181,11 @@ def summary(result: MergeResult, out: Path, fmt: str) -> str:
     partial = sum(1 for row in result.rows if row.partial)
     if partial:
         lines.append(f"{partial} row(s) flagged partial (a bucket that is not a whole UTC day)")
+    lines.extend(coverage_lines(result))
+    for finding in result.restatements[:_MAX_NAMED]:
+        lines.append(f"value_restated: {finding.surface} {finding.message}")
+    if len(result.restatements) > _MAX_NAMED:
+        lines.append(f"... and {len(result.restatements) - _MAX_NAMED} more restatement(s)")
     if result.provisional:
         lines.append("PROVISIONAL: unlocked surfaces were allowed (--allow-unlocked)")
     if fmt == "focus" and result.credit_usd_rate is None:
@@ -159,6 +193,26 @@ def summary(result: MergeResult, out: Path, fmt: str) -> str:
             "focus: Codex rows carry credits only (no dollar costs); give --credit-usd-rate"
         )
     return "\n".join(lines)
+
+
+def coverage_lines(result: MergeResult) -> list[str]:
+    """The coverage table: per surface, the dates covered and the gaps in the range."""
+    table = coverage_table(result)
+    if not table:
+        return []
+    width = max(len(entry["surface"]) for entry in table)
+    lines = ["coverage:"]
+    for entry in table:
+        span = f"{entry['first']}..{entry['last']}" if entry["days"] else "no dates"
+        gaps = entry["gaps"]
+        gap_text = "; gaps " + ", ".join(_gap_text(gap) for gap in gaps) if gaps else "; no gaps"
+        lines.append(f"  {entry['surface']:<{width}}  {span} ({entry['days']} day(s)){gap_text}")
+    return lines
+
+
+def _gap_text(gap: dict[str, Any]) -> str:
+    span = gap["first"] if gap["first"] == gap["last"] else f"{gap['first']}..{gap['last']}"
+    return f"{span} ({'; '.join(gap['reasons'])}; cells left empty)"
 
 
 def _share(ratio: object, joined: object, total: object) -> str:

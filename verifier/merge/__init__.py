@@ -4,6 +4,8 @@
                                             contract paths it reads (CONSUMED_PATHS)
     parsers.py                              those declarations, by surface
     core.py                                 identity join, cost basis, rows, coverage
+    dedupe.py reconcile.py                  each bucket once: overlapping captures,
+                                            partial edge buckets, restatements
     allocate.py                             exact largest-remainder split
     load.py                                 capture files -> sources, exact money
     output.py focus.py formats.py           csv / jsonl / json / FOCUS 1.2 writers
@@ -17,10 +19,9 @@ from verifier.merge.core import (
     MergeInputs,
     MergeResult,
     merge,
-    merge_sources,
     parse_sources,
 )
-from verifier.merge.load import load_capture, merge_paths
+from verifier.merge.load import load_capture, merge_paths, merge_sources
 
 __all__ = [
     "JoinCoverage",

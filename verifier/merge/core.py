@@ -15,12 +15,14 @@ date no costs bucket covers have no cost (null), which is not the same as zero."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from verifier.coverage import Gap
 from verifier.errors import InputError
+from verifier.findings import Finding
 from verifier.inputs import Source
 from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.allocate import split_exactly
@@ -80,21 +82,22 @@ class MergedRow(NamedTuple):
     email: str | None
     chatgpt_user_id: str | None
     openai_user_id: str | None
-    codex_credits: Decimal
-    codex_threads: int
-    codex_turns: int
-    codex_input_tokens: int
-    codex_cached_input_tokens: int
-    codex_output_tokens: int
-    api_input_tokens: int
-    api_cached_input_tokens: int
-    api_output_tokens: int
-    api_requests: int
+    codex_credits: Decimal | None
+    codex_threads: int | None
+    codex_turns: int | None
+    codex_input_tokens: int | None
+    codex_cached_input_tokens: int | None
+    codex_output_tokens: int | None
+    api_input_tokens: int | None
+    api_cached_input_tokens: int | None
+    api_output_tokens: int | None
+    api_requests: int | None
     api_cost_usd: Decimal | None
     api_cost_basis: str | None
     partial: bool
     codex_cost_usd: Decimal | None = None
     total_cost_usd: Decimal | None = None
+    covered_by: str = ""  # the surfaces whose captures cover this date, space-separated
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,14 @@ class MergeResult:
     surfaces: tuple[str, ...]
     credit_usd_rate: Decimal | None = None
     provisional: bool = False
+    # Time coverage: per surface, the UTC dates its captures cover, and what is missing.
+    covered: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    gaps: tuple[Gap, ...] = ()
+    findings: tuple[Finding, ...] = ()  # value_restated, coverage_gap
+
+    @property
+    def restatements(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.kind == "value_restated")
 
 
 class _Person:
@@ -202,10 +213,23 @@ class _Row:
         self.partial = False
 
 
+TIME_SURFACES = (chatgpt.SURFACE.name, usage.SURFACE.name, costs.SURFACE.name)
+
+
 def merge(
-    inputs: MergeInputs, *, credit_usd_rate: Decimal | None = None, provisional: bool = False
+    inputs: MergeInputs,
+    *,
+    credit_usd_rate: Decimal | None = None,
+    provisional: bool = False,
+    covered: Mapping[str, Iterable[str]] | None = None,
+    gaps: Sequence[Gap] = (),
+    findings: Sequence[Finding] = (),
 ) -> MergeResult:
-    """Join and aggregate parsed surfaces into one row per (UTC date, person)."""
+    """Join and aggregate parsed surfaces into one row per (UTC date, person).
+
+    `covered` gives per surface the UTC dates its captures cover (`verifier.coverage`);
+    a surface's cells are empty on every other date. Without it, the dates the parsed
+    data itself names are taken as covered."""
     if not (inputs.codex.sources or inputs.api_usage.sources or inputs.api_costs.sources):
         raise InputError("merge", "no ChatGPT usage, OpenAI usage or OpenAI costs capture given")
     with localcontext(EXACT):
@@ -214,27 +238,36 @@ def merge(
         _add_codex(rows, ids, inputs.codex)
         _add_api_usage(rows, ids, inputs.api_usage)
         _add_costs(rows, ids, inputs.api_costs, inputs.api_usage)
-        covered = {
+        costs_on = {
             day: (BILLED if cost_day.grouped_by_user else ALLOCATED, cost_day.partial)
             for day, cost_day in inputs.api_costs.days.items()
         }
-        merged = _finish(rows, ids, covered, credit_usd_rate)
+        dates = _dates_covered(inputs, covered)
+        merged = _finish(rows, ids, costs_on, dates, credit_usd_rate)
     return MergeResult(
         rows=merged,
         coverage=_coverage(merged, ids),
         surfaces=inputs.surfaces,
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
+        covered=dates,
+        gaps=tuple(gaps),
+        findings=tuple(findings),
     )
 
 
-def merge_sources(
-    sources: Sequence[Source],
-    *,
-    credit_usd_rate: Decimal | None = None,
-    provisional: bool = False,
-) -> MergeResult:
-    return merge(parse_sources(sources), credit_usd_rate=credit_usd_rate, provisional=provisional)
+def _dates_covered(
+    inputs: MergeInputs, covered: Mapping[str, Iterable[str]] | None
+) -> dict[str, frozenset[str]]:
+    present = set(inputs.surfaces)
+    if covered is not None:
+        return {s: frozenset(covered.get(s, ())) for s in TIME_SURFACES if s in present}
+    named = {
+        chatgpt.SURFACE.name: {day for day, _ in inputs.codex.days},
+        usage.SURFACE.name: set(inputs.api_usage.bucket_days),
+        costs.SURFACE.name: set(inputs.api_costs.bucket_days) | set(inputs.api_costs.days),
+    }
+    return {s: frozenset(days) for s, days in named.items() if s in present}
 
 
 def _row(rows: dict[tuple[str, str], _Row], key: tuple[str, str]) -> _Row:
@@ -331,27 +364,44 @@ def _charge(row: _Row, amount: Decimal, basis: str, partial: bool) -> None:
 def _finish(
     rows: dict[tuple[str, str], _Row],
     ids: _Identities,
-    covered: dict[str, tuple[str, bool]],
+    costs_on: dict[str, tuple[str, bool]],
+    dates: Mapping[str, frozenset[str]],
     rate: Decimal | None,
 ) -> tuple[MergedRow, ...]:
-    """Freeze rows in (date, person) order. A date a costs bucket covers gives every
-    row on it a cost (zero when the costs do not name the person)."""
+    """Freeze rows in (date, person) order. A surface's cells are figures (zero when it
+    does not name the person) on the dates its captures cover, and empty elsewhere: a
+    number the merge does not have is never shown as 0."""
     out: list[MergedRow] = []
     zero = Decimal(0)
     people = ids.people
     labels: dict[str, tuple[str | None, str | None, str | None]] = {}
+    codex_dates = dates.get(chatgpt.SURFACE.name, frozenset())
+    usage_dates = dates.get(usage.SURFACE.name, frozenset())
+    by_date: dict[str, str] = {}
     for (day, person), row in sorted(rows.items()):
         codex = row.codex
         cost, basis, partial = row.cost, row.basis, row.partial
-        if cost is None and day in covered:
-            basis, day_partial = covered[day]
+        if cost is None and day in costs_on:
+            basis, day_partial = costs_on[day]
             cost, partial = zero, partial or day_partial
         identity = labels.get(person)
         if identity is None:
             identity = labels[person] = _identity_columns(people.get(person))
-        credits = codex.credits if codex is not None else zero
-        codex_cost = None if rate is None else credits * rate
-        total = None if codex_cost is None else codex_cost + (cost or zero)
+        covered_by = by_date.get(day)
+        if covered_by is None:
+            on = [name for name in TIME_SURFACES if day in dates.get(name, ())]
+            covered_by = by_date[day] = " ".join(on)
+        codex_cells: tuple[Any, ...] = (
+            _codex_cells(codex) if codex or day in codex_dates else _NO_CODEX
+        )
+        usage_cells: tuple[Any, ...] = (
+            (row.api_input, row.api_cached, row.api_output, row.requests)
+            if row.requests or row.api_input or row.api_output or day in usage_dates
+            else _NO_USAGE
+        )
+        credits = codex_cells[0]
+        codex_cost = None if rate is None or credits is None else credits * rate
+        total = None if codex_cost is None or cost is None else codex_cost + cost
         out.append(
             MergedRow(
                 date=day,
@@ -360,23 +410,43 @@ def _finish(
                 chatgpt_user_id=identity[1],
                 openai_user_id=identity[2],
                 codex_credits=credits,
-                codex_threads=codex.threads if codex is not None else 0,
-                codex_turns=codex.turns if codex is not None else 0,
-                codex_input_tokens=codex.input if codex is not None else 0,
-                codex_cached_input_tokens=codex.cached_input if codex is not None else 0,
-                codex_output_tokens=codex.output if codex is not None else 0,
-                api_input_tokens=row.api_input,
-                api_cached_input_tokens=row.api_cached,
-                api_output_tokens=row.api_output,
-                api_requests=row.requests,
+                codex_threads=codex_cells[1],
+                codex_turns=codex_cells[2],
+                codex_input_tokens=codex_cells[3],
+                codex_cached_input_tokens=codex_cells[4],
+                codex_output_tokens=codex_cells[5],
+                api_input_tokens=usage_cells[0],
+                api_cached_input_tokens=usage_cells[1],
+                api_output_tokens=usage_cells[2],
+                api_requests=usage_cells[3],
                 api_cost_usd=cost,
                 api_cost_basis=basis,
                 partial=partial,
                 codex_cost_usd=codex_cost,
                 total_cost_usd=total,
+                covered_by=covered_by,
             )
         )
     return tuple(out)
+
+
+_NO_CODEX: tuple[None, None, None, None, None, None] = (None, None, None, None, None, None)
+_NO_USAGE: tuple[None, None, None, None] = (None, None, None, None)
+
+
+def _codex_cells(
+    codex: chatgpt.CodexDay | None,
+) -> tuple[Decimal, int, int, int, int, int]:
+    if codex is None:
+        return Decimal(0), 0, 0, 0, 0, 0
+    return (
+        codex.credits,
+        codex.threads,
+        codex.turns,
+        codex.input,
+        codex.cached_input,
+        codex.output,
+    )
 
 
 def _identity_columns(person: _Person | None) -> tuple[str | None, str | None, str | None]:
@@ -397,10 +467,10 @@ def _coverage(rows: Sequence[MergedRow], ids: _Identities) -> JoinCoverage:
         for row in rows:
             person = ids.people.get(row.person)
             joined = person is not None and person.joined
-            credits += row.codex_credits
+            credits += row.codex_credits or zero
             dollars += row.api_cost_usd or zero
             if joined:
-                joined_credits += row.codex_credits
+                joined_credits += row.codex_credits or zero
                 joined_dollars += row.api_cost_usd or zero
     active = {row.person for row in rows} - {UNATTRIBUTED}
     named = [ids.people[name] for name in sorted(active)]

@@ -135,7 +135,12 @@ def _rows(result: MergeResult) -> Iterator[list[Any]]:
 
 
 def _charges(row: MergedRow, result: MergeResult) -> Iterator[dict[str, Any]]:
-    codex_tokens = row.codex_input_tokens + row.codex_cached_input_tokens + row.codex_output_tokens
+    # Empty (uncovered) cells count as nothing here: a FOCUS row is only written for usage.
+    codex_tokens = (
+        (row.codex_input_tokens or 0)
+        + (row.codex_cached_input_tokens or 0)
+        + (row.codex_output_tokens or 0)
+    )
     if row.codex_credits or codex_tokens or row.codex_threads or row.codex_turns:
         cost = money_text(row.codex_cost_usd)
         yield {
@@ -153,7 +158,7 @@ def _charges(row: MergedRow, result: MergeResult) -> Iterator[dict[str, Any]]:
             "x_Requests": None,
             "x_CostBasis": None,
         }
-    api_tokens = row.api_input_tokens + row.api_output_tokens
+    api_tokens = (row.api_input_tokens or 0) + (row.api_output_tokens or 0)
     if api_tokens or row.api_requests or (row.api_cost_usd or Decimal(0)) != 0:
         cost = money_text(row.api_cost_usd)
         yield {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,15 +26,25 @@ from typing import Any
 import ijson
 import orjson
 
+from verifier.coverage import SourceIndex, coverage_gaps, covered_days, gap_findings, index_source
 from verifier.errors import InputError
 from verifier.inputs import (
     Source,
     expand_paths,
+    load_json_file,
     parse_json_bytes,
     read_bytes,
     source_from_document,
 )
 from verifier.merge.core import MergeInputs, MergeResult, merge
+from verifier.merge.reconcile import (
+    Totals,
+    day_totals,
+    only_days,
+    plan_merge,
+    restatements,
+    without_days,
+)
 from verifier.store import is_capture_document
 
 
@@ -69,14 +79,95 @@ def merge_paths(
     *,
     credit_usd_rate: Decimal | None = None,
     provisional: bool = False,
+    indexes: Sequence[SourceIndex | None] | None = None,
 ) -> MergeResult:
     """Merge capture files, parsing one file at a time so only its aggregates stay in
-    memory (a month of per-user data is millions of rows)."""
+    memory (a month of per-user data is millions of rows). `indexes` (the coverage of
+    each file, in `expand_paths` order) saves a reading pass when the caller has them."""
+    files = expand_paths(paths)
     with _gc_paused():
-        inputs = MergeInputs()
-        for path in expand_paths(paths):
-            inputs.add(load_capture(path))
-        return merge(inputs, credit_usd_rate=credit_usd_rate, provisional=provisional)
+        if indexes is None:
+            indexes = [index_source(_shape_source(path)) for path in files]
+        return _merge_planned(
+            [str(path) for path in files],
+            indexes,
+            lambda position: load_capture(files[position]),
+            credit_usd_rate=credit_usd_rate,
+            provisional=provisional,
+        )
+
+
+def merge_sources(
+    sources: Sequence[Source],
+    *,
+    credit_usd_rate: Decimal | None = None,
+    provisional: bool = False,
+) -> MergeResult:
+    """Merge loaded Sources (captures), with the same dedupe and restatement rules."""
+    return _merge_planned(
+        [source.name for source in sources],
+        [index_source(source) for source in sources],
+        sources.__getitem__,
+        credit_usd_rate=credit_usd_rate,
+        provisional=provisional,
+    )
+
+
+def _shape_source(path: Path) -> Source:
+    """A capture read quickly (orjson) for its coverage; money is read later, exactly."""
+    document = load_json_file(path)
+    if not is_capture_document(document):
+        raise InputError(
+            str(path), "is not a capture file; verify merge reads files written by `verify capture`"
+        )
+    return source_from_document(document, str(path), None)
+
+
+def _merge_planned(
+    names: Sequence[str],
+    indexes: Sequence[SourceIndex | None],
+    load: Callable[[int], Source],
+    *,
+    credit_usd_rate: Decimal | None,
+    provisional: bool,
+) -> MergeResult:
+    """Decide which capture each surface-day comes from, parse each capture once with the
+    days it lost left out, and read both versions' values where a day was restated."""
+    plan = plan_merge(indexes, names)
+    inputs = MergeInputs()
+    values: dict[tuple[int, str, str], dict[str, Totals]] = {}
+    for position in range(len(names)):
+        source = load(position)
+        inputs.add(without_days(source, plan.dates_dropped(position)))
+        days = plan.value_days.get(position)
+        if days:
+            values.update(_day_values(position, source, days))
+        del source
+    restated = restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
+    live = [index for index in indexes if index is not None]
+    return merge(
+        inputs,
+        credit_usd_rate=credit_usd_rate,
+        provisional=provisional,
+        covered=covered_days(live),
+        gaps=coverage_gaps(live),
+        findings=[*restated, *gap_findings(live)],
+    )
+
+
+def _day_values(
+    position: int, source: Source, days: set[str]
+) -> dict[tuple[int, str, str], dict[str, Totals]]:
+    """What this capture alone says about each of `days`, per person."""
+    alone = MergeInputs()
+    alone.add(only_days(source, days))
+    surface = source.surface.name
+    return {
+        (position, surface, day): day_totals(
+            alone.codex, alone.api_usage, alone.api_costs, surface, day
+        )
+        for day in days
+    }
 
 
 @contextlib.contextmanager

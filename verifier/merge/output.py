@@ -18,7 +18,7 @@ from verifier.merge.core import MergedRow, MergeResult
 from verifier.merge.values import money_text
 
 OUTPUT_FORMAT = "verify-merge"
-OUTPUT_FORMAT_VERSION = 1
+OUTPUT_FORMAT_VERSION = 2  # 2: empty cells where a surface does not cover a date, covered_by
 
 COLUMNS: tuple[str, ...] = (
     "date",
@@ -39,6 +39,7 @@ COLUMNS: tuple[str, ...] = (
     "api_cost_usd",
     "api_cost_basis",
     "partial",
+    "covered_by",
 )
 RATE_COLUMNS: tuple[str, ...] = ("codex_cost_usd", "total_cost_usd")
 
@@ -70,6 +71,7 @@ def row_values(row: MergedRow, result: MergeResult) -> list[Any]:
         money_text(row.api_cost_usd),
         row.api_cost_basis,
         row.partial,
+        row.covered_by,
     ]
     if result.credit_usd_rate is not None:
         values += [money_text(row.codex_cost_usd), money_text(row.total_cost_usd)]
@@ -99,7 +101,29 @@ def metadata(result: MergeResult) -> dict[str, Any]:
             "people": coverage.people,
             "people_joined": coverage.people_joined,
         },
+        "coverage": coverage_table(result),
+        "restatements": len(result.restatements),
     }
+
+
+def coverage_table(result: MergeResult) -> list[dict[str, Any]]:
+    """Per surface: the first and last UTC date covered, how many dates, and the gaps."""
+    table = []
+    for surface, dates in sorted(result.covered.items()):
+        gaps = [g for g in result.gaps if g.surface == surface]
+        table.append(
+            {
+                "surface": surface,
+                "first": min(dates) if dates else None,
+                "last": max(dates) if dates else None,
+                "days": len(dates),
+                "gaps": [
+                    {"first": g.first, "last": g.last, "days": g.days, "reasons": list(g.reasons)}
+                    for g in gaps
+                ],
+            }
+        )
+    return table
 
 
 def records(result: MergeResult) -> Iterable[dict[str, Any]]:
@@ -118,30 +142,35 @@ def write_csv(result: MergeResult) -> bytes:
 def _csv_row(row: MergedRow, rate: bool) -> list[Any]:
     """`row_values` spelled out for CSV (empty for null, true/false): a million rows
     go through here, so no per-cell function calls."""
-    cost = row.api_cost_usd
+    cost, credits = row.api_cost_usd, row.codex_credits
     cells: list[Any] = [
         row.date,
         row.person,
         row.email or "",
         row.chatgpt_user_id or "",
         row.openai_user_id or "",
-        format(row.codex_credits, "f"),
-        row.codex_threads,
-        row.codex_turns,
-        row.codex_input_tokens,
-        row.codex_cached_input_tokens,
-        row.codex_output_tokens,
-        row.api_input_tokens,
-        row.api_cached_input_tokens,
-        row.api_output_tokens,
-        row.api_requests,
+        "" if credits is None else format(credits, "f"),
+        _count(row.codex_threads),
+        _count(row.codex_turns),
+        _count(row.codex_input_tokens),
+        _count(row.codex_cached_input_tokens),
+        _count(row.codex_output_tokens),
+        _count(row.api_input_tokens),
+        _count(row.api_cached_input_tokens),
+        _count(row.api_output_tokens),
+        _count(row.api_requests),
         "" if cost is None else format(cost, "f"),
         row.api_cost_basis or "",
         "true" if row.partial else "false",
+        row.covered_by,
     ]
     if rate:
         cells += [money_text(row.codex_cost_usd) or "", money_text(row.total_cost_usd) or ""]
     return cells
+
+
+def _count(value: int | None) -> int | str:
+    return "" if value is None else value
 
 
 def csv_bytes(header: Iterable[str], rows: Iterable[list[Any]]) -> bytes:
