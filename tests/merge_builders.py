@@ -29,6 +29,7 @@ def source(
     name: str | None = None,
     statuses: Sequence[int] | None = None,
     fingerprint: str | None = None,
+    captured_at: str = "2026-05-02T00:00:00Z",
 ) -> Source:
     """A capture Source of `bodies` (one page each), as `verify capture` would write it."""
     spec = SURFACES[surface]
@@ -40,7 +41,7 @@ def source(
             Page(status, spec.url_template, {}, body)
             for status, body in zip(codes, bodies, strict=True)
         ),
-        captured_at="2026-05-02T00:00:00Z",
+        captured_at=captured_at,
         key_fingerprint=fingerprint,
         source="test",
     )
