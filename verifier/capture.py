@@ -255,7 +255,7 @@ def chain_state(chain: ChainResult) -> tuple[str, str | None]:
     if refused:
         return "rejected", f"HTTP {refused[-1]}"
     if chain.events:
-        return "incomplete", _PROBLEM_WORDS[chain.events[-1].problem]
+        return "incomplete", pagination.PROBLEM_WORDS[chain.events[-1].problem]
     return "answered", None
 
 
