@@ -93,6 +93,11 @@ class CaptureOptions:
     today: date | None = None  # for look-back limits; None means the UTC date now
     source: str = "live"
     max_pages: int = 10_000
+    # Per surface first day, overriding `start` (an incremental run: `--since-last`).
+    surface_starts: Mapping[str, date] = field(default_factory=dict)
+
+    def start_for(self, surface: str) -> date:
+        return self.surface_starts.get(surface, self.start)
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -196,7 +201,9 @@ def plan_windows(surface: Surface, options: CaptureOptions) -> tuple[list[Window
     """Split [start, end] into request windows the vendor accepts, plus a note if clamped."""
     if not surface.windowed:
         return [], None
-    start, stop = options.start, options.end + timedelta(days=1)
+    start, stop = options.start_for(surface.name), options.end + timedelta(days=1)
+    if start >= stop:
+        return [], f"{surface.name}: already captured up to {options.end.isoformat()}"
     note = None
     earliest = lookback_start(surface, options)
     if earliest is not None and start < earliest:
@@ -233,20 +240,20 @@ def coverage_of(
     """What the run asked for and, window by window, what the vendor answered."""
     if not surface.windowed:
         return None
-    stop = options.end + timedelta(days=1)
+    start, stop = options.start_for(surface.name), options.end + timedelta(days=1)
     windows: list[CoverageWindow] = []
     earliest = lookback_start(surface, options)
-    if earliest is not None and options.start < earliest:
+    if earliest is not None and start < earliest:
         cut = f"look-back: the vendor keeps {surface.lookback_days} days"
         cut_end = unix(min(earliest, stop))
-        windows.append(CoverageWindow(unix(options.start), cut_end, "cut", cut))
+        windows.append(CoverageWindow(unix(start), cut_end, "cut", cut))
     for chain in chains:
         if chain.window is not None:
             state, reason = chain_state(chain)
             windows.append(
                 CoverageWindow(unix(chain.window.start), unix(chain.window.end), state, reason)
             )
-    return Coverage(unix(options.start), unix(stop), tuple(windows))
+    return Coverage(unix(start), unix(stop), tuple(windows))
 
 
 def chain_state(chain: ChainResult) -> tuple[str, str | None]:
@@ -724,6 +731,7 @@ def capture_from_sandbox(
     progress: Progress | None = None,
     safety: Safety | None = None,
     latency: float = 0.0,
+    surface_starts: Mapping[str, date] | None = None,
 ) -> CaptureRun:
     """Start a sandbox on a free loopback port, capture from it, stop it.
 
@@ -731,7 +739,12 @@ def capture_from_sandbox(
     from verifier.sandbox import running_sandbox
 
     options = CaptureOptions(
-        start=start, end=end, retry=SANDBOX_RETRY, today=end, source=f"sandbox:{scenario}"
+        start=start,
+        end=end,
+        retry=SANDBOX_RETRY,
+        today=end,
+        source=f"sandbox:{scenario}",
+        surface_starts=dict(surface_starts or {}),
     )
     keys = sandbox_credentials()
     names = list(surfaces or SURFACE_NAMES)

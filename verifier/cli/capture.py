@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -25,11 +25,13 @@ from verifier.capture import (
     capture_from_sandbox,
     default_safety,
     run_capture,
+    utc_today,
 )
 from verifier.cli.app import emit, fail_line, format_option, main
 from verifier.credentials import access_for, all_secrets, make_client, parse_base_url_overrides
 from verifier.errors import EXIT_OPERATIONAL, UsageError
 from verifier.findings import Report
+from verifier.incremental import since_last_starts
 from verifier.sandbox import SCENARIO_NAMES
 from verifier.surfaces import SURFACE_NAMES, get_surface
 
@@ -42,8 +44,22 @@ from verifier.surfaces import SURFACE_NAMES, get_surface
     metavar="NAME",
     help="Surface to capture (repeatable; default all): " + ", ".join(SURFACE_NAMES),
 )
-@click.option("--start", required=True, metavar="DATE", help="First day, YYYY-MM-DD (UTC).")
-@click.option("--end", required=True, metavar="DATE", help="Last day, YYYY-MM-DD (UTC), inclusive.")
+@click.option(
+    "--start",
+    metavar="DATE",
+    help="First day, YYYY-MM-DD (UTC). Required, except with --since-last once DIR holds captures.",
+)
+@click.option(
+    "--end",
+    metavar="DATE",
+    help="Last day, YYYY-MM-DD (UTC), inclusive [default: yesterday].",
+)
+@click.option(
+    "--since-last",
+    is_flag=True,
+    help="Incremental run: each surface starts the day after the newest whole day already "
+    "captured in --out (a surface not captured there yet starts at --start).",
+)
 @click.option(
     "--out",
     default="captures",
@@ -82,8 +98,9 @@ from verifier.surfaces import SURFACE_NAMES, get_surface
 @format_option()
 def capture(
     surfaces: tuple[str, ...],
-    start: str,
-    end: str,
+    start: str | None,
+    end: str | None,
+    since_last: bool,
     out: str,
     base_urls: tuple[str, ...],
     timeout: float | None,
@@ -99,16 +116,31 @@ def capture(
     Windows, cursors and retries are handled; a rejected request is recorded and
     reported as an `http_status` finding, a broken cursor as `pagination_changed`.
 
+    Every run writes its own files (`<surface>__<time>__<run id>.json`, never replacing
+    one), so daily runs can share one directory; `--since-last` asks only for the days
+    not captured there yet, up to yesterday.
+
     \b
     Examples:
       verify capture --start 2026-05-01 --end 2026-05-31 --out captures/
+      verify capture --since-last --start 2026-05-01 --out captures/   # daily, from CI
       verify capture --sandbox --scenario vendor-docs --start 2026-05-01 --end 2026-05-07
     Exit codes: 0 captured cleanly; 1 capture-time findings; 2 usage error;
                 3 network failure beyond retries (that surface writes no file).
     """
     names = [get_surface(name).name for name in surfaces] or list(SURFACE_NAMES)
-    first, last = parse_day(start, "--start"), parse_day(end, "--end")
     out_dir = Path(out)
+    last = parse_day(end, "--end") if end is not None else utc_today() - timedelta(days=1)
+    given = parse_day(start, "--start") if start is not None else None
+    starts: Mapping[str, date] = {}
+    if since_last:
+        starts = since_last_starts(out_dir, names, given)
+        first = min([*starts.values(), *([given] if given else [])], default=last)
+        first = min(first, last)
+    elif given is None:
+        raise UsageError("--start is required (or --since-last with captures in --out)")
+    else:
+        first = given
     with progress_display() as progress:
         if sandbox:
             if base_urls or timeout is not None or retries is not None:
@@ -122,11 +154,17 @@ def capture(
                 end=last,
                 surfaces=names,
                 progress=progress,
+                surface_starts=starts,
             )
         else:
             if scenario is not None:
                 raise UsageError("--scenario needs --sandbox")
-            options = CaptureOptions(start=first, end=last, retry=live_policy(timeout, retries))
+            options = CaptureOptions(
+                start=first,
+                end=last,
+                retry=live_policy(timeout, retries),
+                surface_starts=starts,
+            )
             run = capture_live(names, options, out_dir, base_urls, progress)
     return report_run(run, fmt)
 

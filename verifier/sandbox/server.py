@@ -50,7 +50,14 @@ class SandboxServer(ThreadingHTTPServer):
         self._answers: OrderedDict[str, Answer] = OrderedDict()
         self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
+        # Every request's path and query, in arrival order: tests prove with it what a
+        # client asked for (e.g. that an incremental capture asks only for missing days).
+        self.request_log: list[Request] = []
         super().__init__(("127.0.0.1", port), SandboxHandler)
+
+    def record(self, request: Request) -> None:
+        with self._lock:
+            self.request_log.append(request)
 
     @property
     def base_url(self) -> str:
@@ -103,6 +110,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         config = self.server.config
         parts = urlsplit(self.path)
         request = Request(parts.path, _query(parts.query))
+        self.server.record(request)
         route, endpoint = _route(parts.path)
         self.server.pause(config.latency)
         if not self._authorised():
