@@ -79,7 +79,7 @@ def test_since_last_requests_only_the_missing_days_and_merges_to_the_truth(
     for offset in range(10):
         day = first + timedelta(days=offset)
         spent = [r.cost_usd for p in (*people(3), None) if (r := api_day(p, day)) is not None]
-        used = [r.credits for p in people(3) if (r := codex_day(p, day)) is not None]
+        used = [c.credits for p in people(3) if (c := codex_day(p, day)) is not None]
         assert dollars[day.isoformat()] == sum(spent, Decimal(0))
         assert credits.get(day.isoformat(), Decimal(0)) == sum(used)
 
