@@ -29,7 +29,7 @@ from verifier.contract import (
 from verifier.drift import run_diff
 from verifier.errors import InputError
 from verifier.inputs import StreamedSource, load_inputs, load_sources
-from verifier.profile import profile_input, profile_source
+from verifier.profile import ProfileSink, profile_input, profile_source
 from verifier.surfaces import SURFACES, Surface
 
 from .conftest import REFERENCE_PAYLOADS, ROOT
@@ -378,9 +378,11 @@ def test_split_rows_equal_the_whole_document(
     assert envelope == {**whole, "data": []}
     if layout != "compact":  # compact: a string holds the boundary `]},{"`; see below
         assert sum(small_windows) > len(body["data"]) // 2  # most rows were split
-    profile, loaded = profile_input(item)
-    assert loaded is None
-    assert profile == profile_source(load_sources([path], "openai_org_usage_completions")[0])
+    sink = ProfileSink(item.surface)
+    item.stream_bodies(sink)  # it really streams (NotStreamable otherwise)
+    whole_profile = profile_source(load_sources([path], "openai_org_usage_completions")[0])
+    assert sink.profiler.result() == whole_profile
+    assert profile_input(item) == (whole_profile, [])
     streamed = run_diff([path], "openai_org_usage_completions", stream_min_bytes=0)
     assert streamed.to_json() == run_diff([path], "openai_org_usage_completions").to_json()
 

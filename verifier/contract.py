@@ -11,7 +11,8 @@ python-jsonschema runs only on documents (or streamed rows) it rejects, to produ
 reference messages. Formats where jsonschema-rs is more lenient than the reference
 (`date-time`: leap seconds) are checked by the reference's own function, so both
 validators reject exactly the same documents (tests/test_fastpath.py proves it over the
-corpus). Large raw bodies are validated row by row while they stream (inputs.StreamedSource).
+corpus). Large files (raw bodies and capture files) are validated row slice by row slice
+while they stream (inputs.StreamedSource, `CheckSink`).
 """
 
 from __future__ import annotations
@@ -33,18 +34,20 @@ from verifier.consumers import is_consumed
 from verifier.errors import UsageError
 from verifier.findings import Finding, Report
 from verifier.inputs import (
+    ROWS_KEY,
     STREAM_MIN_BYTES,
     Body,
     Input,
-    NotStreamable,
     Source,
-    StreamedSource,
+    feed_source,
     json_type,
     load_inputs,
+    read_input,
     row_weight,
 )
-from verifier.pagination import contradiction, contradiction_finding
+from verifier.pagination import Contradiction, contradiction, contradiction_finding
 from verifier.schemas import surface_schema
+from verifier.store import Capture
 from verifier.surfaces import Surface
 
 _REQUIRED = re.compile(r"^(.*) is a required property$")
@@ -317,38 +320,19 @@ def http_status_finding(surface: Surface, source: str, body: Body) -> Finding:
 
 def check_source(source: Source) -> list[Finding]:
     """Validate every 2xx body of a source; non-2xx answers become `http_status`."""
-    located: list[tuple[str, Violation]] = []
-    findings: list[Finding] = []
-    for body in source.bodies:
-        if not body.ok:
-            findings.append(http_status_finding(source.surface, source.name, body))
-            continue
-        located.extend((body.pointer_prefix, v) for v in violations(source.surface, body.value))
-    findings.extend(findings_from_violations(source.surface, source.name, located))
-    recorded = capture_findings(source)
-    findings.extend(recorded)
-    known = {f.pointer for f in recorded if f.kind == "pagination_changed"}
-    findings.extend(f for f in pagination_findings(source) if f.pointer not in known)
-    return findings
+    sink = CheckSink(source.surface, source.name)
+    return sink.findings(feed_source(source, sink))
 
 
-def pagination_findings(source: Source) -> list[Finding]:
-    """`pagination_changed` for every 2xx body that says has_more with no cursor."""
-    found = (
-        contradiction(source.surface, b.value, b.pointer_prefix) for b in source.bodies if b.ok
-    )
-    return [contradiction_finding(source.surface.name, source.name, c) for c in found if c]
-
-
-def capture_findings(source: Source) -> list[Finding]:
+def capture_findings(source: str, capture: Capture | None) -> list[Finding]:
     """Findings the capture recorded at capture time (e.g. `pagination_changed`)."""
-    if source.capture is None:
+    if capture is None:
         return []
     out = []
-    for raw in source.capture.findings:
+    for raw in capture.findings:
         if raw.get("kind") == "http_status":
-            continue  # re-derived from the recorded pages above
-        out.append(Finding(**{**raw, "source": source.name}))
+            continue  # re-derived from the recorded pages
+        out.append(Finding(**{**raw, "source": source}))
     return out
 
 
@@ -363,49 +347,96 @@ class RowChecker:
         self.located: list[tuple[str, Violation]] = []
         self._batch: list[Any] = []
         self._first = 0
+        self._prefix = ""
         self._room = 1
         self._all_valid = fast_batch_validator_for(surface).is_valid
 
     def add(self, index: int, row: Any) -> None:
+        self.add_rows("", index, [row])
+
+    def add_rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        """A slice of `data` items of the body at `prefix`, `rows[0]` at index `first`."""
+        if self._batch and (prefix != self._prefix or first != self._first + len(self._batch)):
+            self.flush()
         if not self._batch:
-            self._first = index
+            self._first, self._prefix = first, prefix
             # Rows of one body are alike: the first one sizes the batch.
-            self._room = max(1, _BATCH // row_weight(row))
-        self._batch.append(row)
+            self._room = max(1, _BATCH // row_weight(rows[0])) if rows else 1
+            if len(rows) >= self._room:
+                self._check(prefix, first, rows)  # a whole slice: no copy into the batch
+                return
+        self._batch.extend(rows)
         if len(self._batch) >= self._room:
             self.flush()
 
     def flush(self) -> None:
-        if self._batch and not self._all_valid(self._batch):
-            for offset, row in enumerate(self._batch):
-                found = row_violations(self.surface, self._first + offset, row)
-                self.located.extend(("", v) for v in found)
+        if self._batch:
+            self._check(self._prefix, self._first, self._batch)
         self._batch = []
 
+    def _check(self, prefix: str, first: int, rows: list[Any]) -> None:
+        if self._all_valid(rows):
+            return
+        for offset, row in enumerate(rows):
+            found = row_violations(self.surface, first + offset, row)
+            self.located.extend((prefix, v) for v in found)
 
-def check_streamed(source: StreamedSource) -> list[Finding]:
-    """Validate a large raw body row by row while it streams (same findings as whole)."""
-    surface = source.surface
-    if rows_schema(surface) is None:
-        return check_source(source.load_whole())
-    rows = RowChecker(surface)
-    try:
-        envelope = source.stream(rows.add)
-    except NotStreamable:
-        return check_source(source.load_whole())
-    rows.flush()
-    located = rows.located + [("", v) for v in violations(surface, envelope)]
-    findings = findings_from_violations(surface, source.name, located)
-    found = contradiction(surface, envelope)
-    if found is not None:
-        findings.append(contradiction_finding(surface.name, source.name, found))
-    return findings
+
+class CheckSink:
+    """Contract check of one source's bodies, streamed or whole (the same findings)."""
+
+    def __init__(self, surface: Surface, name: str) -> None:
+        self.surface = surface
+        self.name = name
+        self.statuses: list[Finding] = []
+        self.located: list[tuple[str, Violation]] = []
+        # Rows are validated one by one when the schema allows it, else held until
+        # their body arrives and validated with it.
+        self._checker = RowChecker(surface) if rows_schema(surface) is not None else None
+        self._held: list[Any] = []
+        self.contradictions: list[Contradiction] = []
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        if self._checker is not None:
+            self._checker.add_rows(prefix, first, rows)
+        else:
+            self._held.extend(rows)
+
+    def body(self, body: Body) -> None:
+        if not body.ok:
+            self.statuses.append(http_status_finding(self.surface, self.name, body))
+            return
+        value = body.value
+        found = contradiction(self.surface, value, body.pointer_prefix)
+        if found is not None:
+            self.contradictions.append(found)
+        if body.rows_streamed:
+            if self._checker is not None:
+                self._checker.flush()
+                self.located.extend(self._checker.located)
+                self._checker.located = []
+            else:
+                value = {**value, ROWS_KEY: self._held}
+                self._held = []
+        self.located.extend((body.pointer_prefix, v) for v in violations(self.surface, value))
+
+    def findings(self, capture: Capture | None) -> list[Finding]:
+        out = list(self.statuses)
+        out.extend(findings_from_violations(self.surface, self.name, self.located))
+        recorded = capture_findings(self.name, capture)
+        out.extend(recorded)
+        # A body that says has_more with no cursor, unless capture already recorded it.
+        known = {f.pointer for f in recorded if f.kind == "pagination_changed"}
+        name = self.surface.name
+        found = (contradiction_finding(name, self.name, c) for c in self.contradictions)
+        out.extend(f for f in found if f.pointer not in known)
+        return out
 
 
 def check_input(item: Input) -> list[Finding]:
-    if isinstance(item, StreamedSource):
-        return check_streamed(item)
-    return check_source(item)
+    """Contract findings of one input, streamed page by page when it is large."""
+    sink, capture = read_input(item, lambda: CheckSink(item.surface, item.name))
+    return sink.findings(capture)
 
 
 def run_check(

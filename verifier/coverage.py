@@ -21,8 +21,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from verifier.findings import Finding
-from verifier.inputs import Source
-from verifier.store import CoverageWindow
+from verifier.inputs import Body, Source, feed_source
+from verifier.store import Capture, CoverageWindow
+from verifier.surfaces import Surface
 
 DAY_SECONDS = 86_400
 _EPOCH = date(1970, 1, 1)
@@ -77,17 +78,6 @@ def unit_interval(unit: Any) -> Interval | None:
     return start, end
 
 
-def data_units(source: Source) -> Iterator[tuple[int, int, Any]]:
-    """(body index, unit index, unit) of every bucket or row in the 2xx pages."""
-    for body_index, body in enumerate(source.bodies):
-        if not body.ok or not isinstance(body.value, dict):
-            continue
-        data = body.value.get("data")
-        if isinstance(data, list):
-            for unit_index, unit in enumerate(data):
-                yield body_index, unit_index, unit
-
-
 def split_by_day(start: int, end: int) -> Iterator[tuple[str, Interval]]:
     cursor = start
     while cursor < end:
@@ -110,7 +100,13 @@ def normalise(intervals: Iterable[Interval]) -> tuple[Interval, ...]:
 def answered_windows(source: Source) -> tuple[list[Interval], tuple[CoverageWindow, ...]]:
     """Windows the vendor answered, and those it did not (from the envelope), or for a
     capture without coverage data the window its request asked for."""
-    capture = source.capture
+    return capture_windows(source.capture, all(b.ok for b in source.bodies))
+
+
+def capture_windows(
+    capture: Capture | None, all_ok: bool
+) -> tuple[list[Interval], tuple[CoverageWindow, ...]]:
+    """`answered_windows` from a capture's metadata and whether every page was 2xx."""
     if capture is None:
         return [], ()
     if capture.coverage is not None:
@@ -119,7 +115,7 @@ def answered_windows(source: Source) -> tuple[list[Interval], tuple[CoverageWind
         return answered, missing
     query = capture.request.query
     start, end = _query_seconds(query.get("start_time")), _query_seconds(query.get("end_time"))
-    if start is None or end is None or end <= start or not all(b.ok for b in source.bodies):
+    if start is None or end is None or end <= start or not all_ok:
         return [], ()
     return [(start, end)], ()
 
@@ -132,30 +128,67 @@ def _query_seconds(value: Any) -> int | None:
 
 def index_source(source: Source) -> SourceIndex | None:
     """Coverage of one capture (None for a surface without time windows)."""
-    if not source.surface.windowed:
-        return None
-    per_day: dict[str, list[Interval]] = {}
-    unit_days: set[str] = set()
-    for *_, unit in data_units(source):
-        interval = unit_interval(unit)
+    sink = CoverageSink(source.surface)
+    return sink.index(source.name, feed_source(source, sink))
+
+
+class CoverageSink:
+    """Coverage of one capture's bodies, fed whole or streamed (`verifier.inputs`): per
+    UTC date the distinct intervals of its buckets or rows, kept as sets (the rows of one
+    day share their edges), so memory follows the days covered, not the rows."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.surface = surface
+        self.per_day: dict[str, set[Interval]] = {}
+        self.all_ok = True
+        self._edges: dict[tuple[Any, ...], Interval | None] = {}  # edges -> interval, memo
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        for unit in rows:
+            self._unit(unit)
+
+    def body(self, body: Body) -> None:
+        if not body.ok:
+            self.all_ok = False
+            return
+        data = body.value.get("data") if isinstance(body.value, dict) else None
+        if isinstance(data, list):
+            for unit in data:
+                self._unit(unit)
+
+    def _unit(self, unit: Any) -> None:
+        if not isinstance(unit, dict):
+            return
+        start, end = unit.get("start_time"), unit.get("end_time")
+        key = (type(start), start, type(end), end)
+        try:
+            interval = self._edges[key]
+        except KeyError:
+            interval = self._edges[key] = unit_interval(unit)
+        except TypeError:  # unhashable edges (a list): no memo
+            interval = unit_interval(unit)
         if interval is not None:
             # A unit belongs to the date of its start, as the parsers file it.
-            day = iso_day(interval[0])
-            unit_days.add(day)
-            per_day.setdefault(day, []).append(interval)
-    answered, missing = answered_windows(source)
-    for start, end in answered:
-        for day, interval in split_by_day(start, end):
-            per_day.setdefault(day, []).append(interval)
-    captured_at = source.capture.captured_at if source.capture is not None else ""
-    return SourceIndex(
-        name=source.name,
-        surface=source.surface.name,
-        captured_at=captured_at,
-        days={day: normalise(spans) for day, spans in sorted(per_day.items())},
-        not_answered=missing,
-        unit_days=frozenset(unit_days),
-    )
+            self.per_day.setdefault(iso_day(interval[0]), set()).add(interval)
+
+    def index(self, name: str, capture: Capture | None) -> SourceIndex | None:
+        """The finished index, given the capture's metadata (its coverage windows)."""
+        if not self.surface.windowed:
+            return None
+        unit_days = frozenset(self.per_day)
+        per_day: dict[str, set[Interval]] = {day: set(v) for day, v in self.per_day.items()}
+        answered, missing = capture_windows(capture, self.all_ok)
+        for start, end in answered:
+            for day, interval in split_by_day(start, end):
+                per_day.setdefault(day, set()).add(interval)
+        return SourceIndex(
+            name=name,
+            surface=self.surface.name,
+            captured_at=capture.captured_at if capture is not None else "",
+            days={day: normalise(spans) for day, spans in sorted(per_day.items())},
+            not_answered=missing,
+            unit_days=unit_days,
+        )
 
 
 def covered_days(indexes: Iterable[SourceIndex]) -> dict[str, set[str]]:

@@ -22,15 +22,17 @@ from deepdiff import DeepDiff
 
 from verifier import paths
 from verifier.consumers import consumed_paths, is_consumed
-from verifier.contract import describe_value, http_status_finding
+from verifier.contract import CheckSink, describe_value, http_status_finding
 from verifier.errors import UsageError
 from verifier.findings import Finding, FindingKind, Report, Severity
 from verifier.inputs import (
     STREAM_MIN_BYTES,
+    Body,
     Input,
-    Source,
     load_inputs,
     load_json_file,
+    nesting_guard,
+    read_input,
     source_from_document,
 )
 from verifier.moves import Ambiguity, Move, ambiguity_words, match_moves
@@ -39,6 +41,7 @@ from verifier.profile import (
     NUMERIC_STRING,
     PathProfile,
     Profile,
+    ProfileSink,
     expected_profile,
     profile_input,
     profile_source,
@@ -496,19 +499,15 @@ def to_finding(surface: Surface, source: str, drift: Drift, against: str) -> Fin
     )
 
 
-def status_findings(source: Source) -> list[Finding]:
-    return [
-        http_status_finding(source.surface, source.name, body)
-        for body in source.bodies
-        if not body.ok
-    ]
+def status_findings(surface: Surface, source: str, bodies: Iterable[Body]) -> list[Finding]:
+    return [http_status_finding(surface, source, body) for body in bodies if not body.ok]
 
 
 def diff_input(item: Input, against: Profile, label: str) -> tuple[list[Finding], Profile]:
     """Profile one input and compare it with `against`; returns findings and the profile."""
-    observed, whole = profile_input(item)
+    observed, failed = profile_input(item)
     surface = item.surface
-    findings = status_findings(whole) if whole is not None else []
+    findings = status_findings(surface, item.name, failed)
     findings.extend(contradiction_findings(item.name, observed))
     findings.extend(
         to_finding(surface, item.name, d, label) for d in diff_profiles(against, observed, surface)
@@ -519,6 +518,30 @@ def diff_input(item: Input, against: Profile, label: str) -> tuple[list[Finding]
 def contradiction_findings(source: str, observed: Profile) -> list[Finding]:
     """`pagination_changed` for the bodies the profile saw say has_more with no cursor."""
     return [contradiction_finding(observed.surface, source, c) for c in observed.contradictions]
+
+
+class CheckAndProfile:
+    """Contract check and observed profile of one source in a single pass over its rows."""
+
+    def __init__(self, surface: Surface, name: str) -> None:
+        self.check = CheckSink(surface, name)
+        self.profile = ProfileSink(surface)
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        self.check.rows(prefix, first, rows)
+        self.profile.rows(prefix, first, rows)
+
+    def body(self, body: Body) -> None:
+        self.check.body(body)
+        self.profile.body(body)
+
+
+def check_and_profile(item: Input) -> tuple[list[Finding], Profile]:
+    """Contract check and observed profile of one input in a single pass over its rows
+    (a large file streams page by page)."""
+    with nesting_guard(item.name):
+        sink, capture = read_input(item, lambda: CheckAndProfile(item.surface, item.name))
+        return sink.check.findings(capture), sink.profile.profiler.result()
 
 
 def consumer_contract(surfaces: Iterable[str]) -> dict[str, list[str]]:

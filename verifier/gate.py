@@ -16,22 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from verifier.consumers import consumed_paths
-from verifier.contract import RowChecker, check_source, rows_schema, violations
-from verifier.contract import findings_from_violations as located_findings
-from verifier.coverage import gap_findings, index_source
-from verifier.drift import contradiction_findings, diff_profiles, to_finding
+from verifier.coverage import CoverageSink, SourceIndex, gap_findings
+from verifier.drift import CheckAndProfile, diff_profiles, to_finding
 from verifier.findings import Finding, Report, Verdict
-from verifier.inputs import (
-    STREAM_MIN_BYTES,
-    Input,
-    NotStreamable,
-    Source,
-    StreamedSource,
-    load_inputs,
-)
+from verifier.inputs import STREAM_MIN_BYTES, Body, Input, load_inputs, nesting_guard, read_input
 from verifier.lock import DEFAULT_LOCKS_DIR, load_surface_lock, lock_path
-from verifier.profile import Profile, Profiler, expected_profile, profile_source
-from verifier.surfaces import SURFACE_NAMES, get_surface
+from verifier.profile import Profile, expected_profile
+from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,30 +39,6 @@ class GateReport(Report):
         return Report.verdict.fget(self)  # type: ignore[attr-defined,no-any-return]
 
 
-def check_and_profile(item: Input) -> tuple[list[Finding], Profile]:
-    """Contract check and observed profile of one input in a single pass over its rows."""
-    if isinstance(item, StreamedSource) and rows_schema(item.surface) is not None:
-        checker = RowChecker(item.surface)
-        profiler = Profiler(item.surface)
-
-        def on_row(index: int, row: Any) -> None:
-            checker.add(index, row)
-            profiler.add_row(index, row)
-
-        try:
-            envelope = item.stream(on_row)
-        except NotStreamable:
-            return check_and_profile(item.load_whole())
-        checker.flush()
-        profiler.add_body(envelope)
-        located = checker.located + [("", v) for v in violations(item.surface, envelope)]
-        profile = profiler.result()
-        found = located_findings(item.surface, item.name, located)
-        return found + contradiction_findings(item.name, profile), profile
-    source: Source = item.load_whole() if isinstance(item, StreamedSource) else item
-    return check_source(source), profile_source(source)
-
-
 def evaluate(
     sources: Sequence[Input],
     *,
@@ -82,16 +49,21 @@ def evaluate(
     locks = {name: load_surface_lock(name, locks_dir) for name in SURFACE_NAMES}
     unlocked = tuple(name for name, lock in locks.items() if lock is None)
     findings: list[Finding] = []
+    indexes: list[SourceIndex] = []
     for item in sources:
-        checked, observed = check_and_profile(item)
+        checked, observed, index = gate_pass(item)
         findings.extend(checked)
+        if index is not None:
+            indexes.append(index)
         lock = locks.get(item.surface.name)
         against, label = (
             (lock.profile, "lock") if lock else (expected_profile(item.surface), "documented")
         )
         drifts = diff_profiles(against, observed, item.surface)
         findings.extend(to_finding(item.surface, item.name, d, label) for d in drifts)
-    findings.extend(coverage_findings(sources))
+    # `coverage_gap` warnings: dates inside the merged range a consumed surface's captures
+    # do not cover (a look-back cut, a rejected request, a day never captured).
+    findings.extend(gap_findings(indexes))
     given = {item.surface.name for item in sources}
     extra = {
         "consumer_contract": {name: sorted(consumed_paths(name)) for name in SURFACE_NAMES},
@@ -113,15 +85,29 @@ def evaluate(
     )
 
 
-def coverage_findings(sources: Sequence[Input]) -> list[Finding]:
-    """`coverage_gap` warnings: dates inside the merged range a consumed surface's captures
-    do not cover (a look-back cut, a rejected request, a day never captured)."""
-    indexes = [
-        index_source(item)
-        for item in sources
-        if isinstance(item, Source) and item.capture is not None
-    ]
-    return gap_findings([index for index in indexes if index is not None])
+class GateSink(CheckAndProfile):
+    """Contract check, observed profile and time coverage of one source in one pass."""
+
+    def __init__(self, surface: Surface, name: str) -> None:
+        super().__init__(surface, name)
+        self.coverage = CoverageSink(surface)
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        super().rows(prefix, first, rows)
+        self.coverage.rows(prefix, first, rows)
+
+    def body(self, body: Body) -> None:
+        super().body(body)
+        self.coverage.body(body)
+
+
+def gate_pass(item: Input) -> tuple[list[Finding], Profile, SourceIndex | None]:
+    """Check findings, observed profile and (for a capture file) coverage of one input, in
+    a single pass over its rows (a large file streams page by page)."""
+    with nesting_guard(item.name):
+        sink, capture = read_input(item, lambda: GateSink(item.surface, item.name))
+        index = None if capture is None else sink.coverage.index(item.name, capture)
+        return sink.check.findings(capture), sink.profile.profiler.result(), index
 
 
 def run_gate(

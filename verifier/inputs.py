@@ -13,13 +13,21 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from verifier.errors import InputError, UsageError
-from verifier.store import Capture, capture_from_json, is_capture_document
+from verifier.store import (
+    Capture,
+    Page,
+    capture_from_json,
+    capture_header,
+    is_capture_document,
+    page_from_json,
+)
 from verifier.surfaces import Surface, get_surface
 
 # RFC 7493 (I-JSON): integers beyond +-(2**53 - 1) do not survive common JSON parsers.
@@ -45,6 +53,9 @@ class Body:
     pointer_prefix: str  # "" for a raw body, "/pages/N/body" inside a capture file
     url: str = ""
     body_text: str | None = None
+    # True when the `data` items were handed over in slices before this body, whose
+    # `value` then holds `"data": []` (a streamed page); False: `value` is the whole body.
+    rows_streamed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -182,10 +193,7 @@ def source_from_document(document: Any, name: str, surface: Surface | None) -> S
                 name,
                 f"is a {capture.surface} capture but --surface {surface.name} was given",
             )
-        bodies = tuple(
-            Body(page.status, page.body, f"/pages/{i}/body", page.url, page.body_text)
-            for i, page in enumerate(capture.pages)
-        )
+        bodies = tuple(page_body(page, i) for i, page in enumerate(capture.pages))
         return Source(name, get_surface(capture.surface), bodies, capture)
     if surface is None:
         raise UsageError(f"{name}: raw response body; say which surface it is with --surface NAME")
@@ -194,6 +202,12 @@ def source_from_document(document: Any, name: str, surface: Surface | None) -> S
             name, f"expected a JSON object (a response body), found a JSON {json_type(document)}"
         )
     return Source(name, surface, (Body(200, document, ""),))
+
+
+def page_body(page: Page, index: int, *, rows_streamed: bool = False) -> Body:
+    """The Body of page `index` of a capture file (pointers `/pages/N/body/...`)."""
+    prefix = f"/pages/{index}/body"
+    return Body(page.status, page.body, prefix, page.url, page.body_text, rows_streamed)
 
 
 def load_sources(paths: Sequence[str | Path], surface_name: str | None = None) -> list[Source]:
@@ -218,26 +232,31 @@ def json_type(value: Any) -> str:
     return "object"
 
 
-# -- Streaming large raw bodies ------------------------------------------------------------
+# -- Streaming large files ------------------------------------------------------------------
 #
 # A month of enterprise usage is hundreds of megabytes; loading it whole costs ~1.9 GB.
-# A large *raw body* (a top-level object whose `data` array holds the rows) is read in
-# one pass through a sliding window of text: the top-level members are walked here; runs
-# of `data` items are decoded by orjson, about 1 MiB at a time, between boundaries learned
-# from the first items (`_RowSplitter`), and any other value (an envelope member, an item
-# the splitter does not take) by the C scanner of the standard library's `json`
-# (`raw_decode`); the rows are handed to the caller one by one, in order. Anything this
-# reader cannot reproduce exactly as `parse_json_bytes` would (any
-# syntax error, a BOM, invalid UTF-8, NaN/Infinity, long digit runs, huge exponents, lone
-# surrogates, deep nesting, trailing data, a capture file, a `data` that is missing,
-# repeated or not an array) makes the caller load the file whole instead, so errors and
-# verdicts are the same on both paths.
+# Large files are read in one pass through a sliding window of text instead: a raw body
+# (a top-level object whose `data` array holds the rows) and a capture file (its
+# members, then each page of `pages`: status, url, headers, then the body, whose `data`
+# items stream the same way). Runs of `data` items are decoded by orjson, about 1 MiB at
+# a time, between boundaries learned from the first items (`_RowSplitter`), and handed to
+# the consumer as row slices; any other value (an envelope member, a page's headers, an
+# item the splitter does not take) is decoded by the C scanner of the standard library's
+# `json` (`raw_decode`). Anything this reader cannot reproduce exactly as
+# `parse_json_bytes` would (any syntax error, a BOM, invalid UTF-8, NaN/Infinity, long
+# digit runs, huge exponents, lone surrogates, deep nesting, trailing data, a repeated
+# member, a capture whose header does not come before its pages, a raw `data` that is
+# missing or not an array) raises NotStreamable: the caller then loads the file whole
+# instead (`read_input` does it), so errors and verdicts are the same on both paths.
 
-STREAM_MIN_BYTES = 32 * 1024 * 1024
+STREAM_MIN_BYTES = 1024 * 1024
 ROWS_KEY = "data"
+PAGES_KEY = "pages"
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _HEAD_BYTES = 4096
 _STRICT_DEPTH = 1024  # orjson's nesting limit
+_RAW_ROW_DEPTH = 2  # a raw body's rows sit inside `{"data": [`
+_PAGE_ROW_DEPTH = 5  # a capture's rows sit inside `{"pages": [{"body": {"data": [`
 
 
 def row_weight(row: Any) -> int:
@@ -252,25 +271,86 @@ class NotStreamable(Exception):
     """The file must be loaded whole (the caller does it; never shown to a user)."""
 
 
+class BodySink(Protocol):
+    """What a streaming reader hands a consumer, in document order."""
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        """A slice of `data` items of the 2xx body at `prefix` ("" for a raw body,
+        "/pages/N/body" in a capture file); `first` is the index of `rows[0]`."""
+
+    def body(self, body: Body) -> None:
+        """Each body, after its rows; `body.rows_streamed` says whether they came first
+        (and `body.value["data"]` is then empty)."""
+
+
+RowsCallback = Callable[[int, list[Any]], None]
+
+
 @dataclass(frozen=True, slots=True)
 class StreamedSource:
-    """A large raw response body whose `data` items are streamed, never held at once."""
+    """A large raw response body or capture file, read as a stream, never held at once."""
 
     name: str
     surface: Surface
     path: Path
+    capture: Capture | None = None  # a capture file's metadata, without pages or findings
 
     def load_whole(self) -> Source:
         """The ordinary whole-document Source (raises InputError exactly as it would)."""
-        return source_from_document(load_json_file(self.path), self.name, self.surface)
+        surface = None if self.capture is not None else self.surface
+        return source_from_document(load_json_file(self.path), self.name, surface)
 
     def stream(self, on_row: Callable[[int, Any], None]) -> dict[str, Any]:
-        """Call `on_row(index, item)` for each `data` item; return the envelope with
-        `data` emptied. Raises NotStreamable when the file must be loaded whole."""
-        return stream_raw_body(self.path, on_row)
+        """Call `on_row(index, item)` for each `data` item of a raw body; return the
+        envelope with `data` emptied. Raises NotStreamable when the file must be loaded
+        whole."""
+
+        def each(first: int, rows: list[Any]) -> None:
+            for index, row in enumerate(rows, first):
+                on_row(index, row)
+
+        return stream_raw_body(self.path, each)
+
+    def stream_bodies(self, sink: BodySink) -> Capture | None:
+        """Hand every body (and its rows) to `sink`; return a capture file's metadata
+        (with its recorded findings, without pages), None for a raw body. Raises
+        NotStreamable when the file must be loaded whole (the sink then holds a part)."""
+        if self.capture is None:
+            envelope = stream_raw_body(self.path, partial(sink.rows, ""))
+            sink.body(Body(200, envelope, "", rows_streamed=True))
+            return None
+        document = _stream_file(self.path, partial(_capture_document, sink=sink))
+        try:
+            return capture_header(document, self.name)
+        except InputError:
+            raise NotStreamable("malformed capture metadata") from None
 
 
 Input = Source | StreamedSource
+
+
+def feed_source(source: Source, sink: BodySink) -> Capture | None:
+    """Hand a whole Source's bodies to a sink, as a stream would."""
+    for body in source.bodies:
+        sink.body(body)
+    return source.capture
+
+
+SinkT = TypeVar("SinkT", bound=BodySink)
+
+
+def read_input(item: Input, new_sink: Callable[[], SinkT]) -> tuple[SinkT, Capture | None]:
+    """Feed one input to a fresh sink: streamed when it can be, else (or when the stream
+    gives up part-way: NotStreamable) loaded whole into another fresh sink. Returns the
+    sink and a capture file's metadata."""
+    if isinstance(item, StreamedSource):
+        sink = new_sink()
+        try:
+            return sink, item.stream_bodies(sink)
+        except NotStreamable:
+            item = item.load_whole()
+    sink = new_sink()
+    return sink, feed_source(item, sink)
 
 
 def load_inputs(
@@ -279,31 +359,142 @@ def load_inputs(
     *,
     stream_min_bytes: int = STREAM_MIN_BYTES,
 ) -> list[Input]:
-    """Like `load_sources`, but large raw bodies come back as StreamedSource."""
+    """Like `load_sources`, but files of `stream_min_bytes` or more come back as
+    StreamedSource (a capture file always can; a raw body when its surface is given)."""
     surface = get_surface(surface_name) if surface_name else None
     out: list[Input] = []
     for path in expand_paths(paths):
-        if surface is not None and _streamable_file(path, stream_min_bytes):
-            out.append(StreamedSource(str(path), surface, path))
-        else:
+        streamed = _open_streamed(path, surface, stream_min_bytes)
+        if streamed is None:
             out.append(source_from_document(load_json_file(path), str(path), surface))
+        else:
+            out.append(streamed)
     return out
 
 
-def _streamable_file(path: Path, min_bytes: int) -> bool:
+def _open_streamed(path: Path, surface: Surface | None, min_bytes: int) -> StreamedSource | None:
+    """A StreamedSource for a large file whose kind is known from its first bytes."""
+    head = _streamable_head(path, min_bytes)
+    if head is None:
+        return None
+    if b'"verify-capture"' not in head:
+        return None if surface is None else StreamedSource(str(path), surface, path)
+    capture = _capture_metadata(path)
+    if capture is None:
+        return None  # the whole-file reader decides (and explains)
+    if surface is not None and surface.name != capture.surface:
+        raise InputError(
+            str(path), f"is a {capture.surface} capture but --surface {surface.name} was given"
+        )
+    return StreamedSource(str(path), get_surface(capture.surface), path, capture)
+
+
+def _streamable_head(path: Path, min_bytes: int) -> bytes | None:
+    """The first bytes of a file large enough to stream that starts like a JSON object."""
     if sys.getrecursionlimit() > _STRICT_DEPTH:
-        return False  # the decoder's depth limit must stay below the strict reader's
+        return None  # the decoder's depth limit must stay below the strict reader's
     try:
         if path.stat().st_size < min_bytes:
-            return False
+            return None
         with path.open("rb") as handle:
             head = handle.read(_HEAD_BYTES)
     except OSError:
-        return False  # the whole-file reader reports it
-    stripped = head.lstrip()
-    if not stripped.startswith(b"{") or head.startswith(tuple(_BOMS)):
-        return False
-    return b'"verify-capture"' not in head  # capture files are read whole
+        return None  # the whole-file reader reports it
+    if not head.lstrip().startswith(b"{") or head.startswith(tuple(_BOMS)):
+        return None
+    return head
+
+
+def _capture_metadata(path: Path) -> Capture | None:
+    """The metadata members a capture file holds before `pages`, or None when they are
+    not all there (the file is then read whole)."""
+    window = _TextWindow(path, first_read=64 * 1024)
+    try:
+        head: dict[str, Any] = {}
+        for name in _members(window):
+            if name == PAGES_KEY or name in head:
+                break
+            head[name] = window.value()
+        return capture_header(head, str(path))
+    except (NotStreamable, InputError):
+        return None
+    finally:
+        window.close()
+
+
+def _capture_document(window: _TextWindow, sink: BodySink) -> dict[str, Any]:
+    """A capture file's members, its pages streamed to `sink` (`pages` left empty)."""
+    document: dict[str, Any] = {}
+    for name in _members(window):
+        if name in document:
+            raise NotStreamable("a repeated member")
+        if name == PAGES_KEY:
+            if not is_capture_document(document) or "format_version" not in document:
+                raise NotStreamable("pages before the capture's metadata")
+            _array(window, partial(_page, sink=sink))
+            document[name] = []
+        else:
+            document[name] = window.value()
+    return document
+
+
+def _page(window: _TextWindow, index: int, sink: BodySink) -> None:
+    """One page: a 2xx page's body streams its `data` items as row slices."""
+    prefix = f"/pages/{index}/body"
+    members: dict[str, Any] = {}
+    streamed = False
+    for name in _members(window):
+        if name in members:
+            raise NotStreamable("a repeated member")
+        status = members.get("status")
+        if name == "body" and type(status) is int and 200 <= status < 300 and window.peek() == "{":
+            rows = partial(sink.rows, prefix)
+            members[name], streamed = _body(window, rows, _PAGE_ROW_DEPTH, require_rows=False)
+        else:
+            members[name] = window.value()
+    try:
+        page = page_from_json(members)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise NotStreamable("a malformed page") from None
+    sink.body(page_body(page, index, rows_streamed=streamed))
+
+
+def _members(window: _TextWindow) -> Iterator[str]:
+    """The member names of the object at the window, in order; the caller consumes each
+    member's value before asking for the next name."""
+    if window.next_char() != "{":
+        raise NotStreamable("not an object")
+    if window.peek() == "}":
+        window.pos += 1
+        return
+    while True:
+        name = window.key()
+        if window.next_char() != ":":
+            raise NotStreamable("expected ':'")
+        yield name
+        separator = window.next_char()
+        if separator == "}":
+            return
+        if separator != ",":
+            raise NotStreamable("expected ',' or '}'")
+
+
+def _array(window: _TextWindow, item: Callable[[_TextWindow, int], None]) -> None:
+    """The items of the array at the window, each consumed by `item(window, index)`."""
+    if window.next_char() != "[":
+        raise NotStreamable("not an array")
+    if window.peek() == "]":
+        window.pos += 1
+        return
+    index = 0
+    while True:
+        item(window, index)
+        index += 1
+        separator = window.next_char()
+        if separator == "]":
+            return
+        if separator != ",":
+            raise NotStreamable("expected ',' or ']'")
 
 
 # A JSON number token follows `[`, `:` or `,` (and whitespace); digit runs inside strings
@@ -431,9 +622,10 @@ class _TextWindow:
     Text before `pos` is dropped whenever more is read, so memory stays at about one
     chunk plus the largest single value (a row, or an envelope member)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, first_read: int | None = None) -> None:
         self._reader = _CheckedReader(path)
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._next_read = first_read  # None: a window's worth
         self.text = ""
         self.pos = 0
         self.eof = False
@@ -447,7 +639,7 @@ class _TextWindow:
         if self.eof:
             return False
         if at_least is None:
-            at_least = _WINDOW_BYTES
+            at_least, self._next_read = self._next_read or _WINDOW_BYTES, None
         self.text = self.text[self.pos :]
         self.pos = 0
         parts = [self.text]
@@ -517,59 +709,69 @@ def _unterminated(exc: json.JSONDecodeError) -> bool:
     return exc.msg.startswith("Unterminated string")
 
 
-def stream_raw_body(path: Path, on_row: Callable[[int, Any], None]) -> dict[str, Any]:
-    """Stream the `data` items of a raw body to `on_row(index, item)` and return the
-    envelope (every other member, `data` emptied) — one pass, bounded memory. Errors
-    raised by `on_row` propagate unchanged; NotStreamable means "read it whole"."""
+def stream_raw_body(path: Path, on_rows: RowsCallback) -> dict[str, Any]:
+    """Stream the `data` items of a raw body to `on_rows(first index, items)` in slices
+    and return the envelope (every other member, `data` emptied) — one pass, bounded
+    memory. Errors raised by `on_rows` propagate unchanged; NotStreamable means "read it
+    whole"."""
+
+    def top_level(window: _TextWindow) -> dict[str, Any]:
+        return _body(window, on_rows, _RAW_ROW_DEPTH, require_rows=True)[0]
+
+    return _stream_file(path, top_level)
+
+
+ParsedT = TypeVar("ParsedT")
+
+
+def _stream_file(path: Path, parse: Callable[[_TextWindow], ParsedT]) -> ParsedT:
+    """Run `parse` over a window on the file, then insist nothing follows its value."""
     window = _TextWindow(path)
     # Decoded JSON holds no reference cycles, but millions of new containers would start
     # the cyclic collector again and again (~5% of the time): it waits until the end.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        envelope = _top_level(window, on_row)
+        parsed = parse(window)
         window.skip_whitespace()
         if window.pos < len(window.text):
-            raise NotStreamable("data after the top-level object")
-        return envelope
+            raise NotStreamable("data after the top-level value")
+        return parsed
     finally:
         if collecting:
             gc.enable()
         window.close()
 
 
-def _top_level(window: _TextWindow, on_row: Callable[[int, Any], None]) -> dict[str, Any]:
-    if window.next_char() != "{":
-        raise NotStreamable("not an object")
+def _body(
+    window: _TextWindow, on_rows: RowsCallback, depth: int, *, require_rows: bool
+) -> tuple[dict[str, Any], bool]:
+    """A response body object: its `data` array streams to `on_rows` (the envelope keeps
+    `"data": []`), every other member is decoded. Returns the envelope and whether the
+    rows streamed; `require_rows` refuses a body without a `data` array."""
     envelope: dict[str, Any] = {}
-    if window.peek() == "}":
-        raise NotStreamable("no `data` member")
-    while True:
-        name = window.key()
-        if window.next_char() != ":":
-            raise NotStreamable("expected ':'")
-        if name == ROWS_KEY:
-            if ROWS_KEY in envelope or window.next_char() != "[":
-                raise NotStreamable("`data` repeated or not an array")
-            _rows(window, on_row)
+    streamed = False
+    for name in _members(window):
+        if name in envelope:
+            raise NotStreamable("a repeated member")
+        if name == ROWS_KEY and window.peek() == "[":
+            window.pos += 1
+            _rows(window, on_rows, depth)
             envelope[name] = []
+            streamed = True
         else:
             envelope[name] = window.value()
-        separator = window.next_char()
-        if separator == "}":
-            break
-        if separator != ",":
-            raise NotStreamable("expected ',' or '}'")
-    if ROWS_KEY not in envelope:
-        raise NotStreamable("no `data` member")
-    return envelope
+    if require_rows and not streamed:
+        raise NotStreamable("no `data` array")
+    return envelope, streamed
 
 
-def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
-    """The `data` items. Hot loop: runs of whole rows are decoded by orjson in one call
-    (`_RowSplitter`); a row the splitter cannot take that lies whole inside the window is
-    decoded by the C scanner directly; anything else (a row cut by the window, an error)
-    takes the careful path in `_TextWindow.value`."""
+def _rows(window: _TextWindow, on_rows: RowsCallback, depth: int) -> None:
+    """The `data` items (the `[` is consumed), `depth` containers deep in the file. Hot
+    loop: runs of whole rows are decoded by orjson in one call (`_RowSplitter`) and
+    handed over as one slice; a row the splitter cannot take that lies whole inside the
+    window is decoded by the C scanner directly; anything else (a row cut by the window,
+    an error) takes the careful path in `_TextWindow.value`."""
     if window.peek() == "]":
         window.pos += 1
         return
@@ -580,9 +782,8 @@ def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
     while True:
         rows = splitter.rows(window) if splitter is not None else None
         if rows is not None:
-            for row in rows:
-                on_row(index, row)
-                index += 1
+            on_rows(index, rows)
+            index += len(rows)
         else:
             text, pos = window.text, window.pos
             try:
@@ -595,8 +796,8 @@ def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
                 window.more()
                 row = window.value()
             if splitter is None and index < _LEARN_ROWS and isinstance(row, dict | list):
-                splitter = _RowSplitter.learn(window.text, window.pos)
-            on_row(index, row)
+                splitter = _RowSplitter.learn(window.text, window.pos, depth)
+            on_rows(index, [row])
             index += 1
         text, pos = window.text, window.pos
         if pos < len(text) and text[pos] == ",":
@@ -608,12 +809,14 @@ def _rows(window: _TextWindow, on_row: Callable[[int, Any], None]) -> None:
             return
         if separator != ",":
             raise NotStreamable("expected ',' or ']'")
-        window.skip_whitespace()
 
 
 _LEARN_ROWS = 8  # rows after which a file without a learned boundary stays on the scanner
 _SPLIT_CHARS = 1 << 20  # text decoded per orjson call (when rows are smaller than that)
-_SEPARATOR = re.compile(r"[ \t\n\r]{0,8},[ \t\n\r]{0,8}")
+# The separator between two items: a pretty-printed capture file indents its rows by ten
+# spaces, other writers use tabs or CRLF.
+_SEPARATOR = re.compile(r"[ \t\n\r]{0,64},[ \t\n\r]{0,64}")
+_MAX_MISSES = 4  # failed decodes in a row after which the splitter stays off
 
 
 class _RowSplitter:
@@ -623,27 +826,34 @@ class _RowSplitter:
     separator that followed it, and the opening bracket of the second (`]}\n,\n{`),
     found by `str.rfind`.
 
-    Why a cut is never wrong: the slice from an item's start to the cut is decoded as
-    `[[slice]]`. The slice starts at a token boundary outside any string, so its tokens
-    are those of the whole document. Had the cut fallen inside a string, the string
-    would be unterminated; inside an item (at depth d >= 1 below `data`), the two closing
-    brackets would leave an array open. Either way orjson refuses the slice, so a slice
-    that decodes ends exactly after an item, and holds exactly the items of the whole
-    document's parse, decoded by the same decoder as the strict reader. `[[` nests the items
-    as deep as `{"data": [` does, so orjson's depth limit applies as it does to the whole
-    file. Anything orjson refuses (a wrong cut, NaN, a deep item, a control character)
-    switches the splitter off for the rest of the file; the careful scanner path then
-    decides (and refuses, so the file is read whole, when the input is bad)."""
+    Why a cut is never wrong: the slice from an item's start to the cut is decoded
+    wrapped in as many brackets as the items are deep in the file (`[[slice]]` for a raw
+    body's `{"data": [`, five for a capture's `{"pages": [{"body": {"data": [`). The
+    slice starts at a token boundary outside any string, so its tokens are those of the
+    whole document. Had the cut fallen inside a string, the string would be unterminated;
+    inside an item (at depth d >= 1 below `data`), the closing brackets would leave a
+    container open; after the end of `data` (the next page of a capture file holds the
+    same boundary), a closing bracket would be followed by a member. Either way orjson
+    refuses the slice, so a slice that decodes ends exactly after an item, and holds
+    exactly the items of the whole document's parse, decoded by the same decoder as the
+    strict reader. The brackets nest the items as deep as the file does, so orjson's
+    depth limit applies as it does to the whole file. When orjson refuses a slice, the
+    last boundary before the place it stopped is tried once; anything still refused (NaN,
+    a deep item, a control character, a boundary inside strings) is left to the careful
+    scanner path, which decides (and refuses, so the file is read whole, when the input
+    is bad); after a few refusals in a row the splitter stays off for the file."""
 
-    __slots__ = ("_closing", "_pattern", "_searched")
+    __slots__ = ("_closing", "_depth", "_misses", "_pattern", "_searched")
 
-    def __init__(self, pattern: str, closing: int) -> None:
+    def __init__(self, pattern: str, closing: int, depth: int) -> None:
         self._pattern = pattern
         self._closing = closing  # characters of the pattern that end the item
+        self._depth = depth  # containers around the items in the file
         self._searched: str | None = None  # window text known to hold no boundary
+        self._misses = 0
 
     @classmethod
-    def learn(cls, text: str, end: int) -> _RowSplitter | None:
+    def learn(cls, text: str, end: int, depth: int) -> _RowSplitter | None:
         """The boundary after the first item (which ended at `end` of `text`)."""
         closing = 2 if end >= 2 and text[end - 2] in "]}" else 1
         separator = _SEPARATOR.match(text, end)
@@ -652,7 +862,7 @@ class _RowSplitter:
         opening = text[separator.end()]
         if opening not in "[{" or text[end - 1] not in "]}":
             return None
-        return cls(text[end - closing : separator.end() + 1], closing)
+        return cls(text[end - closing : separator.end() + 1], closing, depth)
 
     def rows(self, window: _TextWindow) -> list[Any] | None:
         """The items from `window.pos` (an item's start) to the last boundary in the
@@ -660,26 +870,43 @@ class _RowSplitter:
         splitter is off) and the caller decodes one item itself."""
         if not self._pattern or window.text is self._searched:
             return None
-        text, pos = window.text, window.pos
-        # The last boundary within about 1 MiB (fewer rows alive at once), else any.
-        cut = text.rfind(self._pattern, pos, pos + _SPLIT_CHARS)
+        cut = self._last_boundary(window)
         if cut < 0:
-            cut = text.rfind(self._pattern, pos)
-        if cut < 0 and not window.eof:
-            window.more()  # the remainder is one item: read on and look again
+            self._searched = window.text
+            return None
+        text, pos = window.text, window.pos
+        for retry in (False, True):
+            end = cut + self._closing
+            try:
+                items = orjson.loads("".join(("[" * self._depth, text[pos:end], "]" * self._depth)))
+            except orjson.JSONDecodeError as exc:
+                # Try once more up to the last boundary before where orjson stopped (the
+                # end of this `data` array, in a capture file); else the scanner decides.
+                stopped = pos + max(0, exc.pos - self._depth)
+                cut = -1 if retry else text.rfind(self._pattern, pos, stopped)
+                if cut < 0:
+                    self._misses += 1
+                    if self._misses > _MAX_MISSES:
+                        self._pattern = ""  # off for good: the scanner path decides
+                    return None
+                continue
+            self._misses = 0
+            window.pos = end
+            for _ in range(self._depth - 1):
+                items = items[0]
+            rows: list[Any] = items
+            return rows
+        return None
+
+    def _last_boundary(self, window: _TextWindow) -> int:
+        """The last boundary within about 1 MiB of `window.pos` (fewer rows alive at
+        once), else any; -1 when the window holds none even after reading on."""
+        for attempt in range(2):
             text, pos = window.text, window.pos
             cut = text.rfind(self._pattern, pos, pos + _SPLIT_CHARS)
             if cut < 0:
                 cut = text.rfind(self._pattern, pos)
-        if cut < 0:
-            self._searched = text
-            return None
-        end = cut + self._closing
-        try:
-            items = orjson.loads("".join(("[[", text[pos:end], "]]")))
-        except orjson.JSONDecodeError:
-            self._pattern = ""  # off for good: the scanner path decides
-            return None
-        window.pos = end
-        rows: list[Any] = items[0]
-        return rows
+            if cut >= 0 or window.eof or attempt:
+                return cut
+            window.more()  # the remainder is one item: read on and look again
+        return -1

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from verifier import __version__
-from verifier.contract import check_source
-from verifier.drift import diff_profiles, to_finding
+from verifier.drift import check_and_profile, diff_profiles, to_finding
 from verifier.errors import FormatVersionError, InputError, RefusedError
 from verifier.findings import Finding, Report
-from verifier.inputs import Source, load_json_file, load_sources
+from verifier.inputs import STREAM_MIN_BYTES, Input, load_inputs, load_json_file
 from verifier.profile import Profile, expected_profile, merged_profile
 from verifier.store import atomic_write_bytes, serialise
 from verifier.surfaces import Surface
@@ -147,7 +146,7 @@ def _sha256(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def provenance_of(source: Source) -> CaptureProvenance:
+def provenance_of(source: Input) -> CaptureProvenance:
     capture = source.capture
     return CaptureProvenance(
         file=source.name,
@@ -158,20 +157,26 @@ def provenance_of(source: Source) -> CaptureProvenance:
     )
 
 
-def review_findings(surface: Surface, sources: Sequence[Source]) -> list[Finding]:
-    """What a lock would freeze: check findings and drift from the documented schema."""
-    findings = [f for source in sources for f in check_source(source)]
+def review_findings(surface: Surface, sources: Sequence[Input]) -> tuple[list[Finding], Profile]:
+    """What a lock would freeze: check findings and drift from the documented schema
+    (one pass over each file), and the profile of all the sources together."""
+    checked: list[Finding] = []
+    drifted: list[Finding] = []
+    profiles: list[Profile] = []
     documented = expected_profile(surface)
     for source in sources:
-        observed = merged_profile(surface, [source])
+        found, observed = check_and_profile(source)
+        checked.extend(found)
+        profiles.append(observed)
         drifts = diff_profiles(documented, observed, surface)
-        findings.extend(to_finding(surface, source.name, d, "documented") for d in drifts)
-    return findings
+        drifted.extend(to_finding(surface, source.name, d, "documented") for d in drifts)
+    merged = profiles[0] if len(profiles) == 1 else merged_profile(surface, sources)
+    return checked + drifted, merged
 
 
 def build_lock(
     surface: Surface,
-    sources: Sequence[Source],
+    sources: Sequence[Input],
     *,
     accept: bool = False,
     now: datetime | None = None,
@@ -179,7 +184,7 @@ def build_lock(
     """The lock for `sources` (all of `surface`) and the findings reviewed to make it.
 
     Refuses (RefusedError, exit 1) when the captures fail `check` and `accept` is false."""
-    findings = review_findings(surface, sources)
+    findings, profile = review_findings(surface, sources)
     failing = [f for f in findings if f.kind == "schema_violation" or f.severity == "breaking"]
     if failing and not accept:
         names = ", ".join(sorted({f.source for f in failing}))
@@ -190,7 +195,7 @@ def build_lock(
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     lock = Lock(
         surface=surface.name,
-        profile=merged_profile(surface, sources),
+        profile=profile,
         captures=tuple(provenance_of(s) for s in sources),
         locked_at=moment,
         accepted=tuple(f.to_json() for f in findings) if accept else (),
@@ -210,12 +215,13 @@ def run_lock(
     surface: str | None = None,
     locks_dir: Path = DEFAULT_LOCKS_DIR,
     accept: bool = False,
+    stream_min_bytes: int = STREAM_MIN_BYTES,
 ) -> tuple[Report, list[Path]]:
     """`verify lock` as a library call: one lock per surface among the inputs.
 
     Every surface is reviewed before anything is written, so a refusal leaves no lock."""
-    sources = load_sources(list(paths_in), surface)
-    by_surface: dict[str, list[Source]] = {}
+    sources = load_inputs(list(paths_in), surface, stream_min_bytes=stream_min_bytes)
+    by_surface: dict[str, list[Input]] = {}
     for source in sources:
         by_surface.setdefault(source.surface.name, []).append(source)
     built = []

@@ -19,7 +19,7 @@ import math
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,11 +27,14 @@ from typing import Any
 
 from verifier import paths
 from verifier.inputs import (
+    Body,
     Input,
     NotStreamable,
     Source,
     StreamedSource,
+    feed_source,
     nesting_guard,
+    read_input,
     row_weight,
 )
 from verifier.pagination import Contradiction, contradiction
@@ -610,15 +613,33 @@ class Profiler:
     def add_row(self, index: int, row: Any, pointer_prefix: str = "") -> None:
         """One item of the body's `data` array, streamed (the body itself, with `data`
         emptied, goes to `add_body`). Rows are profiled in batches."""
+        self.add_rows(pointer_prefix, index, [row])
+
+    def add_rows(self, pointer_prefix: str, first: int, rows: list[Any]) -> None:
+        """A slice of `data` items of the body at `pointer_prefix`, `rows[0]` at index
+        `first` (the body itself, with `data` emptied, goes to `add_body`)."""
+        pending = self._pending
+        if pending and (
+            pointer_prefix != self._pending_prefix or first != self._pending_first + len(pending)
+        ):
+            self._flush_rows()
         if not self._pending:
-            self._pending_first = index
+            self._pending_first = first
             self._pending_prefix = pointer_prefix
             self._pending_ordinal = self.bodies  # the body whose rows these are
             # Rows of one body are alike: the first one sizes the batch.
-            self._pending_room = max(1, _ROW_BATCH // row_weight(row))
-        self._pending.append(row)
+            self._pending_room = max(1, _ROW_BATCH // row_weight(rows[0])) if rows else 1
+            if len(rows) >= self._pending_room:
+                self._pending = rows  # a whole slice: profiled as it is
+                self._flush_rows()
+                return
+        self._pending.extend(rows)
         if len(self._pending) >= self._pending_room:
             self._flush_rows()
+
+    def end_rows(self) -> None:
+        """Profile the rows still waiting in a batch (before their body's envelope)."""
+        self._flush_rows()
 
     def result(self) -> Profile:
         self._flush_rows()
@@ -1039,28 +1060,48 @@ def profile_source(source: Source, profiler: Profiler | None = None) -> Profile:
         return profiler.result()
 
 
-def profile_input(item: Input) -> tuple[Profile, Source | None]:
-    """Profile one input; a large raw body streams (the whole Source comes back only when
-    the file had to be loaded whole, for callers that also need its bodies)."""
-    if isinstance(item, StreamedSource):
-        profiler = Profiler(item.surface)
-        try:
-            with nesting_guard(item.name):
-                envelope = item.stream(profiler.add_row)
-                profiler.add_body(envelope)
-                return profiler.result(), None
-        except NotStreamable:
-            whole = item.load_whole()
-            return profile_source(whole), whole
-    return profile_source(item), item
+class ProfileSink:
+    """Profiles one source's bodies, streamed or whole (the same profile), and keeps the
+    non-2xx bodies (small error answers) for their `http_status` findings."""
+
+    def __init__(self, surface: Surface) -> None:
+        self.profiler = Profiler(surface)
+        self.failed: list[Body] = []
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        self.profiler.add_rows(prefix, first, rows)
+
+    def body(self, body: Body) -> None:
+        if not body.ok:
+            self.failed.append(body)
+        self.profiler.end_rows()
+        self.profiler.add_body(body.value, body.pointer_prefix, body.status)
 
 
-def merged_profile(surface: Surface, sources: Iterable[Source]) -> Profile:
-    """One profile over every body of several sources of the same surface (for a lock)."""
-    profiler = Profiler(surface)
-    chosen = list(sources)
-    with nesting_guard(", ".join(source.name for source in chosen)):
-        for source in chosen:
-            for body in source.bodies:
-                profiler.add_body(body.value, body.pointer_prefix, body.status)
-        return profiler.result()
+def profile_input(item: Input) -> tuple[Profile, list[Body]]:
+    """Profile one input (a large file streams page by page); returns the profile and
+    the input's non-2xx bodies."""
+    with nesting_guard(item.name):
+        sink, _capture = read_input(item, lambda: ProfileSink(item.surface))
+        return sink.profiler.result(), sink.failed
+
+
+def merged_profile(surface: Surface, items: Sequence[Input]) -> Profile:
+    """One profile over every body of several inputs of the same surface (for a lock);
+    large files stream. A file found unstreamable after part of it was profiled starts
+    the profile over, with that file read whole."""
+    whole: set[int] = set()
+    with nesting_guard(", ".join(item.name for item in items)):
+        while True:
+            sink = ProfileSink(surface)
+            at = 0
+            try:
+                for at, item in enumerate(items):
+                    if isinstance(item, StreamedSource) and at not in whole:
+                        item.stream_bodies(sink)
+                    else:
+                        source = item.load_whole() if isinstance(item, StreamedSource) else item
+                        feed_source(source, sink)
+                return sink.profiler.result()
+            except NotStreamable:
+                whole.add(at)

@@ -209,16 +209,7 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
         surface = get_surface(str(document["surface"])).name
         request = document["request"]
         anonymisation = document.get("anonymisation") or {}
-        pages = tuple(
-            Page(
-                status=int(page["status"]),
-                url=str(page.get("url", "")),
-                headers=dict(page.get("headers") or {}),
-                body=page.get("body"),
-                body_text=page.get("body_text"),
-            )
-            for page in document["pages"]
-        )
+        pages = tuple(page_from_json(page) for page in document["pages"])
         return Capture(
             surface=surface,
             request=RequestInfo(
@@ -239,6 +230,23 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
         raise InputError(
             source, f"malformed capture file ({exc.__class__.__name__}: {exc})"
         ) from None
+
+
+def page_from_json(page: Mapping[str, Any]) -> Page:
+    """One recorded page (raises KeyError/TypeError/ValueError on a bad shape)."""
+    return Page(
+        status=int(page["status"]),
+        url=str(page.get("url", "")),
+        headers=dict(page.get("headers") or {}),
+        body=page.get("body"),
+        body_text=page.get("body_text"),
+    )
+
+
+def capture_header(document: Mapping[str, Any], source: str) -> Capture:
+    """The Capture of a capture file's members other than `pages` (read before the pages
+    stream by): its metadata, with no pages."""
+    return capture_from_json({**document, "pages": ()}, source)
 
 
 def serialise(document: Any, source: str = "payload") -> bytes:

@@ -1,0 +1,367 @@
+"""Capture files stream page by page, with row slices inside a page, and every reader gives
+exactly what it gives when the file is loaded whole: check, diff, gate and lock, over the
+corpus wrapped in multi-page captures, sandbox captures of every scenario, and hostile
+variants (which must fail, or fall back, with the whole-file reader's one-line error)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from verifier import inputs
+from verifier.capture import capture_from_sandbox
+from verifier.contract import run_check
+from verifier.drift import run_diff
+from verifier.errors import InputError, VerifierError
+from verifier.gate import run_gate
+from verifier.inputs import NotStreamable, StreamedSource, load_inputs
+from verifier.lock import build_lock
+from verifier.profile import ProfileSink
+from verifier.sandbox import SCENARIO_NAMES
+from verifier.store import Capture, Page, RequestInfo, save_capture
+from verifier.surfaces import SURFACE_NAMES, get_surface
+
+from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS, ROOT
+
+STREAMED = 0
+WHOLE = 10**12
+LOCKS = ROOT / "captures" / "locks"
+
+_REFERENCE_PREFIXES = {
+    "chatgpt_": "chatgpt_enterprise_usage",
+    "codex_analytics_": "chatgpt_enterprise_usage",
+    "openai_costs_": "openai_org_costs",
+    "openai_usage_completions_": "openai_org_usage_completions",
+    "openai_users_": "openai_org_users",
+}
+
+
+def corpus_bodies() -> list[tuple[str, str, Any]]:
+    """(name, surface, raw body) of every raw body in the test corpus."""
+    found: list[tuple[str, str, Any]] = []
+    for path in sorted(REFERENCE_PAYLOADS.glob("*.json")):
+        surface = next((s for p, s in _REFERENCE_PREFIXES.items() if path.name.startswith(p)), None)
+        if surface is not None:
+            found.append((path.stem, surface, json.loads(path.read_text())))
+    for surface in SURFACE_NAMES:
+        found.append((f"documented-{surface}", surface, _documented(surface)))
+        for path in sorted((ROOT / "tests" / "data" / "contract" / surface).rglob("*.json")):
+            found.append((f"{surface}-{path.stem}", surface, json.loads(path.read_text())))
+    return found
+
+
+def _documented(surface: str) -> Any:
+    return json.loads((DOCUMENTED_BODIES / f"{surface}.json").read_text())
+
+
+_ERROR_BODY = {"error": {"message": "group_by user_id is not supported", "type": "invalid"}}
+
+
+def multi_page_capture(path: Path, surface: str, body: Any, rng: random.Random) -> Path:
+    """The body as several pages: itself, a mutated copy, an error answer, itself again."""
+    spec = get_surface(surface)
+    mutated = copy.deepcopy(body)
+    if isinstance(mutated, dict) and isinstance(mutated.get("data"), list) and mutated["data"]:
+        row = rng.randrange(len(mutated["data"]))
+        if isinstance(mutated["data"][row], dict) and mutated["data"][row]:
+            key = rng.choice(sorted(mutated["data"][row]))
+            mutated["data"][row][key] = rng.choice([None, "12.5", 3, [], {"x": 1}])
+    pages = (
+        Page(200, spec.url_template, {"content-type": "application/json"}, body),
+        Page(200, spec.url_template, {}, mutated),
+        Page(400, spec.url_template, {}, _ERROR_BODY),
+        Page(502, spec.url_template, {}, None, "<html>Bad gateway</html>"),
+        Page(200, spec.url_template, {}, body),
+    )
+    capture = Capture(
+        surface=surface,
+        request=RequestInfo("GET", spec.url_template, dict(spec.query)),
+        pages=pages,
+        captured_at="2026-05-02T00:00:00Z",
+        key_fingerprint=None,
+        source="test",
+        findings=(
+            {
+                "surface": surface,
+                "source": "x",
+                "kind": "pagination_changed",
+                "path": "next_page",
+                "pointer": "/pages/4/body/next_page",
+                "severity": "breaking",
+                "expected": "a cursor",
+                "observed": "none",
+                "message": "pagination broke",
+                "consumed_by_merge": True,
+            },
+        ),
+    )
+    return save_capture(capture, path)
+
+
+@pytest.fixture(scope="module")
+def sandbox_captures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """One capture per surface and scenario from the sandbox (faults included)."""
+    out: list[Path] = []
+    for scenario in SCENARIO_NAMES:
+        folder = tmp_path_factory.mktemp(scenario)
+        run = capture_from_sandbox(
+            folder, scenario=scenario, start=date(2026, 5, 1), end=date(2026, 5, 4), users=4
+        )
+        out.extend(run.paths)
+    assert len(out) >= 4 * len(SCENARIO_NAMES) - 1
+    return out
+
+
+def use_tiny_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads of 256 bytes and windows of 1 KiB: rows, pages and members straddle reads."""
+    monkeypatch.setattr(inputs, "_READ_BYTES", 256)
+    monkeypatch.setattr(inputs, "_WINDOW_BYTES", 1024)
+
+
+@pytest.fixture(params=["default-windows", "tiny-windows"])
+def windows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "tiny-windows":
+        use_tiny_windows(monkeypatch)
+    return str(request.param)
+
+
+@pytest.fixture
+def tiny_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_tiny_windows(monkeypatch)
+
+
+def outcome(run: Callable[[int], Any], limit: int) -> str:
+    try:
+        result = run(limit)
+    except VerifierError as exc:
+        return f"{type(exc).__name__}: {exc.message}"
+    return json.dumps(result, sort_keys=True, default=str)
+
+
+def all_readers(path: Path) -> dict[str, Callable[[int], Any]]:
+    """Every reader of capture files, as a function of the streaming threshold."""
+    paths = [path]
+
+    def lock(limit: int) -> Any:
+        [item] = load_inputs(paths, stream_min_bytes=limit)
+        built, findings = build_lock(item.surface, [item], accept=True)
+        document = built.to_json()
+        document["locked_at"] = ""
+        return [document, [f.to_json() for f in findings]]
+
+    return {
+        "check": lambda limit: run_check(paths, stream_min_bytes=limit).to_json(),
+        "diff": lambda limit: run_diff(paths, stream_min_bytes=limit).to_json(),
+        "diff-lock": lambda limit: run_diff(
+            paths, against="lock", locks_dir=LOCKS, stream_min_bytes=limit
+        ).to_json(),
+        "gate": lambda limit: run_gate(paths, locks_dir=LOCKS, stream_min_bytes=limit).to_json(),
+        "lock": lock,
+    }
+
+
+def assert_streamed_equals_whole(path: Path) -> None:
+    for name, run in all_readers(path).items():
+        assert outcome(run, STREAMED) == outcome(run, WHOLE), (name, path.name)
+
+
+def really_streams(path: Path) -> bool:
+    [item] = load_inputs([path], stream_min_bytes=STREAMED)
+    if not isinstance(item, StreamedSource):
+        return False
+    try:
+        item.stream_bodies(ProfileSink(item.surface))
+    except NotStreamable:
+        return False
+    return True
+
+
+def test_documented_captures_stream_and_agree(windows: str) -> None:
+    for path in sorted(DOCUMENTED_CAPTURES.glob("*.json")):
+        assert really_streams(path), path.name
+        assert_streamed_equals_whole(path)
+
+
+def test_sandbox_captures_stream_and_agree(tiny_windows: None, sandbox_captures: list[Path]) -> None:
+    for path in sandbox_captures:
+        assert really_streams(path), path.name
+        assert_streamed_equals_whole(path)
+
+
+def test_corpus_bodies_as_multi_page_captures_agree(tmp_path: Path, tiny_windows: None) -> None:
+    rng = random.Random(11)
+    streamed = 0
+    bodies = corpus_bodies()
+    assert len(bodies) > 30
+    for name, surface, body in bodies:
+        path = multi_page_capture(tmp_path / f"{name}.json", surface, body, rng)
+        streamed += really_streams(path)
+        assert_streamed_equals_whole(path)
+    assert streamed > len(bodies) // 2  # most of them really streamed
+
+
+def test_compact_and_reordered_layouts_agree(tmp_path: Path, tiny_windows: None) -> None:
+    """Other writers' layouts: compact, tabs and CRLF, members in another order."""
+    for source in sorted(DOCUMENTED_CAPTURES.glob("*.json")):
+        document = json.loads(source.read_text())
+        layouts = {
+            "compact": json.dumps(document, separators=(",", ":")),
+            "crlf": json.dumps(document, indent="\t").replace("\n", "\r\n"),
+            "pages-last": json.dumps(
+                {**{k: v for k, v in document.items() if k != "pages"}, "pages": document["pages"]}
+            ),
+            "pages-first": json.dumps({"pages": document["pages"], **document}),
+            "body-first": json.dumps(
+                {
+                    **document,
+                    "pages": [{"body": p["body"], **p} for p in document["pages"]],
+                }
+            ),
+        }
+        for layout, text in layouts.items():
+            path = tmp_path / f"{layout}-{source.name}"
+            path.write_text(text)
+            assert_streamed_equals_whole(path)
+
+
+def _capture_text(surface: str = "openai_org_costs") -> str:
+    return (DOCUMENTED_CAPTURES / f"{surface}.json").read_text()
+
+
+def _with_second_page(text: str, replace_in_page: Callable[[str], str]) -> str:
+    """A capture whose second page is the first with a textual change."""
+    document = json.loads(text)
+    first = json.dumps(document["pages"][0], indent=2)
+    document["pages"] = ["@FIRST@", "@SECOND@"]
+    rendered = json.dumps(document, indent=2)
+    return rendered.replace('"@FIRST@"', first).replace('"@SECOND@"', replace_in_page(first))
+
+
+HOSTILE: dict[str, Callable[[], bytes]] = {
+    "truncated": lambda: _capture_text().encode()[:-300],
+    "nan-in-page-2": lambda: _with_second_page(
+        _capture_text(), lambda p: p.replace('"value": 0.06', '"value": NaN', 1)
+    ).encode(),
+    "huge-int-in-page-2": lambda: _with_second_page(
+        _capture_text(), lambda p: p.replace('"value": 0.06', '"value": 12345678901234567890', 1)
+    ).encode(),
+    "long-int-in-range": lambda: _with_second_page(
+        _capture_text(), lambda p: p.replace('"value": 0.06', '"value": 1234567890123456', 1)
+    ).encode(),
+    "status-as-string": lambda: (
+        _capture_text().replace('"status": 200', '"status": "200"').encode()
+    ),
+    "status-missing": lambda: _capture_text().replace('"status": 200,', "").encode(),
+    "page-not-object": lambda: _with_second_page(_capture_text(), lambda _p: "[1, 2]").encode(),
+    "data-null": lambda: _with_second_page(
+        _capture_text(),
+        lambda p: (
+            p[: p.index('"data": [')] + '"data": null, "x": [' + p[p.index('"data": [') + 9 :]
+        ),
+    ).encode(),
+    "repeated-pages": lambda: (
+        _capture_text().replace('"findings": [', '"pages": [], "findings": [').encode()
+    ),
+    "repeated-member-in-page": lambda: (
+        _capture_text().replace('"status": 200,', '"status": 200, "status": 201,').encode()
+    ),
+    "trailing-data": lambda: (_capture_text() + '{"x": 1}').encode(),
+    "bom": lambda: b"\xef\xbb\xbf" + _capture_text().encode(),
+    "latin-1": lambda: (
+        _capture_text().replace('"object": "page"', '"object": "p\xe9ge"').encode("latin-1")
+    ),
+    "version-2": lambda: (
+        _capture_text().replace('"format_version": 1', '"format_version": 2').encode()
+    ),
+    "unknown-surface": lambda: (
+        _capture_text().replace('"surface": "openai_org_costs"', '"surface": "nope"').encode()
+    ),
+    "no-captured-at": lambda: _capture_text().replace('"captured_at"', '"captured_on"').encode(),
+    "lone-surrogate": lambda: (
+        _capture_text().replace('"object": "page"', '"object": "\\udc00"').encode()
+    ),
+    "deep-row": lambda: _with_second_page(
+        _capture_text(),
+        lambda p: p.replace('"value": 0.06', '"value": ' + "[" * 1020 + "]" * 1020, 1),
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_captures_fail_or_fall_back_like_the_whole_reader(
+    tmp_path: Path, windows: str, case: str
+) -> None:
+    path = tmp_path / f"{case}.json"
+    path.write_bytes(HOSTILE[case]())
+    assert_streamed_equals_whole(path)
+
+
+def test_a_large_multi_page_capture_streams_in_row_slices(tmp_path: Path) -> None:
+    """Hundreds of pages of thousands of rows: every row arrives once, in order, in
+    slices of many rows, each page's body after its rows with `data` emptied."""
+    body = _documented("openai_org_costs")
+    spec = get_surface("openai_org_costs")
+    bucket = body["data"][0]
+    pages = []
+    for page in range(40):
+        rows = []
+        for n in range(50):
+            row = copy.deepcopy(bucket)
+            row["start_time"] += 86_400 * (page * 50 + n)
+            row["end_time"] += 86_400 * (page * 50 + n)
+            rows.append(row)
+        pages.append(Page(200, spec.url_template, {}, {**body, "data": rows}))
+    capture = Capture(
+        surface="openai_org_costs",
+        request=RequestInfo("GET", spec.url_template, {}),
+        pages=tuple(pages),
+        captured_at="2026-05-02T00:00:00Z",
+        key_fingerprint=None,
+    )
+    path = save_capture(capture, tmp_path / "big.json")
+    [item] = load_inputs([path], stream_min_bytes=STREAMED)
+    assert isinstance(item, StreamedSource)
+    seen: list[tuple[str, int, Any]] = []
+    slices: list[int] = []
+    bodies: list[tuple[str, Any, bool]] = []
+
+    class Sink:
+        def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+            slices.append(len(rows))
+            seen.extend((prefix, first + i, row) for i, row in enumerate(rows))
+
+        def body(self, body: inputs.Body) -> None:
+            bodies.append((body.pointer_prefix, body.value, body.rows_streamed))
+
+    meta = item.stream_bodies(Sink())
+    assert meta is not None and meta.pages == () and meta.surface == "openai_org_costs"
+    whole = orjson.loads(path.read_bytes())
+    expected = [
+        (f"/pages/{p}/body", i, row)
+        for p, page in enumerate(whole["pages"])
+        for i, row in enumerate(page["body"]["data"])
+    ]
+    assert seen == expected
+    assert bodies == [
+        (f"/pages/{p}/body", {**page["body"], "data": []}, True)
+        for p, page in enumerate(whole["pages"])
+    ]
+    # Many rows per orjson decode on every page (the boundary of one page's rows also
+    # occurs in the next page: a cut past the end of `data` is refused and cut again).
+    assert sum(n for n in slices if n > 1) > 0.9 * len(seen)
+    assert_streamed_equals_whole(path)
+
+
+def test_a_raw_body_and_a_capture_mismatch_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "costs.json"
+    path.write_text(_capture_text())
+    with pytest.raises(InputError, match="is a openai_org_costs capture but --surface"):
+        load_inputs([path], "openai_org_users", stream_min_bytes=STREAMED)
