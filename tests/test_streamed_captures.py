@@ -190,7 +190,9 @@ def test_documented_captures_stream_and_agree(windows: str) -> None:
         assert_streamed_equals_whole(path)
 
 
-def test_sandbox_captures_stream_and_agree(tiny_windows: None, sandbox_captures: list[Path]) -> None:
+def test_sandbox_captures_stream_and_agree(
+    tiny_windows: None, sandbox_captures: list[Path]
+) -> None:
     for path in sandbox_captures:
         assert really_streams(path), path.name
         assert_streamed_equals_whole(path)
