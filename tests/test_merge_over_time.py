@@ -352,6 +352,14 @@ def test_costs_restated_for_3_days_use_the_newer_values_or_refuse(
     assert not out.exists()
     report = run_cli("gate", str(captures), "--locks-dir", str(locks), "--allow-unlocked")
     assert "coverage_gap" not in report.stdout
+    restated_file = costs_file.with_name("restated__" + costs_file.name)
+    diff = run_cli("diff", str(costs_file), str(restated_file), "--format", "json")
+    found = [f for f in orjson.loads(diff.stdout)["findings"] if f["kind"] == "value_restated"]
+    assert {f["details"]["day"] for f in found} == set(changed)
+    assert len(found) == len(lines)
+    first = found[0]["details"]
+    assert Decimal(first["new"]["cost_usd"]) - Decimal(first["old"]["cost_usd"]) == Decimal("1.25")
+    assert first["new_capture"] == str(restated_file)
 
 
 def test_a_120_day_capture_leaves_codex_cells_empty_before_the_look_back(

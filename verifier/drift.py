@@ -35,6 +35,7 @@ from verifier.inputs import (
     read_input,
     source_from_document,
 )
+from verifier.merge.load import restatements_between
 from verifier.moves import Ambiguity, Move, ambiguity_words, match_moves
 from verifier.pagination import contradiction_finding
 from verifier.profile import (
@@ -602,6 +603,8 @@ def run_diff(
         profile, label = references[name]
         found, _observed = diff_input(item, profile, label)
         findings.extend(found)
+    # Two captures of one surface (`verify diff OLD NEW`): also the values the vendor revised.
+    findings.extend(restatements_between([item for item in inputs if isinstance(item, Source)]))
     return Report(
         command="diff",
         findings=tuple(findings),

@@ -28,6 +28,7 @@ import orjson
 
 from verifier.coverage import SourceIndex, coverage_gaps, covered_days, gap_findings, index_source
 from verifier.errors import InputError
+from verifier.findings import Finding
 from verifier.inputs import (
     Source,
     expand_paths,
@@ -111,6 +112,26 @@ def merge_sources(
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
     )
+
+
+def restatements_between(sources: Sequence[Source]) -> list[Finding]:
+    """`value_restated` findings among captures (`verify diff OLD NEW`): where two of them
+    hold the same bucket with different values. Values are re-read exactly from the files.
+    Captures the merge could not combine or parse give none here: that is the merge's
+    (and the shape diff's) to report."""
+    captures = [s for s in sources if s.capture is not None and s.surface.windowed]
+    if len(captures) < 2:
+        return []
+    names = [source.name for source in captures]
+    try:
+        plan = plan_merge([index_source(source) for source in captures], names)
+        values: dict[tuple[int, str, str], dict[str, Totals]] = {}
+        for position, days in plan.value_days.items():
+            exact = load_capture(Path(names[position]))
+            values.update(_day_values(position, exact, days))
+        return restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
+    except InputError:
+        return []
 
 
 def _shape_source(path: Path) -> Source:
