@@ -28,6 +28,7 @@ from tests.merge_builders import (
 )
 from verifier import capture as capture_module
 from verifier.capture import capture_from_sandbox
+from verifier.drift import run_diff
 from verifier.errors import InputError
 from verifier.exactjson import JsonNumber
 from verifier.lock import run_lock
@@ -360,6 +361,10 @@ def test_costs_restated_for_3_days_use_the_newer_values_or_refuse(
     first = found[0]["details"]
     assert Decimal(first["new"]["cost_usd"]) - Decimal(first["old"]["cost_usd"]) == Decimal("1.25")
     assert first["new_capture"] == str(restated_file)
+    streamed = run_diff([costs_file, restated_file], stream_min_bytes=1)  # files streamed
+    assert sorted(f.message for f in streamed.findings if f.kind == "value_restated") == sorted(
+        f["message"] for f in found
+    )
 
 
 def test_a_120_day_capture_leaves_codex_cells_empty_before_the_look_back(

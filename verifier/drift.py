@@ -604,7 +604,7 @@ def run_diff(
         found, _observed = diff_input(item, profile, label)
         findings.extend(found)
     # Two captures of one surface (`verify diff OLD NEW`): also the values the vendor revised.
-    findings.extend(restatements_between([item for item in inputs if isinstance(item, Source)]))
+    findings.extend(restatements_between(inputs))
     return Report(
         command="diff",
         findings=tuple(findings),

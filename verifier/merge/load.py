@@ -26,15 +26,24 @@ from typing import Any
 import ijson
 import orjson
 
-from verifier.coverage import SourceIndex, coverage_gaps, covered_days, gap_findings, index_source
+from verifier.coverage import (
+    CoverageSink,
+    SourceIndex,
+    coverage_gaps,
+    covered_days,
+    gap_findings,
+    index_source,
+)
 from verifier.errors import InputError
 from verifier.findings import Finding
 from verifier.inputs import (
+    Input,
     Source,
     expand_paths,
     load_json_file,
     parse_json_bytes,
     read_bytes,
+    read_input,
     source_from_document,
 )
 from verifier.merge.core import MergeInputs, MergeResult, merge
@@ -114,17 +123,18 @@ def merge_sources(
     )
 
 
-def restatements_between(sources: Sequence[Source]) -> list[Finding]:
+def restatements_between(items: Sequence[Input]) -> list[Finding]:
     """`value_restated` findings among captures (`verify diff OLD NEW`): where two of them
-    hold the same bucket with different values. Values are re-read exactly from the files.
-    Captures the merge could not combine or parse give none here: that is the merge's
-    (and the shape diff's) to report."""
-    captures = [s for s in sources if s.capture is not None and s.surface.windowed]
+    hold the same bucket with different values. Coverage is streamed, values re-read
+    exactly from the files. Captures the merge could not combine or parse give none
+    here: that is the merge's (and the shape diff's) to report."""
+    captures = [i for i in items if i.capture is not None and i.surface.windowed]
     if len(captures) < 2:
         return []
-    names = [source.name for source in captures]
+    names = [item.name for item in captures]
     try:
-        plan = plan_merge([index_source(source) for source in captures], names)
+        indexes = [_coverage_of(item) for item in captures]
+        plan = plan_merge(indexes, names)
         values: dict[tuple[int, str, str], dict[str, Totals]] = {}
         for position, days in plan.value_days.items():
             exact = load_capture(Path(names[position]))
@@ -132,6 +142,11 @@ def restatements_between(sources: Sequence[Source]) -> list[Finding]:
         return restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
     except InputError:
         return []
+
+
+def _coverage_of(item: Input) -> SourceIndex | None:
+    sink, capture = read_input(item, lambda: CoverageSink(item.surface))
+    return sink.index(item.name, capture)
 
 
 def _shape_source(path: Path) -> Source:
