@@ -52,10 +52,12 @@ from verifier.store import (
     Coverage,
     CoverageWindow,
     Page,
+    PageSpool,
     RequestInfo,
     capture_filename,
     new_run_id,
-    save_new_capture,
+    page_bytes,
+    save_new_capture_spooled,
 )
 from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
@@ -434,9 +436,19 @@ def cursor_param(surface: Surface) -> str:
     return "after" if surface.pagination == "after" else "page"
 
 
+PageKeeper = Callable[[Page], Page]
+
+
 def fetch_chain(
-    fetcher: Fetcher, access: SurfaceAccess, window: Window | None, options: CaptureOptions
+    fetcher: Fetcher,
+    access: SurfaceAccess,
+    window: Window | None,
+    options: CaptureOptions,
+    keep: PageKeeper | None = None,
 ) -> ChainResult:
+    """Follow one window's cursors to the end. `keep` takes each page once its cursor is
+    read and returns what the result holds instead (`run_capture` spools the page to
+    disk and keeps a stub: the chain never holds the pages it fetched)."""
     surface = access.surface
     name = surface.name
     fetcher.progress.chain_started(name, window)
@@ -448,11 +460,12 @@ def fetch_chain(
     try:
         while True:
             page = fetcher.fetch(access, query)
-            pages.append(page)
             fetcher.progress.page_done(name, page.status)
-            if not page.ok:
+            cursor, problem = next_cursor(surface, page.body) if page.ok else (None, None)
+            pages.append(keep(page) if keep is not None else page)
+            del page  # a raw page (its body may be large) is gone before the next request
+            if not pages[-1].ok:
                 break
-            cursor, problem = next_cursor(surface, page.body)
             if cursor is not None and cursor in used:
                 problem = "cursor_loop"
             elif cursor is not None and len(pages) >= options.max_pages:
@@ -545,13 +558,19 @@ def run_chains(
     fetcher: Fetcher,
     plans: Sequence[tuple[SurfaceAccess, list[Window | None]]],
     options: CaptureOptions,
+    keepers: Sequence[PageKeeper | None] | None = None,
 ) -> dict[str, list[ChainResult]]:
-    """Every (surface, window) chain on one bounded pool; results kept in window order."""
+    """Every (surface, window) chain on one bounded pool; results kept in window order.
+    `keepers` gives each chain (in plan order) its page keeper."""
     jobs = [(access, window) for access, windows in plans for window in windows]
+    keeps = list(keepers) if keepers is not None else [None] * len(jobs)
     pool = ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="capture")
     try:
         with interrupt_cancels(fetcher) as interrupted:
-            futures = [pool.submit(fetch_chain, fetcher, a, w, options) for a, w in jobs]
+            futures = [
+                pool.submit(fetch_chain, fetcher, a, w, options, keep)
+                for (a, w), keep in zip(jobs, keeps, strict=True)
+            ]
             results = [future.result() for future in futures]
         if interrupted():
             raise KeyboardInterrupt
@@ -622,25 +641,37 @@ def run_capture(
         chain_windows: list[Window | None] = [*windows] if windows else [None]
         plans.append((access, chain_windows))
     began = time.perf_counter()
-    results = run_chains(fetcher, plans, options)
-    fetched = time.perf_counter()
-    captured_at = captured_at_now()
-    run_id = new_run_id()
-    paths: list[Path] = []
-    findings: list[Finding] = []
-    failures: list[str] = []
-    for access, _ in plans:
-        chains = results[access.surface.name]
-        failed = [c.failure for c in chains if c.failure]
-        if failed:
-            failures.append(f"{access.surface.name}: {failed[0]}")
-            continue
-        raw, events = assemble(
-            access, chains, windows_of[access.surface.name], options, captured_at
-        )
-        path, surface_findings = save_one(raw, events, out_dir, safety, run_id)
-        paths.append(path)
-        findings.extend(surface_findings)
+    spools: dict[str, list[PageSpool]] = {}
+    try:
+        keepers: list[PageKeeper | None] = []
+        for access, chain_windows in plans:
+            for _window in chain_windows:
+                spool = PageSpool(out_dir)
+                spools.setdefault(access.surface.name, []).append(spool)
+                keepers.append(page_keeper(access.surface, safety, spool))
+        results = run_chains(fetcher, plans, options, keepers)
+        fetched = time.perf_counter()
+        captured_at = captured_at_now()
+        run_id = new_run_id()
+        paths: list[Path] = []
+        findings: list[Finding] = []
+        failures: list[str] = []
+        for access, _ in plans:
+            name = access.surface.name
+            chains = results[name]
+            failed = [c.failure for c in chains if c.failure]
+            if failed:
+                failures.append(f"{name}: {failed[0]}")
+                continue
+            raw, events = assemble(access, chains, windows_of[name], options, captured_at)
+            path, surface_findings = save_spooled(
+                raw, events, spools[name], out_dir, safety, run_id
+            )
+            paths.append(path)
+            findings.extend(surface_findings)
+    finally:
+        for spool in (s for group in spools.values() for s in group):
+            spool.discard()
     return CaptureRun(
         tuple(paths),
         tuple(findings),
@@ -651,20 +682,40 @@ def run_capture(
     )
 
 
-def save_one(
+def page_keeper(surface: Surface, safety: Safety, spool: PageSpool) -> PageKeeper:
+    """Each page of a chain, as it arrives: anonymised, leak-gated and appended to the
+    chain's spool on disk. What the chain keeps is a stub: the status and, for a non-2xx
+    answer (small; its findings quote the vendor's message), the anonymised page."""
+    shell = Capture(surface.name, RequestInfo("GET", ""), (), "", None)
+
+    def keep(page: Page) -> Page:
+        anonymised = safety.anonymise(replace(shell, pages=(page,))).pages[0]
+        data = page_bytes(anonymised)
+        safety.guard(data)  # refuses (and the run writes nothing) on any leak
+        spool.append(data)
+        if anonymised.ok:
+            return Page(anonymised.status, anonymised.url)
+        return anonymised
+
+    return keep
+
+
+def save_spooled(
     raw: Capture,
     events: Sequence[tuple[int, PaginationEvent]],
+    spools: Sequence[PageSpool],
     out_dir: Path,
     safety: Safety,
     run_id: str,
 ) -> tuple[Path, list[Finding]]:
-    """Anonymise, attach findings (built from the anonymised pages), gate and write under
-    a name of this run's own (never replacing another run's file)."""
-    anonymised = safety.anonymise(raw)
+    """Anonymise the envelope, attach findings (built from the anonymised pages: `raw`
+    holds the chains' stubs), gate and write the spooled pages under a name of this
+    run's own (never replacing another run's file)."""
+    anonymised = safety.anonymise(replace(raw, pages=()))
     planned = out_dir / capture_filename(anonymised, run_id)
-    findings = capture_time_findings(anonymised, str(planned), events)
+    findings = capture_time_findings(replace(anonymised, pages=raw.pages), str(planned), events)
     final = replace(anonymised, findings=tuple(f.to_json() for f in findings))
-    path = save_new_capture(final, out_dir, run_id, guard=safety.guard)
+    path = save_new_capture_spooled(final, spools, out_dir, run_id, guard=safety.guard)
     if path != planned:  # the name was taken after all (a reused run id): say where it went
         findings = [replace(f, source=str(path)) for f in findings]
     return path, findings

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -282,27 +283,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def atomic_create_bytes(path: Path, data: bytes) -> None:
-    """Like `atomic_write_bytes`, but never replaces a file: the finished temp file is
-    hard-linked to `path`, which fails with FileExistsError when the name is taken
-    (O_EXCL semantics, so two runs can never overwrite each other)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp_name, path)
-    except FileExistsError:
-        raise
-    except OSError as exc:
-        raise DiskError(f"could not write {path}: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-
-
 def save_capture(
     capture: Capture,
     path: Path,
@@ -330,13 +310,108 @@ def save_new_capture(
     data = serialise(capture.to_json())
     if guard is not None:
         guard(data)
-    for attempt in range(1, 1000):
-        path = out_dir / capture_filename(capture, run_id, attempt)
-        try:
-            atomic_create_bytes(path, data)
-        except FileExistsError:
-            continue
-        return path
+    return _create_new(capture, out_dir, run_id, lambda handle: handle.write(data))
+
+
+# -- Streaming writes: pages go to disk as they arrive ---------------------------------------
+
+_INDENT = b"    "  # a page sits two levels deep: {"pages": [ {...} ]}
+_NO_PAGES = b'\n  "pages": [],\n'
+
+
+def page_bytes(page: Page) -> bytes:
+    """A page serialised exactly as it sits in a capture file's `pages` array."""
+    data = orjson.dumps(page.to_json(), default=dumps_default, option=orjson.OPT_INDENT_2)
+    # A JSON text holds no raw newline inside a string: every newline starts a line.
+    return _INDENT + data.replace(b"\n", b"\n" + _INDENT)
+
+
+class PageSpool:
+    """Serialised pages appended to a temp file as they arrive (one per cursor chain),
+    so a capture never holds its pages in memory. The file has no name (it is unlinked
+    at once, or made with O_TMPFILE), so even a killed run leaves nothing behind. It
+    becomes part of a capture file through `save_new_capture_spooled`; `discard` closes
+    it."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._handle = tempfile.TemporaryFile(dir=directory)
+        self.count = 0
+
+    def append(self, data: bytes) -> None:
+        """One page, as `page_bytes` serialised it."""
+        if self.count:
+            self._handle.write(b",\n")
+        self._handle.write(data)
+        self.count += 1
+
+    def copy_to(self, out: BinaryIO) -> None:
+        self._handle.flush()
+        self._handle.seek(0)
+        shutil.copyfileobj(self._handle, out, 1 << 20)
+        self._handle.seek(0, os.SEEK_END)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._handle.close()
+
+
+def save_new_capture_spooled(
+    capture: Capture,
+    spools: Sequence[PageSpool],
+    out_dir: Path,
+    run_id: str,
+    *,
+    guard: Callable[[bytes], None] | None = None,
+) -> Path:
+    """Like `save_new_capture` for a capture whose pages are in `spools` (in order) and
+    whose `pages` is empty: the same bytes, written without holding the pages. `guard`
+    sees every byte that is not a spooled page (each page passed it when spooled)."""
+    data = serialise(capture.to_json())
+    if guard is not None:
+        guard(data)
+    filled = [spool for spool in spools if spool.count]
+
+    def write(handle: BinaryIO) -> None:
+        if not filled:
+            handle.write(data)
+            return
+        head, tail = data.split(_NO_PAGES)
+        handle.write(head + b'\n  "pages": [\n')
+        for index, spool in enumerate(filled):
+            if index:
+                handle.write(b",\n")
+            spool.copy_to(handle)
+        handle.write(b"\n  ],\n" + tail)
+
+    return _create_new(capture, out_dir, run_id, write)
+
+
+def _create_new(
+    capture: Capture, out_dir: Path, run_id: str, write: Callable[[BinaryIO], object]
+) -> Path:
+    """Write a temp file in `out_dir`, fsync it, then hard-link it under the first free
+    capture file name: the link fails when a name is taken (O_EXCL semantics), so no
+    other file is ever replaced, and a reader sees no file or the whole one."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".verify-capture-", suffix=".tmp", dir=out_dir)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for attempt in range(1, 1000):
+            path = out_dir / capture_filename(capture, run_id, attempt)
+            try:
+                os.link(tmp_name, path)
+            except FileExistsError:
+                continue
+            return path
+    except OSError as exc:
+        raise DiskError(f"could not write a capture in {out_dir}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
     raise DiskError(f"could not find a free capture file name in {out_dir}")
 
 
