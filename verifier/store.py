@@ -335,7 +335,8 @@ class PageSpool:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self._handle = tempfile.TemporaryFile(dir=directory)
+        # Open for the spool's life: closed by `discard`, which every caller runs.
+        self._handle = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115
         self.count = 0
 
     def append(self, data: bytes) -> None:
