@@ -33,6 +33,7 @@ ORJSON_LOAD = "import sys, orjson; orjson.loads(open(sys.argv[1], 'rb').read())"
 class Timing:
     label: str
     seconds: float
+    cpu_seconds: float  # user + system: steadier than wall time on a shared machine
     peak_mb: float
     exit_code: int
 
@@ -49,7 +50,8 @@ def measure(label: str, argv: list[str]) -> Timing:
         if exit_code not in (0, 1):
             errors.seek(0)
             sys.stderr.write(errors.read().decode(errors="replace")[-2000:])
-    return Timing(label, seconds, usage.ru_maxrss / 1024, exit_code)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Timing(label, seconds, cpu, usage.ru_maxrss / 1024, exit_code)
 
 
 def data_file(out_dir: Path, surface: str, rows: int) -> Path:
@@ -95,7 +97,7 @@ def table(path: Path, timings: list[Timing]) -> str:
     base = {t.label: t.seconds for t in timings}
     lines = [
         f"\n{path.name} ({size:.0f} MB)",
-        f"{'command':<36}{'wall s':>9}{'peak RSS MB':>13}{'exit':>6}  ratio",
+        f"{'command':<36}{'wall s':>9}{'cpu s':>9}{'peak RSS MB':>13}{'exit':>6}  ratio",
     ]
     for t in timings:
         ratio = ""
@@ -103,7 +105,10 @@ def table(path: Path, timings: list[Timing]) -> str:
             ratio = f"{base['check-jsonschema'] / t.seconds:.1f}x faster than check-jsonschema"
         elif t.label.startswith("verify diff") and "orjson.loads" in base:
             ratio = f"{t.seconds / base['orjson.loads']:.2f}x orjson.loads"
-        lines.append(f"{t.label:<36}{t.seconds:>9.2f}{t.peak_mb:>13.0f}{t.exit_code:>6}  {ratio}")
+        lines.append(
+            f"{t.label:<36}{t.seconds:>9.2f}{t.cpu_seconds:>9.2f}{t.peak_mb:>13.0f}"
+            f"{t.exit_code:>6}  {ratio}"
+        )
     return "\n".join(lines)
 
 

@@ -128,7 +128,7 @@ def classify_number(value: float) -> str | None:
 
 # -- Value fingerprints ------------------------------------------------------------------
 
-SKETCH_LIMIT = 1024  # non-null values per leaf whose hashes enter its sketch
+SKETCH_LIMIT = 256  # non-null values per leaf whose hashes enter its sketch
 _HASH_BITS = 64
 _HASH_MASK = (1 << _HASH_BITS) - 1
 _STRING_TIMESTAMPS = frozenset(
@@ -184,19 +184,15 @@ def _epoch(text: str) -> float | None:
     return moment.timestamp()
 
 
-def _exact_parts(numbers: list[Any]) -> list[float]:
-    """Floats whose exact sum is the exact sum of `numbers` (each part the correctly
-    rounded rest), so that adding batches keeps the total independent of batching."""
-    parts: list[float] = []
-    try:
-        while True:
-            rest = math.fsum(itertools.chain(numbers, (-p for p in parts)))
-            if rest == 0 or not math.isfinite(rest):
-                break
-            parts.append(rest)
-    except (OverflowError, ValueError):
-        return [math.inf]
-    return parts
+def _pair_hash(row: int, value: int) -> int:
+    """One 64-bit hash of a (row, value) pair from the two hashes (splitmix64 finaliser)."""
+    z = (row ^ (value * 0x9E3779B97F4A7C15)) & _HASH_MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _HASH_MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _HASH_MASK
+    return z ^ (z >> 31)
+
+
+_MEMO_LIMIT = 100_000
 
 
 def _item_slots(path: str) -> tuple[bool, ...]:
@@ -259,7 +255,8 @@ class SeenValue:
 @dataclass(frozen=True, slots=True)
 class NumberStats:
     """Every JSON number of a leaf: count, smallest, largest and the sum (exact for
-    integers; for decimals the correctly rounded exact sum, whatever the order or batching)."""
+    integers; with decimals, the correctly rounded sum to 12 significant digits, the same
+    whatever the order or batching)."""
 
     count: int
     minimum: int | float
@@ -549,7 +546,7 @@ class _Node:
         self.values: dict[Any, int] | None = {} if track_values else None
         self.value_pointers: dict[Any, str] = {}
         self.money: list[float] | None = [0, 0.0, float("inf"), float("-inf"), 1] if money else None
-        # [count, exact integer total, minimum, maximum, decimal parts (see _exact_parts)]
+        # [count, exact integer total, minimum, maximum, per-batch sums of the decimals]
         self.numbers: list[Any] | None = None
         self.sketch: list[int] | None = None  # [size, values, rows, pairs] hash sums
         self.slots: tuple[bool, ...] | None = None
@@ -594,6 +591,8 @@ class Profiler:
         self._prefix_len = 0  # pointer prefix of the body being walked
         self._ordinal = 0  # which body (page) is being walked
         self._contradictions: list[Contradiction] = []
+        self._hashes: dict[tuple[type, Any], int] = {}  # value -> stable_hash(value_token)
+        self._rows: dict[str, int] = {}  # row -> stable_hash(row)
 
     # Public entry points ---------------------------------------------------------------
 
@@ -749,21 +748,36 @@ class Profiler:
         if node.slots is None:
             node.slots = _item_slots(node.path)
         take = values[: SKETCH_LIMIT - state[0]]
-        for index, value in enumerate(take):
-            token = value_token(value)
-            row = self._row_of(locate(index), node.slots)
-            state[1] += stable_hash(token)
-            state[2] += stable_hash(row)
-            state[3] += stable_hash(f"{row}\x1f{token}")
+        value_hashes = list(map(self._value_hash, take))
+        row_hashes = [self._row_hash(locate(i), node.slots) for i in range(len(take))]
         state[0] += len(take)
+        state[1] += sum(value_hashes)
+        state[2] += sum(row_hashes)
+        state[3] += sum(map(_pair_hash, row_hashes, value_hashes))
 
-    def _row_of(self, pointer: str, slots: tuple[bool, ...]) -> str:
+    def _value_hash(self, value: Any) -> int:
+        key = (value.__class__, value)  # 1, 1.0 and True are one dict key otherwise
+        known = self._hashes.get(key)
+        if known is None:
+            if len(self._hashes) > _MEMO_LIMIT:
+                self._hashes.clear()
+            known = self._hashes[key] = stable_hash(value_token(value))
+        return known
+
+    def _row_hash(self, pointer: str, slots: tuple[bool, ...]) -> int:
         tail = pointer[self._prefix_len :]
         tokens = tail.split("/")[1:]
-        if len(tokens) != len(slots):
-            return f"{self._ordinal}{tail}"
-        indices = [token for token, is_index in zip(tokens, slots, strict=True) if is_index]
-        return f"{self._ordinal}/" + "/".join(indices)
+        if len(tokens) == len(slots):
+            indices = [token for token, is_index in zip(tokens, slots, strict=True) if is_index]
+            row = f"{self._ordinal}/" + "/".join(indices)
+        else:
+            row = f"{self._ordinal}{tail}"
+        known = self._rows.get(row)
+        if known is None:
+            if len(self._rows) > _MEMO_LIMIT:
+                self._rows.clear()
+            known = self._rows[row] = stable_hash(row)
+        return known
 
     def _objects(self, node: _Node, objects: list[dict[str, Any]], locate: Locate) -> None:
         if not node.first_object:
@@ -872,7 +886,7 @@ class Profiler:
                     node.format_pointers[fmt] = locate(numbers.index(first))
         self._number_stats(node, numbers, smallest, largest, exact)
         if node.money is not None:
-            self._money(node, numbers)
+            self._money(node, numbers, smallest, largest)
         if node.values is not None:
             self._seen_values(node, numbers, locate)
 
@@ -889,17 +903,25 @@ class Profiler:
         if exact:
             stats[1] += sum(numbers)
         else:
-            stats[4].extend(_exact_parts(numbers))
+            try:
+                stats[4].append(math.fsum(numbers))
+            except (OverflowError, ValueError):
+                stats[4].append(math.inf)
 
     @staticmethod
-    def _money(node: _Node, numbers: list[float]) -> None:
+    def _money(
+        node: _Node,
+        numbers: list[float],
+        smallest: float | None = None,
+        largest: float | None = None,
+    ) -> None:
         stats = node.money
         if stats is None or not numbers:
             return
         stats[0] += len(numbers)
         stats[1] += sum(map(abs, numbers))
-        stats[2] = min(stats[2], min(numbers))
-        stats[3] = max(stats[3], max(numbers))
+        stats[2] = min(stats[2], min(numbers) if smallest is None else smallest)
+        stats[3] = max(stats[3], max(numbers) if largest is None else largest)
         if stats[4] and not all(map(float.is_integer, map(float, numbers))):
             stats[4] = 0
 
@@ -1034,7 +1056,8 @@ def _fingerprint(node: _Node) -> Fingerprint | None:
         total: int | float | None = integers
         if parts:
             try:
-                total = math.fsum([*parts, integers])
+                # 12 significant digits: the same whatever the batching (streamed or whole).
+                total = float(f"{math.fsum([*parts, integers]):.12g}")
             except (OverflowError, ValueError):
                 total = None
         if isinstance(total, float) and not math.isfinite(total):
