@@ -130,13 +130,16 @@ def test_only_requested_surfaces_are_captured(tmp_path: Path) -> None:
     assert len(rows(document(run, "openai_org_users"))) == 5
 
 
-def test_sandbox_run_without_a_configured_key_uses_a_throwaway_one(
+def test_sandbox_run_without_a_configured_key_uses_the_public_sandbox_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("VERIFY_ANON_KEY")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    run = capture_from_sandbox(
-        tmp_path / "out", start=START, end=END, surfaces=["openai_org_users"]
-    )
-    assert run.paths
+    runs = [
+        capture_from_sandbox(tmp_path / "out", start=START, end=END, surfaces=["openai_org_users"])
+        for _ in range(2)
+    ]
+    assert all(run.paths for run in runs)
     assert not (tmp_path / "config").exists(), "a sandbox run must not create a key file"
+    prints = {document(run, "openai_org_users")["anonymisation"]["key_fingerprint"] for run in runs}
+    assert len(prints) == 1, "sandbox runs share one key, so their captures merge"

@@ -147,6 +147,27 @@ def test_newest_capture_wins_every_bucket_counts_once_and_restatements_are_named
         assert Decimal(finding.details["new"][field]) == case["new"][d, u]
 
 
+def test_runs_within_one_second_are_ordered_by_their_fraction() -> None:
+    old, new = {(0, 0): Decimal(1), (0, 1): Decimal(2)}, {(0, 0): Decimal(1), (0, 1): Decimal(5)}
+    for first, second in [
+        ("2026-05-10T00:00:00.100000Z", "2026-05-10T00:00:00.200000Z"),
+        ("2026-05-10T00:00:00Z", "2026-05-10T00:00:00.5Z"),  # an older file's whole second
+        ("2026-05-10T00:00:00.900000Z", "2026-05-10T00:00:01Z"),
+    ]:
+        older = _capture_of(COSTS, old, (0, 1), first)
+        newer = _capture_of(COSTS, new, (0, 1), second)
+        for inputs in ([older, newer], [newer, older]):
+            result = merge_sources(inputs)
+            assert dollars(result)[BASE.isoformat(), f"openai:{USERS[1]}"] == Decimal(5)
+            (restated,) = result.restatements
+            assert restated.details is not None and restated.details["new"] == {"cost_usd": "5"}
+
+
+def test_captured_at_has_microseconds() -> None:
+    stamp = capture_module.captured_at_now()
+    assert len(stamp) == len("2026-05-10T00:00:00.000000Z") and stamp.endswith("Z")
+
+
 def test_versions_captured_in_the_same_second_must_agree() -> None:
     one = _capture_of(
         COSTS, {(0, 0): Decimal(1), (0, 1): Decimal(2)}, (0, 1), "2026-05-10T00:00:00Z"
@@ -154,7 +175,7 @@ def test_versions_captured_in_the_same_second_must_agree() -> None:
     two = _capture_of(
         COSTS, {(0, 0): Decimal(1), (0, 1): Decimal(3)}, (0, 1), "2026-05-10T00:00:00Z"
     )
-    with pytest.raises(InputError, match="captured in the same second"):
+    with pytest.raises(InputError, match="captured at the same time"):
         merge_sources([one, two])
     assert len(merge_sources([one, one]).rows) == 2  # equal versions: one counts
 

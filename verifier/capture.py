@@ -521,7 +521,9 @@ def capture_time_findings(
 
 
 def captured_at_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 UTC with microseconds: the merge orders captures of one bucket by it, so
+    two runs in the same second must still tell which came last."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def request_info(access: SurfaceAccess, windows: Sequence[Window], limit: int) -> RequestInfo:
@@ -738,13 +740,17 @@ def default_safety(key: AnonKey, secrets: Sequence[str]) -> Safety:
 
 
 def anonymisation_key(*, sandbox: bool, env: Mapping[str, str] | None = None) -> AnonKey:
-    """The configured key; a sandbox run without VERIFY_ANON_KEY uses a throwaway one."""
+    """The configured key; a sandbox run without VERIFY_ANON_KEY uses a fixed public one
+    (and never creates a key file)."""
     source = os.environ if env is None else env
     if sandbox and not source.get("VERIFY_ANON_KEY"):
-        return key_from_text("verify-sandbox-throwaway-" + uuid.uuid4().hex)
+        # Sandbox data is fake, so a fixed public key is safe, and it lets sandbox runs
+        # stack like real ones (daily --since-last runs, concurrent runs into one --out).
+        return key_from_text(SANDBOX_KEY_TEXT)
     return load_key(env=dict(source))
 
 
+SANDBOX_KEY_TEXT = "verify sandbox key v1 - PUBLIC, NOT SECRET, for fake sandbox data only"
 SANDBOX_RETRY = RetryPolicy(attempts=4, base_delay=0.02, max_delay=0.5, budget=5.0, timeout=0.5)
 SANDBOX_SLOW_SECONDS = 1.5  # longer than SANDBOX_RETRY.timeout, so the slow answer times out
 

@@ -423,7 +423,7 @@ def new_run_id() -> str:
 
 def capture_filename(capture: Capture, run_id: str | None = None, attempt: int = 1) -> str:
     """`<surface>__<captured_at>[__<run id>][-<n>].json`: sortable by time, unique per run."""
-    stamp = capture.captured_at.replace(":", "").replace("-", "")
+    stamp = capture.captured_at[:19].replace(":", "").replace("-", "") + "Z"  # to the second
     run = f"__{run_id}" if run_id else ""
     suffix = f"-{attempt}" if attempt > 1 else ""
     return f"{capture.surface}__{stamp}{run}{suffix}.json"

@@ -10,7 +10,7 @@ it was captured. The rules, applied per (surface, date):
 2. Pieces covering exactly the same time are versions of one bucket: the newest capture
    (by `captured_at`) is used. Consecutive versions whose values differ are a
    restatement (the vendor revised the day); versions with equal values are duplicates
-   and count once. Two versions captured in the same second must hold equal values,
+   and count once. Two versions with the same `captured_at` must hold equal values,
    or nobody can tell which is newer and the merge is refused.
 3. What remains must not overlap (two edge buckets 00:00-12:00 and 12:00-24:00 from
    successive runs make one day together); an overlap that is neither containment nor
@@ -37,7 +37,7 @@ class Piece:
     """One capture's part of one surface's UTC day."""
 
     capture: int  # index of the capture in the merge's input order
-    captured_at: str  # RFC 3339 UTC, second precision: sorts as text
+    captured_at: str  # RFC 3339 UTC, one precision for all pieces: sorts as text
     spans: tuple[Interval, ...]  # sorted, non-overlapping, non-touching
 
 
@@ -47,7 +47,7 @@ class DayPlan:
     dropped: tuple[int, ...]  # captures whose data for the day is left out
     # (older, newer) consecutive versions of one bucket: a restatement if values differ
     versions: tuple[tuple[int, int], ...]
-    # (a, b) versions captured in the same second: their values must be equal
+    # (a, b) versions with the same captured_at: their values must be equal
     ties: tuple[tuple[int, int], ...]
 
 

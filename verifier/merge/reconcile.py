@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +38,7 @@ class Version:
     day: str
     older: int
     newer: int
-    tie: bool  # captured in the same second: values must agree
+    tie: bool  # the same captured_at: values must agree
 
 
 @dataclass
@@ -60,8 +61,9 @@ def plan_merge(indexes: Sequence[SourceIndex | None], names: Sequence[str]) -> M
     for position, index in enumerate(indexes):
         if index is None:
             continue
+        when = capture_order(index.captured_at)
         for day, spans in index.days.items():
-            piece = Piece(position, index.captured_at, spans)
+            piece = Piece(position, when, spans)
             pieces.setdefault((index.surface, day), []).append(piece)
     for (surface, day), day_pieces in sorted(pieces.items()):
         if len(day_pieces) < 2:
@@ -75,6 +77,19 @@ def plan_merge(indexes: Sequence[SourceIndex | None], names: Sequence[str]) -> M
                 for capture in (older, newer):
                     plan.value_days.setdefault(capture, set()).add(day)
     return plan
+
+
+def capture_order(captured_at: str) -> str:
+    """`captured_at` as text that sorts in time order: RFC 3339 UTC with microseconds
+    (older captures have whole seconds, newer ones a fraction; text alone would sort
+    `...:48Z` after `...:48.5Z`). Unparseable text sorts as itself."""
+    try:
+        moment = datetime.fromisoformat(captured_at)
+    except ValueError:
+        return captured_at
+    if moment.tzinfo is None:
+        return captured_at
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # -- capture views -------------------------------------------------------------------------
@@ -164,7 +179,7 @@ ValueLookup = Callable[[int, str, str], Mapping[str, Totals]]  # capture, surfac
 
 def restatements(plan: MergePlan, values: ValueLookup) -> list[Finding]:
     """`value_restated` per person whose figures differ between consecutive versions of a
-    bucket; raises InputError for versions captured in the same second that disagree."""
+    bucket; raises InputError for versions with the same captured_at that disagree."""
     findings: list[Finding] = []
     for version in plan.versions:
         old = values(version.older, version.surface, version.day)
@@ -174,7 +189,7 @@ def restatements(plan: MergePlan, values: ValueLookup) -> list[Finding]:
             raise InputError(
                 "merge",
                 f"{version.surface} {version.day}: {plan.names[version.older]} and "
-                f"{plan.names[version.newer]} were captured in the same second "
+                f"{plan.names[version.newer]} were captured at the same time "
                 f"({plan.captured_at[version.newer]}) with different values, so neither "
                 "can be taken as the newer; merge only one of them",
             )
