@@ -77,10 +77,11 @@ class Source:
 
 
 def expand_paths(paths: Iterable[str | Path], *, recursive: bool = False) -> list[Path]:
-    """Files as given; a directory means every `*.json` directly inside it, sorted.
+    """Files as given; a directory means every `*.json` beneath it (the dated folders
+    `verify capture` makes), sorted, except lock files (`*.lock.json`, read only through
+    `--locks-dir`). Hidden directories such as `.git` are skipped.
 
-    `recursive` (used by `verify scan`) takes every file beneath a directory instead,
-    skipping hidden directories such as `.git`."""
+    `recursive` (used by `verify scan`) takes every file beneath a directory instead."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -100,14 +101,14 @@ def expand_paths(paths: Iterable[str | Path], *, recursive: bool = False) -> lis
 
 
 def _json_files_in(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.json") if p.is_file())
+    return [p for p in _files_beneath(directory, "*.json") if not p.name.endswith(".lock.json")]
 
 
-def _files_beneath(directory: Path) -> list[Path]:
+def _files_beneath(directory: Path, pattern: str = "*") -> list[Path]:
     def hidden(file: Path) -> bool:
         return any(part.startswith(".") for part in file.relative_to(directory).parts[:-1])
 
-    return sorted(p for p in directory.rglob("*") if p.is_file() and not hidden(p))
+    return sorted(p for p in directory.rglob(pattern) if p.is_file() and not hidden(p))
 
 
 @contextmanager

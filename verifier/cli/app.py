@@ -57,6 +57,12 @@ class VerifyGroup(click.Group):
             importlib.import_module(f"verifier.cli.{module}")
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args:  # plain `verify`: the help, as a success (click's default is exit 2)
+            click.echo(ctx.get_help())
+            ctx.exit(EXIT_PASS)
+        return super().parse_args(ctx, args)
+
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 
 from verifier.cli.app import emit, format_option, main, surface_option
 from verifier.gate import run_gate
 from verifier.lock import DEFAULT_LOCKS_DIR
+from verifier.surfaces import SURFACE_NAMES
 
 
 @main.command()
@@ -48,8 +51,21 @@ def gate(
         paths or ("captures",), surface=surface, locks_dir=locks_dir, allow_unlocked=allow_unlocked
     )
     code = emit(report, fmt)
-    unlocked = report.extra.get("unlocked") or []
-    if fmt == "text" and unlocked:
+    if fmt == "text":
+        _echo_gaps(report.extra, allow_unlocked)
+    return code
+
+
+def _echo_gaps(extra: Mapping[str, Any], allow_unlocked: bool) -> None:
+    """What the verdict line does not say: surfaces without a lock, and surfaces the gate
+    never saw (a PASS over one surface says nothing about the other three)."""
+    unlocked = extra.get("unlocked") or []
+    if unlocked:
         level = "warning" if allow_unlocked else "FAIL"
         click.echo(f"{level}: no lock yet for {', '.join(unlocked)} (see `verify lock --help`)")
-    return code
+    uncaptured = extra.get("uncaptured") or []
+    if uncaptured:
+        click.echo(
+            f"note: not checked, no capture given for {', '.join(uncaptured)} "
+            f"({len(uncaptured)} of {len(SURFACE_NAMES)} surfaces)"
+        )

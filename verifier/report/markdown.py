@@ -53,6 +53,10 @@ def _extra_sections(data: dict[str, object]) -> list[str]:
     unlocked = data.get("unlocked")
     if isinstance(unlocked, list) and unlocked:
         lines += ["", "**Surfaces without a lock:** " + ", ".join(f"`{s}`" for s in unlocked)]
+    uncaptured = data.get("uncaptured")
+    if isinstance(uncaptured, list) and uncaptured:
+        shown = ", ".join(f"`{s}`" for s in uncaptured)
+        lines += ["", f"**Not checked (no capture given):** {shown}"]
     contract = data.get("consumer_contract")
     if isinstance(contract, dict) and contract:
         lines += ["", "<details><summary>Consumer contract (paths the merge reads)</summary>", ""]
