@@ -1,9 +1,11 @@
 """`--format github`: GitHub Actions workflow commands (`::error file=...::message`), one
-per finding, so findings show as annotations on the pull request."""
+per finding, so findings show as annotations on the pull request, at the line and column
+of the finding's JSON pointer (see `verifier.locate`)."""
 
 from __future__ import annotations
 
 from verifier.findings import Finding, Report, sort_findings
+from verifier.locate import Position, locate_findings
 
 _LEVELS = {"breaking": "error", "warning": "warning", "info": "notice"}
 
@@ -16,9 +18,12 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _annotation(finding: Finding) -> str:
+def _annotation(finding: Finding, position: Position | None) -> str:
     title = f"{finding.kind} {finding.path or '(document)'}"
-    where = f"file={_escape_property(finding.source)},title={_escape_property(title)}"
+    where = f"file={_escape_property(finding.source)}"
+    if position is not None:
+        where += f",line={position.line},col={position.column}"
+    where += f",title={_escape_property(title)}"
     message = (
         f"{finding.surface}: expected {finding.expected}; observed {finding.observed}; "
         f"at {finding.pointer or '/'}"
@@ -28,7 +33,8 @@ def _annotation(finding: Finding) -> str:
 
 
 def render(report: Report) -> str:
-    lines = [_annotation(f) for f in sort_findings(report.findings)]
+    positions = locate_findings(report.findings)
+    lines = [_annotation(f, positions.get(f)) for f in sort_findings(report.findings)]
     unlocked = report.to_json().get("unlocked") or []
     level = "error" if report.verdict == "fail" else "warning"
     lines.extend(f"::{level} title=no lock::{s} has no lock yet" for s in unlocked)
