@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from verifier.errors import UsageError
 from verifier.findings import Report
-from verifier.report import github, json_format, junit, markdown, text
+from verifier.report import github, json_format, junit, markdown, sarif, text
 
 Renderer = Callable[[Report], str]
 
@@ -16,6 +16,7 @@ RENDERERS: dict[str, Renderer] = {
     "markdown": markdown.render,
     "junit": junit.render,
     "github": github.render,
+    "sarif": sarif.render,
 }
 
 
