@@ -26,7 +26,7 @@ def drifted() -> Report:
 
 
 def test_every_format_is_registered() -> None:
-    assert set(RENDERERS) == {"text", "json", "markdown", "junit", "github"}
+    assert set(RENDERERS) == {"text", "json", "markdown", "junit", "github", "sarif"}
 
 
 def test_markdown_table_per_surface(drifted: Report) -> None:
