@@ -32,6 +32,11 @@ SEVERITIES: tuple[str, ...] = get_args(Severity)
 SEVERITY_RANK = {"breaking": 0, "warning": 1, "info": 2}
 
 
+def severities_from(threshold: Severity) -> tuple[Severity, ...]:
+    """`threshold` and every severity above it: what `--fail-on threshold` fails on."""
+    return tuple(s for s in get_args(Severity) if SEVERITY_RANK[s] <= SEVERITY_RANK[threshold])
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One observation about one source. `expected`/`observed` are plain words."""

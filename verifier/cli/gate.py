@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from verifier.cli.app import emit, format_option, main, surface_option
+from verifier.findings import SEVERITIES, Severity, severities_from
 from verifier.gate import run_gate
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.surfaces import SURFACE_NAMES
@@ -29,12 +31,20 @@ from verifier.surfaces import SURFACE_NAMES
     show_default=True,
     help="Where the <surface>.lock.json files are.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default="breaking",
+    show_default=True,
+    help="Lowest finding severity that fails the gate.",
+)
 @format_option()
 def gate(
     paths: tuple[str, ...],
     surface: str | None,
     allow_unlocked: bool,
     locks_dir: Path,
+    fail_on: Severity,
     fmt: str,
 ) -> int:
     """Check and diff (against each surface's lock) everything the merge reads.
@@ -46,10 +56,12 @@ def gate(
     Examples:
       verify gate captures/live/
       verify gate --allow-unlocked captures/live/ --format github
+      verify gate --fail-on warning --format sarif > verify.sarif
     """
     report = run_gate(
         paths or ("captures",), surface=surface, locks_dir=locks_dir, allow_unlocked=allow_unlocked
     )
+    report = replace(report, fail_on=severities_from(fail_on))
     code = emit(report, fmt)
     if fmt == "text":
         _echo_gaps(report.extra, allow_unlocked)
