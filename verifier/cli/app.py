@@ -39,6 +39,7 @@ COMMAND_MODULES: dict[str, str] = {
     "lock": "lock",
     "gate": "gate",
     "merge": "merge",
+    "report": "report",
     "anonymise": "anonymise",
     "scan": "anonymise",
 }

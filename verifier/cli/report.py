@@ -1,0 +1,67 @@
+"""`verify report`: one self-contained HTML page over a set of captures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from verifier.cli.app import main
+from verifier.leakscan import leak_guard, literal_secrets
+from verifier.lock import DEFAULT_LOCKS_DIR
+from verifier.merge.values import parse_rate
+from verifier.report import html
+from verifier.spend import build_spend_view
+from verifier.store import atomic_write_bytes
+
+
+@main.command()
+@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write.",
+)
+@click.option(
+    "--locks-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_LOCKS_DIR,
+    show_default=True,
+    help="Where the <surface>.lock.json files are.",
+)
+@click.option("--allow-unlocked", is_flag=True, help="Gate unlocked surfaces as a warning.")
+@click.option(
+    "--credit-usd-rate",
+    "rate",
+    metavar="R",
+    help="Dollars per Codex credit: Codex spend joins the dollar chart.",
+)
+def report(
+    captures: tuple[str, ...], out: Path, locks_dir: Path, allow_unlocked: bool, rate: str | None
+) -> int:
+    """Write one self-contained HTML report (no network fetches) over capture files.
+
+    It shows the gate verdict and findings, coverage per surface and day, daily spend
+    (credits and dollars per day, stacked by surface, with the top people) and the join
+    coverage. Only pseudonyms from the anonymised captures appear; the page is leak-checked
+    before it is written. Exit 1 when the gate fails (the page is still written, without
+    spend figures).
+
+    \b
+    Examples:
+      verify report captures/2026-05 --out report.html
+      verify report captures/ --out report.html --credit-usd-rate 0.04
+    """
+    view = build_spend_view(
+        captures,
+        locks_dir=locks_dir,
+        allow_unlocked=allow_unlocked,
+        credit_usd_rate=parse_rate(rate) if rate is not None else None,
+    )
+    data = html.render(view).encode("utf-8")
+    leak_guard(literal_secrets(os.environ), where=str(out))(data)
+    atomic_write_bytes(out, data)
+    click.echo(f"report: {view.gate.verdict.upper()}; wrote {out}")
+    return 1 if view.gate.verdict == "fail" else 0
