@@ -79,7 +79,8 @@ def test_daily_dollars_are_the_merge_totals_exactly(captures: Path, tmp_path: Pa
     merged = merge_paths([captures / "2026-05"])
     expected = sum(r.api_cost_usd for r in merged.rows if r.api_cost_usd is not None)
     assert shown == expected and shown > 0
-    assert sum(Decimal(r[1]) for r in rows) == sum(r.codex_credits for r in merged.rows)
+    credits = sum(r.codex_credits for r in merged.rows if r.codex_credits is not None)
+    assert sum(Decimal(r[1]) for r in rows) == credits
 
 
 def test_a_day_a_surface_did_not_cover_is_missing_not_zero(tmp_path: Path) -> None:
@@ -104,6 +105,7 @@ def test_a_day_a_surface_did_not_cover_is_missing_not_zero(tmp_path: Path) -> No
     assert "missing" in rows["2026-05-05"][2]
     assert Decimal(rows["2026-05-02"][2]) >= 0
     assert "not covered" in page
+    assert "openai_org_costs</code> 2026-05-04..2026-05-06 (3 day(s))" in page
 
 
 def test_failing_gate_writes_the_findings_and_no_spend(tmp_path: Path) -> None:

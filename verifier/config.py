@@ -66,7 +66,8 @@ def load_config(start: Path | None = None) -> ToolConfig:
     base = pyproject.parent
 
     def resolved(key: str, default: Path) -> Path:
-        return base / table.get(key, str(default))
+        value: str = table.get(key, str(default))
+        return base / value
 
     consumers = table.get("consumers")
     return ToolConfig(

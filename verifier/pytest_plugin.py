@@ -111,9 +111,9 @@ def locked_captures(verify_config: ToolConfig) -> Mapping[str, tuple[Path, ...]]
         for path in sorted(verify_config.captures.rglob("*.json")):
             if path.name.endswith(".lock.json") or not path.is_file():
                 continue
-            surface = wanted.get(_sha256(path))
-            if surface is not None:
-                found[surface].append(path)
+            owner = wanted.get(_sha256(path))
+            if owner is not None:
+                found[owner].append(path)
     return {surface: tuple(paths) for surface, paths in found.items()}
 
 

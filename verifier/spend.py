@@ -5,25 +5,26 @@ Money stays Decimal. A day a surface did not cover has no value (None), never 0.
 gate fails there is no spend at all: the merge would refuse those captures, so the report
 shows why instead of numbers that may be wrong.
 
-Coverage per surface and day is derived from the bucket dates present in the captures
-(costs and usage send a bucket for every day asked for, even an empty one; the ChatGPT
-surface only has rows for days with activity, so a quiet day there shows as not seen)."""
+Coverage per surface and day comes from `verifier.coverage`: the windows each capture
+says the vendor answered (capture format 2), or its request window and the buckets and
+rows it holds; a date is whole when the answered seconds cover all of it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from verifier.anonymise import require_same_fingerprint
+from verifier.coverage import DAY_SECONDS, Gap, Interval, index_source, normalise
 from verifier.findings import Report
 from verifier.gate import run_gate
-from verifier.inputs import expand_paths
+from verifier.inputs import Source, expand_paths
 from verifier.lock import DEFAULT_LOCKS_DIR
-from verifier.merge.core import MergedRow, MergeInputs, MergeResult, merge
-from verifier.merge.load import load_capture
+from verifier.merge.core import MergedRow, MergeResult
+from verifier.merge.load import load_capture, merge_sources
 from verifier.surfaces import SURFACE_NAMES
 
 CODEX = "chatgpt_enterprise_usage"
@@ -31,8 +32,8 @@ USAGE = "openai_org_usage_completions"
 COSTS = "openai_org_costs"
 USERS = "openai_org_users"
 COVERAGE_BASIS = (
-    "derived from the bucket dates present in the captures (the captures carry no "
-    "coverage record); a ChatGPT day without any activity shows as not seen"
+    "what the captures record the vendor answered (or, for older captures, the window "
+    "they asked for and the buckets and rows they hold)"
 )
 FULL, PARTIAL = "full", "partial"
 
@@ -70,6 +71,7 @@ class SpendView:
     coverage: tuple[SurfaceCoverage, ...]
     dates: tuple[str, ...]  # every UTC day from the first to the last one seen
     dollar_surfaces: tuple[str, ...]  # what the dollar bars stack
+    gaps: tuple[Gap, ...] = ()  # dates inside the range a surface did not cover, and why
 
 
 def build_spend_view(
@@ -84,37 +86,62 @@ def build_spend_view(
     captured = [(s.capture, s.name) for s in sources if s.capture is not None]
     require_same_fingerprint([c for c, _ in captured], [n for _, n in captured])
     gate = run_gate(paths, locks_dir=locks_dir, allow_unlocked=allow_unlocked)
-    inputs = MergeInputs()
     if gate.verdict == "fail":  # the parsers may not even read drifted captures
-        return SpendView(gate, None, (), (), (), (), ())
-    for source in sources:
-        inputs.add(source)
-    del sources
-    coverage = _coverage(inputs)
-    dates = _all_dates(coverage)
+        return SpendView(gate, None, (), (), (), (), (), ())
     provisional = allow_unlocked and bool(gate.extra.get("unlocked"))
-    merged = merge(inputs, credit_usd_rate=credit_usd_rate, provisional=provisional)
+    merged = merge_sources(sources, credit_usd_rate=credit_usd_rate, provisional=provisional)
+    coverage = _coverage(sources, merged)
+    dates = _all_dates(coverage)
     dollar_surfaces = (COSTS, CODEX) if credit_usd_rate is not None else (COSTS,)
-    covered = {c.surface: c.days for c in coverage}
-    days = _days(merged.rows, dates, covered, dollar_surfaces)
-    return SpendView(gate, merged, days, _people(merged.rows), coverage, dates, dollar_surfaces)
+    days = _days(merged.rows, dates, merged.covered, dollar_surfaces)
+    return SpendView(
+        gate,
+        merged,
+        days,
+        _people(merged.rows),
+        coverage,
+        dates,
+        dollar_surfaces,
+        tuple(merged.gaps),
+    )
 
 
-def _coverage(inputs: MergeInputs) -> tuple[SurfaceCoverage, ...]:
-    codex_days = dict.fromkeys(sorted({day for day, _user in inputs.codex.days}), FULL)
-    by_surface = {
-        CODEX: SurfaceCoverage(CODEX, codex_days, "days with activity"),
-        USAGE: SurfaceCoverage(USAGE, _bucket_days(inputs.api_usage.bucket_days)),
-        COSTS: SurfaceCoverage(COSTS, _bucket_days(inputs.api_costs.bucket_days)),
-        USERS: SurfaceCoverage(
-            USERS, {}, f"a list, not daily: {len(inputs.directory.emails)} user(s)"
-        ),
-    }
-    return tuple(by_surface[name] for name in SURFACE_NAMES if name in by_surface)
+def _coverage(sources: Sequence[Source], merged: MergeResult) -> tuple[SurfaceCoverage, ...]:
+    """Per surface and date: covered whole, in part, or not (a date absent)."""
+    spans: dict[str, dict[str, list[Interval]]] = {}
+    for source in sources:
+        index = index_source(source)
+        if index is not None:
+            per_day = spans.setdefault(index.surface, {})
+            for day, intervals in index.days.items():
+                per_day.setdefault(day, []).extend(intervals)
+    out = []
+    for surface in SURFACE_NAMES:
+        if surface == USERS:
+            people = sum(
+                _list_length(body.value)
+                for s in sources
+                if s.surface.name == USERS
+                for body in s.ok_bodies
+            )
+            out.append(SurfaceCoverage(surface, {}, f"a list, not daily: {people} user(s)"))
+            continue
+        per_day = spans.get(surface, {})
+        days = {
+            day: FULL if _seconds(per_day.get(day, [])) >= DAY_SECONDS else PARTIAL
+            for day in sorted(merged.covered.get(surface, ()))
+        }
+        out.append(SurfaceCoverage(surface, days))
+    return tuple(out)
 
 
-def _bucket_days(bucket_days: Mapping[str, bool]) -> dict[str, str]:
-    return {day: PARTIAL if partial else FULL for day, partial in sorted(bucket_days.items())}
+def _seconds(intervals: Sequence[Interval]) -> int:
+    return sum(end - start for start, end in normalise(intervals))
+
+
+def _list_length(body: object) -> int:
+    data = body.get("data") if isinstance(body, dict) else None
+    return len(data) if isinstance(data, list) else 0
 
 
 def _all_dates(coverage: Sequence[SurfaceCoverage]) -> tuple[str, ...]:
@@ -128,14 +155,15 @@ def _all_dates(coverage: Sequence[SurfaceCoverage]) -> tuple[str, ...]:
 def _days(
     rows: Sequence[MergedRow],
     dates: Sequence[str],
-    covered: Mapping[str, Mapping[str, str]],
+    covered: Mapping[str, Collection[str]],
     dollar_surfaces: Sequence[str],
 ) -> tuple[DaySpend, ...]:
     credits: dict[str, Decimal] = {}
     dollars: dict[tuple[str, str], Decimal] = {}
     people: dict[str, dict[str, Decimal]] = {}
     for row in rows:
-        credits[row.date] = credits.get(row.date, Decimal(0)) + row.codex_credits
+        if row.codex_credits is not None:
+            credits[row.date] = credits.get(row.date, Decimal(0)) + row.codex_credits
         if row.api_cost_usd is not None:
             key = (row.date, COSTS)
             dollars[key] = dollars.get(key, Decimal(0)) + row.api_cost_usd
@@ -148,10 +176,12 @@ def _days(
     out = []
     for day in dates:
         by_surface = {
-            surface: dollars.get((day, surface), Decimal(0)) if day in covered[surface] else None
+            surface: dollars.get((day, surface), Decimal(0))
+            if day in covered.get(surface, ())
+            else None
             for surface in dollar_surfaces
         }
-        codex = credits.get(day, Decimal(0)) if day in covered[CODEX] else None
+        codex = credits.get(day, Decimal(0)) if day in covered.get(CODEX, ()) else None
         ranked = sorted(people.get(day, {}).items(), key=lambda item: (-item[1], item[0]))
         out.append(DaySpend(day, codex, by_surface, tuple(ranked[:3])))
     return tuple(out)
@@ -160,14 +190,14 @@ def _days(
 def _spent(row: MergedRow) -> Decimal:
     """A row's spend for ranking: dollars when it has any, else its credits."""
     dollars = (row.api_cost_usd or Decimal(0)) + (row.codex_cost_usd or Decimal(0))
-    return dollars or row.codex_credits
+    return dollars or row.codex_credits or Decimal(0)
 
 
 def _people(rows: Sequence[MergedRow]) -> tuple[PersonSpend, ...]:
     credits: dict[str, Decimal] = {}
     dollars: dict[str, Decimal | None] = {}
     for row in rows:
-        credits[row.person] = credits.get(row.person, Decimal(0)) + row.codex_credits
+        credits[row.person] = credits.get(row.person, Decimal(0)) + (row.codex_credits or 0)
         row_dollars = [v for v in (row.api_cost_usd, row.codex_cost_usd) if v is not None]
         if row_dollars:
             dollars[row.person] = (dollars.get(row.person) or Decimal(0)) + sum(row_dollars)

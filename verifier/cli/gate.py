@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from verifier.cli.app import emit, format_option, main, surface_option
+from verifier.config import load_config
 from verifier.findings import SEVERITIES, Severity, severities_from
 from verifier.gate import run_gate
-from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.surfaces import SURFACE_NAMES
 
 
@@ -27,9 +27,8 @@ from verifier.surfaces import SURFACE_NAMES
 @click.option(
     "--locks-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_LOCKS_DIR,
-    show_default=True,
-    help="Where the <surface>.lock.json files are.",
+    help="Where the <surface>.lock.json files are [default: `locks` of [tool.verify] in "
+    "pyproject.toml, else captures/locks].",
 )
 @click.option(
     "--fail-on",
@@ -43,14 +42,15 @@ def gate(
     paths: tuple[str, ...],
     surface: str | None,
     allow_unlocked: bool,
-    locks_dir: Path,
+    locks_dir: Path | None,
     fail_on: Severity,
     fmt: str,
 ) -> int:
     """Check and diff (against each surface's lock) everything the merge reads.
 
     Exit 1 on any breaking finding, or when one of the four surfaces has no lock yet
-    (unless --allow-unlocked). PATH defaults to the captures/ directory.
+    (unless --allow-unlocked). PATH defaults to `captures` of [tool.verify] in
+    pyproject.toml, else the captures/ directory (read recursively, locks skipped).
 
     \b
     Examples:
@@ -58,8 +58,12 @@ def gate(
       verify gate --allow-unlocked captures/live/ --format github
       verify gate --fail-on warning --format sarif > verify.sarif
     """
+    settings = load_config()
     report = run_gate(
-        paths or ("captures",), surface=surface, locks_dir=locks_dir, allow_unlocked=allow_unlocked
+        paths or (settings.captures,),
+        surface=surface,
+        locks_dir=locks_dir or settings.locks,
+        allow_unlocked=allow_unlocked,
     )
     report = replace(report, fail_on=severities_from(fail_on))
     code = emit(report, fmt)

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from verifier.cli.app import main
+from verifier.config import load_config
 from verifier.leakscan import leak_guard, literal_secrets
-from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.values import parse_rate
 from verifier.report import html
 from verifier.spend import build_spend_view
@@ -17,7 +17,7 @@ from verifier.store import atomic_write_bytes
 
 
 @main.command()
-@click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")
+@click.argument("captures", nargs=-1, metavar="[CAPTURE...]")
 @click.option(
     "--out",
     required=True,
@@ -27,9 +27,8 @@ from verifier.store import atomic_write_bytes
 @click.option(
     "--locks-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_LOCKS_DIR,
-    show_default=True,
-    help="Where the <surface>.lock.json files are.",
+    help="Where the <surface>.lock.json files are [default: [tool.verify] locks, else "
+    "captures/locks].",
 )
 @click.option("--allow-unlocked", is_flag=True, help="Gate unlocked surfaces as a warning.")
 @click.option(
@@ -39,14 +38,19 @@ from verifier.store import atomic_write_bytes
     help="Dollars per Codex credit: Codex spend joins the dollar chart.",
 )
 def report(
-    captures: tuple[str, ...], out: Path, locks_dir: Path, allow_unlocked: bool, rate: str | None
+    captures: tuple[str, ...],
+    out: Path,
+    locks_dir: Path | None,
+    allow_unlocked: bool,
+    rate: str | None,
 ) -> int:
     """Write one self-contained HTML report (no network fetches) over capture files.
 
     It shows the gate verdict and findings, coverage per surface and day, daily spend
     (credits and dollars per day, stacked by surface, with the top people) and the join
     coverage. Only pseudonyms from the anonymised captures appear; the page is leak-checked
-    before it is written. Exit 1 when the gate fails (the page is still written, without
+    before it is written. CAPTURE defaults to [tool.verify] captures, else captures/.
+    Exit 1 when the gate fails (the page is still written, without
     spend figures).
 
     \b
@@ -54,9 +58,10 @@ def report(
       verify report captures/2026-05 --out report.html
       verify report captures/ --out report.html --credit-usd-rate 0.04
     """
+    settings = load_config()
     view = build_spend_view(
-        captures,
-        locks_dir=locks_dir,
+        captures or (settings.captures,),
+        locks_dir=locks_dir or settings.locks,
         allow_unlocked=allow_unlocked,
         credit_usd_rate=parse_rate(rate) if rate is not None else None,
     )

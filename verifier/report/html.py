@@ -164,6 +164,14 @@ def _coverage_section(view: SpendView) -> list[str]:
         '</span><span><i class="swatch" style="background:#facc15"></i>partial day</span>'
         '<span><i class="swatch" style="background:#e2e8f0"></i>not covered</span></p>'
     )
+    if view.gaps:
+        out.append("<h3>Gaps inside the range</h3><ul id=\"gaps\">")
+        out.extend(
+            f"<li><code>{_e(gap.surface)}</code> {_e(gap.label)} ({gap.days} day(s)): "
+            f"{_e('; '.join(gap.reasons))}</li>"
+            for gap in view.gaps
+        )
+        out.append("</ul>")
     out.append("</section>")
     return out
 
