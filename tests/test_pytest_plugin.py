@@ -5,7 +5,6 @@ locked captures), and `--verify-gate` stopping the session on breaking drift."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
