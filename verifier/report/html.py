@@ -165,7 +165,7 @@ def _coverage_section(view: SpendView) -> list[str]:
         '<span><i class="swatch" style="background:#e2e8f0"></i>not covered</span></p>'
     )
     if view.gaps:
-        out.append("<h3>Gaps inside the range</h3><ul id=\"gaps\">")
+        out.append('<h3>Gaps inside the range</h3><ul id="gaps">')
         out.extend(
             f"<li><code>{_e(gap.surface)}</code> {_e(gap.label)} ({gap.days} day(s)): "
             f"{_e('; '.join(gap.reasons))}</li>"
