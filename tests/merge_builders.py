@@ -6,7 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from verifier.inputs import Source, source_from_document
+from verifier.consumer import CONTRACTS
+from verifier.consumer.mapping import ReadingPlan, plan_from_profile
+from verifier.inputs import Source, load_sources, source_from_document
+from verifier.profile import profile_source
 from verifier.store import Capture, Page, RequestInfo
 from verifier.surfaces import SURFACES
 
@@ -137,3 +140,16 @@ def users_body(
 
 
 PER_DAY_COSTS = {"bucket_width": "1d"}  # a costs capture not grouped by user
+
+
+def documented_plans() -> dict[str, ReadingPlan]:
+    """The reading plans locks of the documented captures give (seed shape for Codex,
+    RFC 3339 Z edges there, Unix seconds on OpenAI): what the gate hands the merge."""
+    from tests.conftest import DOCUMENTED_CAPTURES
+
+    plans = {}
+    for path in sorted(DOCUMENTED_CAPTURES.glob("*.json")):
+        (documented,) = load_sources([path])
+        contract = CONTRACTS[documented.surface.name]
+        plans[contract.surface] = plan_from_profile(contract, profile_source(documented))
+    return plans

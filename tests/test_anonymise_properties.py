@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CANARIES, CANARY_WORKSPACE_ID
@@ -464,6 +464,9 @@ def test_types_and_formats_on_shrinkable_payloads(surface: str, body: dict[str, 
 def test_timestamps_are_kept_at_known_and_unknown_paths(
     surface: str, moment: str, name: str
 ) -> None:
+    nodes = surface_nodes(get_surface(surface))
+    # A documented PII member (costs' live `user_email`) is pseudonymised whatever it holds.
+    assume(f"data[].{name}" not in nodes and f"data[].results[].{name}" not in nodes)
     body = {"data": [{name: moment, "start_time": moment, "results": [{name: moment}]}]}
     out = anonymise_body(get_surface(surface), body, KEY)
     assert out == body

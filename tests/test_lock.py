@@ -49,7 +49,11 @@ def test_lock_provenance(tmp_path: Path) -> None:
     assert lock.locked_at.endswith("Z")
     raw = json.loads((tmp_path / "openai_org_costs.lock.json").read_text())
     assert raw["format"] == "verify-lock"
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == 2
+    assert raw["mapping"]["amount"] == {
+        "path": "data[].results[].amount.value",
+        "origin": "variant:vendor",
+    }
     assert "anonymisation_key_fingerprints" in raw["provenance"]
 
 
@@ -105,8 +109,13 @@ def test_accept_records_the_reviewed_findings(tmp_path: Path) -> None:
     result = run_cli("lock", str(capture), "--accept", "--locks-dir", str(locks))
     assert result.code == 0
     lock = read_lock(locks / "chatgpt_enterprise_usage.lock.json")
-    kinds = {f["kind"] for f in lock.accepted}
-    assert {"schema_violation", "timestamp_format_changed"} <= kinds
+    assert {f["kind"] for f in lock.accepted} == {"tolerated"}
+    changes = {f["change"] for f in lock.accepted}
+    assert "schema_violation" in changes  # a seed row with a Unix-second start
+    assert all(f["by"] and f["at"].endswith("Z") for f in lock.accepted)
+    # The lock now records both formats: the merge reads each edge in its recorded one.
+    assert lock.mapping["start_time"]["formats"] == ["unix-seconds"]
+    assert lock.mapping["end_time"]["formats"] == ["rfc3339-z"]
     # The accepted shape is now the reference: the same capture has no drift against it.
     assert run_diff([capture], against="lock", locks_dir=locks).findings == ()
 

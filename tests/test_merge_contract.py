@@ -1,5 +1,5 @@
-"""The consumer contract: each parser declares the paths it reads, reads only those,
-and the declarations are what `verifier.consumers` answers with."""
+"""The consumer contract: each parser reads through its typed declaration
+(`verifier.consumer`), reads only declared paths, and reads every field it declares."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from tests.merge_builders import (
     users_body,
 )
 from verifier import paths
-from verifier.consumers import consumed_paths, is_consumed
+from verifier.consumer import CONTRACTS, consumed_paths, is_consumed
+from verifier.consumer.mapping import plan_from_profile
 from verifier.inputs import Body, Source
 from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.core import MergeInputs
-from verifier.merge.parsers import CONSUMED_PATHS
+from verifier.profile import profile_source
 from verifier.schemas import surface_nodes
 from verifier.surfaces import SURFACES, get_surface
 
@@ -96,23 +97,25 @@ def allowed(declared: frozenset[str]) -> set[str]:
 @pytest.mark.parametrize("surface", sorted(SAMPLES))
 def test_each_parser_reads_only_the_paths_it_declares(surface: str) -> None:
     log: set[str] = set()
-    MergeInputs().add(traced_source(source(surface, SAMPLES[surface]), log))
-    declared = CONSUMED_PATHS[surface]
+    plain = source(surface, SAMPLES[surface])
+    plan = plan_from_profile(CONTRACTS[surface], profile_source(plain))
+    MergeInputs(plans={surface: plan}).add(traced_source(plain, log))
+    declared = consumed_paths(surface)
     assert log <= allowed(declared), f"undeclared reads: {sorted(log - allowed(declared))}"
-    # And every declaration is really read (no stale entries widening the contract).
-    assert declared <= log
+    # And every field of the plan is really read (no stale declaration).
+    assert plan.paths <= log
 
 
 @pytest.mark.parametrize("surface", sorted(SURFACES))
 def test_declared_paths_exist_in_the_documented_schema(surface: str) -> None:
     nodes = surface_nodes(get_surface(surface))
-    assert CONSUMED_PATHS[surface] <= set(nodes)
+    assert consumed_paths(surface) <= set(nodes)
 
 
-def test_consumers_module_aggregates_the_parser_declarations() -> None:
+def test_each_parser_reads_through_the_contract_of_its_surface() -> None:
     for module in (chatgpt, usage, costs, users):
-        assert consumed_paths(module.SURFACE.name) == module.CONSUMED_PATHS
-        assert consumed_paths(module.SURFACE) == module.CONSUMED_PATHS
+        assert module.CONTRACT is CONTRACTS[module.SURFACE.name]
+        assert consumed_paths(module.SURFACE) == module.CONTRACT.paths
     assert consumed_paths("no_such_surface") == frozenset()
 
 

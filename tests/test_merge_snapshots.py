@@ -89,7 +89,7 @@ def test_sandbox_documented(
     assert rendered(result)["json"] == snapshot_json
 
 
-@pytest.mark.parametrize("scenario", ["vendor-docs", "faults", "rejects-user-grouping"])
+@pytest.mark.parametrize("scenario", ["faults", "rejects-user-grouping"])
 def test_sandbox_scenarios_the_merge_cannot_read_are_refused(
     scenario: str, sandbox_captures: dict[str, Path], snapshot_json: SnapshotAssertion
 ) -> None:

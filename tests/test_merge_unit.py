@@ -16,6 +16,7 @@ from tests.merge_builders import (
     chatgpt_body,
     chatgpt_row,
     cost_result,
+    documented_plans,
     openai_body,
     rfc3339,
     source,
@@ -252,25 +253,30 @@ def test_a_currency_other_than_usd_is_refused() -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (chatgpt_row("wsu", start=1777593600), "expected a timestamp in rfc3339-z format"),
-        (chatgpt_row("wsu", start="2026-05-01 00:00:00"), "rfc3339-z format"),
+        (chatgpt_row("wsu", start=1777593600), "expected a timestamp in rfc3339-"),
+        (chatgpt_row("wsu", start="2026-05-01 00:00:00"), "rfc3339-z format .as recorded."),
         (chatgpt_row("wsu", end=rfc3339(DAY)), "ends before or when it starts"),
         (chatgpt_row("wsu", threads=-1), "data[].threads at /pages/0/body/data/0/threads"),
         (chatgpt_row("wsu", credits="lots"), "not a number"),
         ({"user": {"id": "w"}}, "required by the merge but absent"),
         ("a string row", "expected an object, found a string"),
-        (chatgpt_row(""), "expected a workspace user id"),
+        (
+            {**chatgpt_row("wsu"), "user": "w"},
+            "data[].user at /pages/0/body/data/0/user: expected an object, found a string",
+        ),
     ],
 )
 def test_unreadable_chatgpt_rows_are_input_errors(row: Any, message: str) -> None:
+    """Read as a lock of the documented captures says (the gate's plan)."""
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        merge_sources([source(CHATGPT, chatgpt_body([row]))])
+        merge_sources([source(CHATGPT, chatgpt_body([row]))], plans=documented_plans())
 
 
 def test_openai_timestamps_must_be_unix_seconds() -> None:
-    body = openai_body([bucket([usage_result("u")], start="2026-05-01T00:00:00Z")])  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="unix-seconds format, found a string"):
-        merge_sources([source(USAGE, body)])
+    edge: Any = "2026-05-01T00:00:00Z"
+    body = openai_body([bucket([usage_result("u")], start=edge)])
+    with pytest.raises(InputError, match=r"unix-seconds format .as recorded., found a string"):
+        merge_sources([source(USAGE, body)], plans=documented_plans())
 
 
 def test_incomplete_captures_are_refused() -> None:

@@ -79,10 +79,15 @@ def test_money_fields_carry_their_unit() -> None:
     costs = surface_nodes(get_surface("openai_org_costs"))
     assert costs["data[].results[].amount.value"].unit == "usd"
     chatgpt = surface_nodes(get_surface("chatgpt_enterprise_usage"))
-    assert chatgpt["data[].credits"].unit == "credits"
-    assert chatgpt["data[].start_time"].timestamp_format == "rfc3339-z"
+    assert chatgpt["data[].credits"].unit == "credits"  # the seed's variant
+    assert chatgpt["data[].totals.credits"].unit == "credits"  # the vendor's row
+    # Both variants' edges: the vendor's Unix seconds, the seed's RFC 3339 strings.
+    assert chatgpt["data[].start_time"].timestamp_formats == {"unix-seconds", "rfc3339-z"}
+    assert chatgpt["data[].start_time"].required  # required by every variant
     assert chatgpt["data[].user.email"].pii == "email"
+    assert chatgpt["data[].actor.email"].pii == "email"
     assert not chatgpt["data[].user.email"].required
+    assert not chatgpt["data[].credits"].required  # only the seed's variant has it
 
 
 def test_flatten_resolves_refs_and_unions() -> None:

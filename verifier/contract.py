@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from verifier import paths
-from verifier.consumers import is_consumed
+from verifier.consumer.judge import judge
 from verifier.errors import UsageError
 from verifier.findings import Finding, Report
 from verifier.inputs import (
@@ -46,6 +46,7 @@ from verifier.inputs import (
     row_weight,
 )
 from verifier.pagination import Contradiction, contradiction, contradiction_finding
+from verifier.profile import NUMERIC_STRING, classify_string
 from verifier.schemas import surface_schema
 from verifier.store import Capture
 from verifier.surfaces import Surface
@@ -69,6 +70,7 @@ class Violation:
     rule: str
     expected: str
     observed: str
+    instance: str = ""  # JSON type of the offending value, `numeric-string` for "12.50"
 
 
 def describe_value(value: Any, safe: bool) -> str:
@@ -109,6 +111,9 @@ def violation_of(error: ValidationError) -> Violation:
         name = ast.literal_eval(match.group(1)) if match else "?"
         return Violation((*parts, str(name)), keyword, "a required member", "absent")
     observed = describe_value(error.instance, safe)
+    instance = json_type(error.instance)
+    if isinstance(error.instance, str) and classify_string(error.instance) == NUMERIC_STRING:
+        instance = NUMERIC_STRING
     if keyword == "type":
         allowed = value if isinstance(value, list) else [value]
         expected = " or ".join(str(t) for t in allowed)
@@ -124,7 +129,7 @@ def violation_of(error: ValidationError) -> Violation:
         expected = "one of the documented shapes"
     else:
         expected = f"{keyword} {describe_value(value, True)}"
-    return Violation(parts, keyword, expected, observed)
+    return Violation(parts, keyword, expected, observed, instance)
 
 
 # Formats jsonschema-rs checks at least as strictly as the reference (whatever it accepts,
@@ -248,24 +253,36 @@ def row_violations(surface: Surface, index: int, row: Any) -> Iterator[Violation
         yield Violation(("data", *violation.parts), *_rest(violation))
 
 
-def _rest(v: Violation) -> tuple[str, str, str]:
-    return v.rule, v.expected, v.observed
+def _rest(v: Violation) -> tuple[str, str, str, str]:
+    return v.rule, v.expected, v.observed, v.instance
 
 
 def findings_from_violations(
     surface: Surface, source: str, located: Iterable[tuple[str, Violation]]
 ) -> list[Finding]:
-    """Aggregate (pointer prefix, violation) pairs into one finding per path and rule."""
+    """Aggregate (pointer prefix, violation) pairs into one finding per path and rule;
+    the consumer contract says how severe each is (`verifier.consumer.judge`)."""
     # Grouped by path and rule; `observed` describes the first occurrence.
-    grouped: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
+    grouped: dict[tuple[str, str, str], tuple[str, list[str], set[str]]] = {}
     for prefix, v in located:
         key = (paths.path_of(v.parts), v.rule, v.expected)
-        entry = grouped.setdefault(key, (v.observed, []))
+        entry = grouped.setdefault(key, (v.observed, [], set()))
         entry[1].append(prefix + paths.pointer(v.parts))
+        entry[2].add(v.instance)
     findings = []
-    for (path, _rule, expected), (observed, pointers) in grouped.items():
+    for (path, rule, expected), (observed, pointers, instances) in grouped.items():
         shown = path or "(document)"
         times = f" in {len(pointers)} places" if len(pointers) > 1 else ""
+        types = frozenset("string" if t == NUMERIC_STRING else t for t in instances if t)
+        verdict = judge(
+            surface.name,
+            "schema_violation",
+            path,
+            observed_types=types,
+            numeric_strings=NUMERIC_STRING in instances and "string" not in instances,
+            rule=rule,
+        )
+        note = f"; {verdict.note}" if verdict.note else ""
         findings.append(
             Finding(
                 surface=surface.name,
@@ -273,11 +290,11 @@ def findings_from_violations(
                 kind="schema_violation",
                 path=path,
                 pointer=pointers[0],
-                severity="breaking",
+                severity=verdict.severity,
                 expected=expected,
                 observed=observed,
-                message=f"{shown}: expected {expected}, observed {observed}{times}",
-                consumed_by_merge=is_consumed(surface, path),
+                message=f"{shown}: expected {expected}, observed {observed}{times}{note}",
+                consumed_by_merge=verdict.consumed,
                 occurrences=len(pointers),
             )
         )

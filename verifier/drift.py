@@ -13,7 +13,7 @@ field the merge does not need is `info`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ from typing import Any
 from deepdiff import DeepDiff
 
 from verifier import paths
-from verifier.consumers import consumed_paths, is_consumed
+from verifier.consumer import consumed_paths, contract_for
+from verifier.consumer.judge import Judgement, consumer_findings, judge, numeric_only
+from verifier.consumer.mapping import ReadingPlan, plan_from_profile
 from verifier.contract import CheckSink, describe_value, http_status_finding
 from verifier.errors import UsageError
-from verifier.findings import Finding, FindingKind, Report, Severity
+from verifier.findings import Finding, FindingKind, Report
 from verifier.inputs import (
     STREAM_MIN_BYTES,
     Body,
@@ -35,6 +37,7 @@ from verifier.inputs import (
     read_input,
     source_from_document,
 )
+from verifier.lockfile import Lock, load_surface_lock, lock_from_json, lock_path
 from verifier.merge.load import restatements_between
 from verifier.moves import Ambiguity, Move, ambiguity_words, match_moves
 from verifier.pagination import contradiction_finding
@@ -67,6 +70,11 @@ class Drift:
     observed: str
     detail: str = ""
     consumed_path: str | None = None  # the path whose consumption decides severity
+    # What the consumer contract needs to judge a type or format change.
+    observed_types: frozenset[str] = frozenset()
+    numeric_strings: bool = False
+    expected_formats: frozenset[str] = frozenset()
+    observed_formats: frozenset[str] = frozenset()
 
 
 # -- Views ------------------------------------------------------------------------------------
@@ -161,7 +169,12 @@ def diff_profiles(expected: Profile, observed: Profile, surface: Surface) -> lis
     moved_from = {m.consumed_path for m in moves} | {d.path for d in unsure}
     moved_to = {m.path for m in moves}
     # Required members of a container that vanished while some of its content moved.
-    required_orphans = [p for p in orphans if _required(expected.paths[p])]
+    required_orphans = [
+        p
+        for p in orphans
+        if _required(expected.paths[p])
+        and (not paths.parent(p) or _required(expected.paths[paths.parent(p)]))
+    ]
     gone = [p for p in (*removed, *required_orphans) if p not in moved_from]
     drifts.extend(_missing(expected, observed, sorted(gone), moves))
     drifts.extend(_added(observed, [p for p in added if p not in moved_to], moved_to))
@@ -367,6 +380,8 @@ def _facet_drifts(exp: PathProfile, obs: PathProfile, facets: set[str]) -> list[
                 pointer=pointer or obs.first_pointer,
                 expected=_type_words(exp.format_set),
                 observed=_type_words(_observed_formats(obs)),
+                expected_formats=exp.format_set,
+                observed_formats=frozenset(_observed_formats(obs)),
             )
         )
     if "types" in facets and not stamped:
@@ -425,6 +440,8 @@ def _type_drift(exp: PathProfile, obs: PathProfile) -> Drift:
         pointer=obs.type_pointers.get(odd[0], obs.first_pointer) if odd else obs.first_pointer,
         expected=" or ".join(sorted(exp.type_set)),
         observed=_type_words_observed(obs, obs.type_set),
+        observed_types=obs.type_set,
+        numeric_strings=numeric_only(obs),
     )
 
 
@@ -476,43 +493,169 @@ def _unit_reason(exp: PathProfile, obs: PathProfile) -> tuple[str, str] | None:
 # -- Findings -------------------------------------------------------------------------------
 
 
-def severity_of(surface: Surface, drift: Drift) -> tuple[Severity, bool]:
-    consumed = is_consumed(surface, drift.consumed_path or drift.path)
-    if drift.kind == "field_added":
-        return "info", False
-    return ("breaking" if consumed else "warning"), consumed
+def severity_of(
+    surface: Surface, drift: Drift, mapped: Mapping[str, str] | None = None, scaled: bool = False
+) -> Judgement:
+    """The consumer contract's judgement (`verifier.consumer.judge`)."""
+    return judge(
+        surface.name,
+        drift.kind,
+        drift.consumed_path or drift.path,
+        observed_types=drift.observed_types,
+        numeric_strings=drift.numeric_strings,
+        expected_formats=drift.expected_formats,
+        observed_formats=drift.observed_formats,
+        mapped=mapped,
+        scaled=scaled,
+    )
 
 
-def to_finding(surface: Surface, source: str, drift: Drift, against: str) -> Finding:
-    severity, consumed = severity_of(surface, drift)
+def to_finding(
+    surface: Surface,
+    source: str,
+    drift: Drift,
+    against: str,
+    plan: ReadingPlan | None = None,
+) -> Finding:
+    mapped = mapped_paths(plan)
+    scaled = plan is not None and any(
+        p.path == drift.path and p.scale is not None for p in plan.fields.values()
+    )
+    verdict = severity_of(surface, drift, mapped, scaled)
     where = drift.detail or drift.path or "(document)"
+    note = f"; {verdict.note}" if verdict.note else ""
     return Finding(
         surface=surface.name,
         source=source,
         kind=drift.kind,
         path=drift.path,
         pointer=drift.pointer,
-        severity=severity,
+        severity=verdict.severity,
         expected=drift.expected,
         observed=drift.observed,
-        message=f"{where}: expected {drift.expected} ({against}), observed {drift.observed}",
-        consumed_by_merge=consumed,
+        message=f"{where}: expected {drift.expected} ({against}), observed {drift.observed}{note}",
+        consumed_by_merge=verdict.consumed,
     )
+
+
+def mapped_paths(plan: ReadingPlan | None) -> dict[str, str]:
+    """Paths a lock maps fields to that no built-in variant knows (accepted moves)."""
+    if plan is None:
+        return {}
+    return {p.path: name for name, p in plan.fields.items() if not p.field.variants_at(p.path)}
 
 
 def status_findings(surface: Surface, source: str, bodies: Iterable[Body]) -> list[Finding]:
     return [http_status_finding(surface, source, body) for body in bodies if not body.ok]
 
 
-def diff_input(item: Input, against: Profile, label: str) -> tuple[list[Finding], Profile]:
-    """Profile one input and compare it with `against`; returns findings and the profile."""
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What a capture is compared with: a profile (a lock widened by what the vendor
+    documents, or the documented schema), its label, and the lock's reading plan (None:
+    the plan is resolved from the capture itself)."""
+
+    profile: Profile
+    label: str
+    plan: ReadingPlan | None = None
+
+
+def widened(locked: Profile, documented: Profile) -> Profile:
+    """A lock as an expectation: what a small sample saw, widened by what the vendor
+    contract allows (null, an absent optional member, any value of a field it does not
+    enumerate, any type it documents), so a lock never turns those into drift. A path
+    the merge reads may still go missing or move: the consumer contract judges it."""
+    consumed = consumed_paths(locked.surface)
+    out = {}
+    for path, seen in locked.paths.items():
+        doc = documented.paths.get(path)
+        if doc is None:
+            out[path] = seen
+            continue
+        values = seen.values
+        if doc.values is None:
+            values = None
+        elif values is not None:
+            known = {v.value for v in values}
+            values = (*values, *(v for v in doc.values if v.value not in known))
+        out[path] = replace(
+            seen,
+            types={**dict.fromkeys(doc.types, 0), **seen.types},
+            nullable=seen.nullable or doc.nullable,
+            always_present=seen.always_present and doc.always_present,
+            values=values,
+            # Documented optional: its absence is what the vendor allows, never drift.
+            documented=not doc.always_present and path not in consumed,
+        )
+    return replace(locked, paths=out)
+
+
+def lock_reference(surface: Surface, lock: Lock, label: str = "lock") -> Reference:
+    return Reference(widened(lock.profile, expected_profile(surface)), label, lock.plan())
+
+
+def documented_reference(surface: Surface) -> Reference:
+    return Reference(expected_profile(surface), "documented")
+
+
+def judge_capture(
+    surface: Surface,
+    source: str,
+    observed: Profile,
+    reference: Reference,
+    checked: Sequence[Finding] = (),
+) -> tuple[list[Finding], ReadingPlan | None]:
+    """Drift against the reference plus what the consumer contract says about the
+    capture, with the reading plan the merge would use."""
+    contract = contract_for(surface)
+    plan = reference.plan
+    if plan is None and contract is not None:
+        plan = plan_from_profile(contract, observed)
+    drifted = [
+        to_finding(surface, source, d, reference.label, plan)
+        for d in diff_profiles(reference.profile, observed, surface)
+    ]
+    if plan is None:
+        return drifted, None
+    earlier = [*checked, *drifted]
+    moved = {f.expected.removeprefix("at ") for f in drifted if f.kind == "field_moved"}
+    consumer = [
+        f
+        for f in consumer_findings(plan, observed, source, ())
+        if not (f.kind == "field_missing" and f.path in moved)  # the move says it
+    ]
+    return _combined(earlier, consumer, len(checked)), plan
+
+
+def _combined(earlier: list[Finding], consumer: list[Finding], skip: int) -> list[Finding]:
+    """Drift findings plus consumer findings; one finding per (kind, path), the more
+    severe one winning (the drift finding on a tie: it carries the evidence)."""
+    rank = {"breaking": 0, "warning": 1, "info": 2}
+    out = list(earlier[skip:])
+    where = {(f.kind, f.path): i for i, f in enumerate(out)}
+    checked = {(f.kind, f.path) for f in earlier[:skip]}
+    for finding in consumer:
+        key = (finding.kind, finding.path)
+        if key in checked:
+            continue
+        index = where.get(key)
+        if index is None:
+            where[key] = len(out)
+            out.append(finding)
+        elif rank[finding.severity] < rank[out[index].severity]:
+            # The drift engine located it better (a would-be pointer for a missing path).
+            out[index] = replace(finding, pointer=out[index].pointer or finding.pointer)
+    return out
+
+
+def diff_input(item: Input, reference: Reference) -> tuple[list[Finding], Profile]:
+    """Profile one input and compare it with `reference`; returns findings and the profile."""
     observed, failed = profile_input(item)
     surface = item.surface
     findings = status_findings(surface, item.name, failed)
     findings.extend(contradiction_findings(item.name, observed))
-    findings.extend(
-        to_finding(surface, item.name, d, label) for d in diff_profiles(against, observed, surface)
-    )
+    judged, _plan = judge_capture(surface, item.name, observed, reference)
+    findings.extend(judged)
     return findings, observed
 
 
@@ -552,13 +695,10 @@ def consumer_contract(surfaces: Iterable[str]) -> dict[str, list[str]]:
 # -- `verify diff` --------------------------------------------------------------------------
 
 
-def reference_profile(against: str, surface: Surface, locks_dir: Path) -> tuple[Profile, str]:
-    """The profile to compare with: `documented`, `lock`, a lock file or a payload file."""
-    # Imported here: lock files are built from drift findings (verifier.lock imports us).
-    from verifier.lock import load_surface_lock, lock_from_json, lock_path
-
+def reference_for(against: str, surface: Surface, locks_dir: Path) -> Reference:
+    """The reference to compare with: `documented`, `lock`, a lock file or a payload file."""
     if against == "documented":
-        return expected_profile(surface), "documented"
+        return documented_reference(surface)
     if against == "lock":
         lock = load_surface_lock(surface, locks_dir)
         if lock is None:
@@ -566,7 +706,7 @@ def reference_profile(against: str, surface: Surface, locks_dir: Path) -> tuple[
                 f"no lock for {surface.name} at {lock_path(surface, locks_dir)}; "
                 "create one with `verify lock CAPTURE...`"
             )
-        return lock.profile, "lock"
+        return lock_reference(surface, lock)
     path = Path(against)
     if not path.is_file():
         raise UsageError(
@@ -577,11 +717,11 @@ def reference_profile(against: str, surface: Surface, locks_dir: Path) -> tuple[
         lock = lock_from_json(document, against)
         if lock.surface != surface.name:
             raise UsageError(f"{against} is a lock for {lock.surface}, not {surface.name}")
-        return lock.profile, f"lock {against}"
+        return lock_reference(surface, lock, f"lock {against}")
     reference = source_from_document(document, against, surface)
     if reference.surface.name != surface.name:
         raise UsageError(f"{against} is a {reference.surface.name} payload, not {surface.name}")
-    return profile_source(reference), against
+    return Reference(profile_source(reference), against)
 
 
 def run_diff(
@@ -595,13 +735,12 @@ def run_diff(
     """`verify diff` as a library call: profile each input and compare it."""
     inputs = load_inputs(list(paths_in), surface, stream_min_bytes=stream_min_bytes)
     findings: list[Finding] = []
-    references: dict[str, tuple[Profile, str]] = {}
+    references: dict[str, Reference] = {}
     for item in inputs:
         name = item.surface.name
         if name not in references:
-            references[name] = reference_profile(against, item.surface, locks_dir)
-        profile, label = references[name]
-        found, _observed = diff_input(item, profile, label)
+            references[name] = reference_for(against, item.surface, locks_dir)
+        found, _observed = diff_input(item, references[name])
         findings.extend(found)
     # Two captures of one surface (`verify diff OLD NEW`): also the values the vendor revised.
     findings.extend(restatements_between(inputs))

@@ -10,18 +10,19 @@ consumer contract, so a reader sees why a finding is breaking.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verifier.consumers import consumed_paths
+from verifier.consumer import consumed_paths
+from verifier.consumer.mapping import ReadingPlan, readings_json
 from verifier.coverage import CoverageSink, SourceIndex, gap_findings
-from verifier.drift import CheckAndProfile, diff_profiles, to_finding
+from verifier.drift import CheckAndProfile, documented_reference, judge_capture, lock_reference
 from verifier.findings import Finding, Report, Verdict
 from verifier.inputs import STREAM_MIN_BYTES, Body, Input, load_inputs, nesting_guard, read_input
-from verifier.lock import DEFAULT_LOCKS_DIR, load_surface_lock, lock_path
-from verifier.profile import Profile, expected_profile
+from verifier.lockfile import DEFAULT_LOCKS_DIR, load_surface_lock, lock_path
+from verifier.profile import Profile
 from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
 
@@ -31,6 +32,8 @@ class GateReport(Report):
 
     unlocked: tuple[str, ...] = ()
     allow_unlocked: bool = False
+    # Where the merge reads each surface's fields (the locks' mappings): not JSON.
+    plans: Mapping[str, ReadingPlan] = field(default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
@@ -50,17 +53,20 @@ def evaluate(
     unlocked = tuple(name for name, lock in locks.items() if lock is None)
     findings: list[Finding] = []
     indexes: list[SourceIndex] = []
+    plans: dict[str, ReadingPlan] = {}
     for item in sources:
         checked, observed, index = gate_pass(item)
         findings.extend(checked)
         if index is not None:
             indexes.append(index)
         lock = locks.get(item.surface.name)
-        against, label = (
-            (lock.profile, "lock") if lock else (expected_profile(item.surface), "documented")
+        reference = (
+            lock_reference(item.surface, lock) if lock else documented_reference(item.surface)
         )
-        drifts = diff_profiles(against, observed, item.surface)
-        findings.extend(to_finding(item.surface, item.name, d, label) for d in drifts)
+        judged, plan = judge_capture(item.surface, item.name, observed, reference, checked)
+        findings.extend(judged)
+        if plan is not None:
+            plans.setdefault(item.surface.name, plan)
     # `coverage_gap` warnings: dates inside the merged range a consumed surface's captures
     # do not cover (a look-back cut, a rejected request, a day never captured).
     findings.extend(gap_findings(indexes))
@@ -74,6 +80,7 @@ def evaluate(
             for name, lock in locks.items()
         },
         "uncaptured": [name for name in SURFACE_NAMES if name not in given],
+        "readings": readings_json(plans),
     }
     return GateReport(
         command="gate",
@@ -82,6 +89,7 @@ def evaluate(
         extra=extra,
         unlocked=unlocked,
         allow_unlocked=allow_unlocked,
+        plans=plans,
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from verifier import paths
-from verifier.consumers import is_consumed
+from verifier.consumer import is_consumed
 from verifier.errors import RefusedError
 from verifier.findings import Finding, Report
 from verifier.inputs import expand_paths, read_bytes

@@ -1,141 +1,68 @@
-"""Lock files: the observed shape of a reviewed capture, per surface.
+"""Building and writing locks: the observed shape of reviewed captures, per surface.
 
-`captures/locks/<surface>.lock.json` is one JSON object:
-
-    {"format": "verify-lock", "format_version": 1, "surface": ..., "tool_version": ...,
-     "locked_at": "2026-11-27T23:00:00Z",
-     "provenance": {"captures": [{"file", "sha256", "captured_at", "source",
-                                  "key_fingerprint"}],
-                    "anonymisation_key_fingerprints": [...]},
-     "accepted": [<findings the user reviewed and accepted with --accept>],
-     "profile": <verifier.profile.Profile JSON>}
-
-A lock is written only when its captures pass `check` (no breaking finding), or with
-`accept=True`, which records the reviewed findings in the lock. Unknown formats and
-versions are refused loudly; writes are atomic (`verifier.store.atomic_write_bytes`).
+The file format and reading live in `verifier.lockfile`. A lock is written only when its
+captures raise no breaking finding against the current lock (or the documented schema
+when there is none), or with `accept=True`: the reviewer's acceptance is recorded in the
+lock (moves old -> new path, tolerated changes, stated unit scales, who and when), and
+the lock's mapping, which the merge reads through, follows the accepted moves. Two
+things are never accepted silently: a unit change (until the reviewer states the scale)
+and a consumed field that vanished (the merge cannot run without it). Writes are atomic
+(`verifier.store.atomic_write_bytes`).
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from verifier import __version__
-from verifier.drift import check_and_profile, diff_profiles, to_finding
-from verifier.errors import FormatVersionError, InputError, RefusedError
+from verifier.consumer import contract_for, fields_at
+from verifier.consumer.mapping import ReadingPlan, plan_from_profile
+from verifier.drift import (
+    Reference,
+    check_and_profile,
+    documented_reference,
+    judge_capture,
+    lock_reference,
+)
+from verifier.errors import RefusedError, UsageError
 from verifier.findings import Finding, Report
-from verifier.inputs import STREAM_MIN_BYTES, Input, load_inputs, load_json_file
-from verifier.profile import Profile, expected_profile, merged_profile
+from verifier.inputs import STREAM_MIN_BYTES, Input, load_inputs
+from verifier.lockfile import (
+    DEFAULT_LOCKS_DIR,
+    LOCK_FORMAT,
+    LOCK_FORMAT_VERSION,
+    CaptureProvenance,
+    Lock,
+    load_surface_lock,
+    lock_from_json,
+    lock_path,
+    read_lock,
+)
+from verifier.profile import Profile, merged_profile
 from verifier.store import atomic_write_bytes, serialise
 from verifier.surfaces import Surface
 
-LOCK_FORMAT = "verify-lock"
-LOCK_FORMAT_VERSION = 1
-DEFAULT_LOCKS_DIR = Path("captures/locks")
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureProvenance:
-    file: str
-    sha256: str
-    captured_at: str | None
-    source: str | None
-    key_fingerprint: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "sha256": self.sha256,
-            "captured_at": self.captured_at,
-            "source": self.source,
-            "key_fingerprint": self.key_fingerprint,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Lock:
-    surface: str
-    profile: Profile
-    captures: tuple[CaptureProvenance, ...]
-    locked_at: str
-    tool_version: str = __version__
-    accepted: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
-
-    def to_json(self) -> dict[str, Any]:
-        fingerprints = sorted({c.key_fingerprint for c in self.captures if c.key_fingerprint})
-        return {
-            "format": LOCK_FORMAT,
-            "format_version": LOCK_FORMAT_VERSION,
-            "surface": self.surface,
-            "tool_version": self.tool_version,
-            "locked_at": self.locked_at,
-            "provenance": {
-                "captures": [c.to_json() for c in self.captures],
-                "anonymisation_key_fingerprints": fingerprints,
-            },
-            "accepted": [dict(f) for f in self.accepted],
-            "profile": self.profile.to_json(),
-        }
-
-
-def lock_path(surface: Surface | str, locks_dir: Path = DEFAULT_LOCKS_DIR) -> Path:
-    name = surface if isinstance(surface, str) else surface.name
-    return locks_dir / f"{name}.lock.json"
-
-
-def read_lock(path: Path) -> Lock:
-    """Load a lock file, refusing unknown formats and versions loudly."""
-    document = load_json_file(path)
-    return lock_from_json(document, str(path))
-
-
-def lock_from_json(document: Any, source: str) -> Lock:
-    if not isinstance(document, dict) or document.get("format") != LOCK_FORMAT:
-        raise InputError(source, f'is not a lock file (no "format": "{LOCK_FORMAT}")')
-    version = document.get("format_version")
-    if version != LOCK_FORMAT_VERSION:
-        raise FormatVersionError(
-            source,
-            f"lock format version {version!r} is not supported by verify {__version__} "
-            f"(supported: {LOCK_FORMAT_VERSION}); re-create it with `verify lock`",
-        )
-    try:
-        provenance = document.get("provenance") or {}
-        return Lock(
-            surface=str(document["surface"]),
-            profile=Profile.from_json(document["profile"]),
-            captures=tuple(
-                CaptureProvenance(
-                    file=str(c["file"]),
-                    sha256=str(c["sha256"]),
-                    captured_at=c.get("captured_at"),
-                    source=c.get("source"),
-                    key_fingerprint=c.get("key_fingerprint"),
-                )
-                for c in provenance.get("captures", [])
-            ),
-            locked_at=str(document.get("locked_at", "")),
-            tool_version=str(document.get("tool_version", "unknown")),
-            accepted=tuple(document.get("accepted") or ()),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(source, f"malformed lock file ({exc.__class__.__name__}: {exc})") from None
-
-
-def load_surface_lock(surface: Surface | str, locks_dir: Path = DEFAULT_LOCKS_DIR) -> Lock | None:
-    """The lock of a surface, or None when there is none yet."""
-    path = lock_path(surface, locks_dir)
-    if not path.exists():
-        return None
-    lock = read_lock(path)
-    name = surface if isinstance(surface, str) else surface.name
-    if lock.surface != name:
-        raise InputError(str(path), f"is a lock for {lock.surface}, not {name}")
-    return lock
+__all__ = [
+    "DEFAULT_LOCKS_DIR",
+    "LOCK_FORMAT",
+    "LOCK_FORMAT_VERSION",
+    "CaptureProvenance",
+    "Lock",
+    "build_lock",
+    "load_surface_lock",
+    "lock_from_json",
+    "lock_path",
+    "read_lock",
+    "run_lock",
+    "write_lock",
+]
 
 
 def _sha256(path: Path) -> str:
@@ -157,21 +84,65 @@ def provenance_of(source: Input) -> CaptureProvenance:
     )
 
 
-def review_findings(surface: Surface, sources: Sequence[Input]) -> tuple[list[Finding], Profile]:
-    """What a lock would freeze: check findings and drift from the documented schema
-    (one pass over each file), and the profile of all the sources together."""
-    checked: list[Finding] = []
-    drifted: list[Finding] = []
+def review_reference(surface: Surface, previous: Lock | None) -> Reference:
+    """What a new lock is reviewed against: the current lock, else the documentation."""
+    return lock_reference(surface, previous) if previous else documented_reference(surface)
+
+
+def review_findings(
+    surface: Surface, sources: Sequence[Input], previous: Lock | None = None
+) -> tuple[list[Finding], Profile]:
+    """What a lock would freeze: check findings, drift from the current lock (or the
+    documented schema) and what the consumer contract says (one pass over each file),
+    and the profile of all the sources together."""
+    reference = review_reference(surface, previous)
+    findings: list[Finding] = []
     profiles: list[Profile] = []
-    documented = expected_profile(surface)
     for source in sources:
-        found, observed = check_and_profile(source)
-        checked.extend(found)
+        checked, observed = check_and_profile(source)
+        findings.extend(checked)
         profiles.append(observed)
-        drifts = diff_profiles(documented, observed, surface)
-        drifted.extend(to_finding(surface, source.name, d, "documented") for d in drifts)
+        judged, _plan = judge_capture(surface, source.name, observed, reference, checked)
+        findings.extend(judged)
     merged = profiles[0] if len(profiles) == 1 else merged_profile(surface, sources)
-    return checked + drifted, merged
+    return findings, merged
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Who accepts, when, and the unit scales they state (`--scale PATH=FACTOR`)."""
+
+    by: str
+    at: str
+    scales: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+def _unacceptable(finding: Finding, review: Review, plan: ReadingPlan | None) -> bool:
+    """What --accept never clears: a unit change without a stated scale, a consumed
+    field no path holds any more, a broken assumption or an unreadable value."""
+    if finding.severity != "breaking" or not finding.consumed_by_merge:
+        return False
+    if finding.kind == "unit_suspect":
+        return finding.path not in review.scales
+    if finding.kind == "field_missing":
+        names = _fields_named(finding.path, plan)
+        return not names or any(plan is None or not plan[n].located for n in names)
+    # Broken assumptions and values the parser cannot read (consumer contract findings).
+    return "consumer contract" in finding.message
+
+
+def _fields_named(path: str, plan: ReadingPlan | None) -> list[str]:
+    """The consumed fields a (missing) path held: exactly, or beneath it."""
+    if plan is None:
+        return []
+    return [
+        name
+        for name, field_plan in plan.fields.items()
+        if any(
+            p == path or p.startswith((path + ".", path + "[]"))
+            for p in field_plan.field.candidate_paths
+        )
+    ]
 
 
 def build_lock(
@@ -180,27 +151,156 @@ def build_lock(
     *,
     accept: bool = False,
     now: datetime | None = None,
-) -> tuple[Lock, list[Finding]]:
-    """The lock for `sources` (all of `surface`) and the findings reviewed to make it.
+    previous: Lock | None = None,
+    review: Review | None = None,
+) -> tuple[Lock, list[Finding], list[Finding]]:
+    """The lock for `sources` (all of `surface`), the findings reviewed to make it and
+    those --accept could not clear (they stay breaking in the gate).
 
-    Refuses (RefusedError, exit 1) when the captures fail `check` and `accept` is false."""
-    findings, profile = review_findings(surface, sources)
-    failing = [f for f in findings if f.kind == "schema_violation" or f.severity == "breaking"]
+    Refuses (RefusedError, exit 1) on breaking findings when `accept` is false."""
+    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    review = review or Review(by=reviewer(), at=moment)
+    findings, observed = review_findings(surface, sources, previous)
+    failing = [f for f in findings if f.severity == "breaking"]
     if failing and not accept:
         names = ", ".join(sorted({f.source for f in failing}))
         raise RefusedError(
             f"not locking {surface.name}: {len(failing)} breaking finding(s) in {names}; "
-            "review them (`verify check`, `verify diff`) and re-run with --accept to lock anyway"
+            "review them (`verify diff --against lock`), then re-run with --accept to record "
+            "the review"
         )
-    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    old_plan = previous.plan() if previous else None
+    moves = _moves(findings, old_plan) if accept else {}
+    mapping = {k: dict(v) for k, v in (previous.mapping if previous else {}).items()}
+    for name, new in moves.items():
+        mapping[name] = {"path": new, "origin": "accepted move"}
+    for path, factor in review.scales.items():
+        for name in _fields_named(path, old_plan) or _fields_at_path(surface, path):
+            mapping.setdefault(name, {"path": path})["scale"] = format(factor, "f")
+    profile = observed
+    contract = contract_for(surface)
+    plan = plan_from_profile(contract, profile, previous=mapping) if contract else None
+    refused = [f for f in failing if _unacceptable(f, review, plan)] if accept else []
+    profile = _keep_baselines(profile, previous, refused)
+    records = _records(findings, refused, old_plan, plan, review) if accept else []
+    kept = [dict(a) for a in (previous.accepted if previous else ()) if a.get("kind") in _KEPT]
     lock = Lock(
         surface=surface.name,
         profile=profile,
         captures=tuple(provenance_of(s) for s in sources),
         locked_at=moment,
-        accepted=tuple(f.to_json() for f in findings) if accept else (),
+        accepted=tuple(kept + records),
+        mapping=plan.mapping_json() if plan else {},
     )
-    return lock, findings
+    return lock, findings, refused
+
+
+def _moves(findings: list[Finding], old_plan: ReadingPlan | None) -> dict[str, str]:
+    """Field -> new path of every consumed field the reviewed drift moved."""
+    if old_plan is None:
+        return {}
+    by_path = {p.path: name for name, p in old_plan.fields.items()}
+    out = {}
+    for finding in findings:
+        old = finding.expected.removeprefix("at ")
+        if finding.kind == "field_moved" and old in by_path:
+            out[by_path[old]] = finding.path
+    return out
+
+
+def _fields_at_path(surface: Surface, path: str) -> list[str]:
+    return [f.name for f in fields_at(surface, path)]
+
+
+def _keep_baselines(profile: Profile, previous: Lock | None, refused: list[Finding]) -> Profile:
+    """A unit change nobody stated a scale for keeps the old lock's magnitudes, so the
+    gate goes on refusing it."""
+    if previous is None:
+        return profile
+    paths = dict(profile.paths)
+    for finding in refused:
+        old = previous.profile.paths.get(finding.path)
+        if finding.kind == "unit_suspect" and old is not None and finding.path in paths:
+            paths[finding.path] = replace(paths[finding.path], money=old.money)
+    return replace(profile, paths=paths)
+
+
+def _records(
+    findings: list[Finding],
+    refused: list[Finding],
+    old_plan: ReadingPlan | None,
+    plan: ReadingPlan | None,
+    review: Review,
+) -> list[dict[str, Any]]:
+    """What the reviewer accepted: each move (old -> new path of a consumed field),
+    each tolerated or accepted change on a consumed path, each stated scale; who, when."""
+    stamp = {"by": review.by, "at": review.at}
+    records: list[dict[str, Any]] = []
+    if old_plan is not None and plan is not None:
+        for name, field_plan in plan.fields.items():
+            before = old_plan.fields.get(name)
+            if before is not None and field_plan.located and before.path != field_plan.path:
+                records.append(
+                    {
+                        "kind": "move",
+                        "field": name,
+                        "from": before.path,
+                        "to": field_plan.path,
+                        "origin": field_plan.origin,
+                        **stamp,
+                    }
+                )
+    for finding in findings:
+        if finding in refused or not finding.consumed_by_merge:
+            continue
+        if finding.kind in ("field_moved", "field_missing", "unit_suspect"):
+            continue  # moves are recorded above; scales below
+        records.append(
+            {
+                "kind": "tolerated",
+                "change": finding.kind,
+                "path": finding.path,
+                "from": finding.expected,
+                "to": finding.observed,
+                **stamp,
+            }
+        )
+    for path, factor in review.scales.items():
+        records.append({"kind": "scale", "path": path, "factor": format(factor, "f"), **stamp})
+    return records
+
+
+_KEPT = ("move", "scale")
+
+
+def reviewer() -> str:
+    """Who reviews: $VERIFY_REVIEWER, else the login name."""
+    name = os.environ.get("VERIFY_REVIEWER", "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def parse_scales(texts: Sequence[str]) -> dict[str, Decimal]:
+    """`--scale PATH=FACTOR` options: the factor that turns observed values into the
+    contract unit (cents -> dollars is 0.01)."""
+    out: dict[str, Decimal] = {}
+    for text in texts:
+        path, sep, factor = text.partition("=")
+        try:
+            value = Decimal(factor.strip())
+        except ArithmeticError:
+            value = Decimal("NaN")
+        if not sep or not path.strip() or not value.is_finite() or value <= 0:
+            raise UsageError(
+                f"--scale {text!r}: expected PATH=FACTOR with a positive decimal factor, "
+                "e.g. data[].results[].amount.value=0.01 (cents -> dollars)"
+            )
+        out[path.strip()] = value
+    return out
 
 
 def write_lock(lock: Lock, locks_dir: Path = DEFAULT_LOCKS_DIR) -> Path:
@@ -215,28 +315,78 @@ def run_lock(
     surface: str | None = None,
     locks_dir: Path = DEFAULT_LOCKS_DIR,
     accept: bool = False,
+    scales: Mapping[str, Decimal] | None = None,
+    reviewer_name: str | None = None,
     stream_min_bytes: int = STREAM_MIN_BYTES,
 ) -> tuple[Report, list[Path]]:
-    """`verify lock` as a library call: one lock per surface among the inputs.
+    """`verify lock` as a library call: one lock per surface among the inputs, reviewed
+    against that surface's current lock in `locks_dir` (else its documented schema).
 
-    Every surface is reviewed before anything is written, so a refusal leaves no lock."""
+    Every surface is reviewed before anything is written, so a refusal leaves no lock.
+    With `accept`, what --accept cannot clear stays breaking in the report (and in the
+    gate): the run then exits 1 although the locks were written."""
+    if scales and not accept:
+        raise UsageError("--scale states a reviewed unit scale: use it with --accept")
     sources = load_inputs(list(paths_in), surface, stream_min_bytes=stream_min_bytes)
     by_surface: dict[str, list[Input]] = {}
     for source in sources:
         by_surface.setdefault(source.surface.name, []).append(source)
+    moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    review = Review(by=reviewer_name or reviewer(), at=moment, scales=dict(scales or {}))
     built = []
     reviewed: list[Finding] = []
+    refused: list[Finding] = []
     for group in by_surface.values():
-        lock, findings = build_lock(group[0].surface, group, accept=accept)
+        previous = load_surface_lock(group[0].surface, locks_dir)
+        lock, findings, kept = build_lock(
+            group[0].surface, group, accept=accept, previous=previous, review=review
+        )
         built.append(lock)
-        reviewed.extend(findings)
+        # Accepted findings were reviewed: only what --accept cannot clear fails the run.
+        reviewed.extend(f if f in kept or not accept else _reviewed(f) for f in findings)
+        refused.extend(kept)
     written = [write_lock(lock, locks_dir) for lock in built]
     report = Report(
         command="lock",
         findings=tuple(reviewed),
         sources=tuple(s.name for s in sources),
-        extra={"locks": [str(p) for p in written], "accepted": accept},
-        # Accepted findings were reviewed: they no longer fail the run.
-        fail_on=() if accept else ("breaking",),
+        extra={
+            "locks": [str(p) for p in written],
+            "accepted": accept,
+            "not_accepted": [f.to_json() for f in refused],
+        },
     )
     return report, written
+
+
+def _reviewed(finding: Finding) -> Finding:
+    """A finding a reviewer accepted: kept in the report as a warning."""
+    if finding.severity != "breaking":
+        return finding
+    return replace(finding, severity="warning", message=finding.message + "; accepted in review")
+
+
+def not_accepted_lines(report: Report) -> list[str]:
+    """What --accept could not clear, money first, each with its next step."""
+    refused = [f for f in report.extra.get("not_accepted") or () if isinstance(f, dict)]
+    refused.sort(key=lambda f: (not _is_money(f), f["surface"], f["path"]))
+    out = []
+    for finding in refused:
+        step = (
+            f"state its scale: --accept --scale '{finding['path']}=FACTOR'"
+            if finding["kind"] == "unit_suspect"
+            else "the merge cannot run without it; fix the capture (or map the field with a "
+            "reviewed move)"
+            if finding["kind"] == "field_missing"
+            else "the merge cannot read it; see `verify diff`"
+        )
+        out.append(
+            f"NOT ACCEPTED {finding['surface']} {finding['path']} ({finding['kind']}): {step}"
+        )
+    return out
+
+
+def _is_money(finding: Mapping[str, Any]) -> bool:
+    from verifier.consumer import fields_at
+
+    return any(f.role == "money" for f in fields_at(str(finding["surface"]), str(finding["path"])))

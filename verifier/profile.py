@@ -493,7 +493,7 @@ def _expected_path(node: SchemaNode) -> PathProfile:
     values = None
     if node.values is not None:
         values = tuple(SeenValue(v, 0, "") for v in node.values if v is not None)
-    formats = {node.timestamp_format: 0} if node.timestamp_format else {}
+    formats = dict.fromkeys(sorted(node.timestamp_formats), 0)
     return PathProfile(
         path=node.path,
         types=dict.fromkeys(sorted(node.types - {"null"}), 0),
@@ -919,9 +919,10 @@ class Profiler:
         if stats is None or not numbers:
             return
         stats[0] += len(numbers)
-        stats[1] += sum(map(abs, numbers))
-        stats[2] = min(stats[2], min(numbers) if smallest is None else smallest)
-        stats[3] = max(stats[3], max(numbers) if largest is None else largest)
+        # float(): exact readers hand over Decimals; magnitudes only need a double.
+        stats[1] += float(sum(map(abs, numbers)))
+        stats[2] = min(stats[2], float(min(numbers) if smallest is None else smallest))
+        stats[3] = max(stats[3], float(max(numbers) if largest is None else largest))
         if stats[4] and not all(map(float.is_integer, map(float, numbers))):
             stats[4] = 0
 

@@ -54,6 +54,7 @@ class SchemaNode:
     values: tuple[Any, ...] | None  # const/enum values
     format: str | None
     schema: Mapping[str, Any]
+    timestamp_formats: frozenset[str] = frozenset()  # every variant's x-timestamp-format
 
     @property
     def nullable(self) -> bool:
@@ -102,9 +103,32 @@ def _json_type_name(value: Any) -> str:
 
 
 def flatten(schema: Mapping[str, Any]) -> dict[str, SchemaNode]:
-    """Every contract path the schema describes, in document order."""
+    """Every contract path the schema describes, in document order.
+
+    Variants (`anyOf`/`oneOf`, `if`/`then`/`else`) are merged: a path's types, timestamp
+    formats and values are the union over the variants that describe it, and a member
+    is required only when every variant requires it."""
     out: dict[str, SchemaNode] = {}
     _walk(schema, schema, paths.ROOT, True, out)
+    return out
+
+
+def _variants(schema: Mapping[str, Any], root: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = list(schema.get("anyOf", schema.get("oneOf", [])))
+    found += [schema[k] for k in ("then", "else") if isinstance(schema.get(k), Mapping)]
+    return [_resolve(v, root) for v in found]
+
+
+_Member = tuple[str, Mapping[str, Any], bool]  # (name or "[]", subschema, required)
+
+
+def _members(schema: Mapping[str, Any]) -> list[_Member]:
+    needed = set(schema.get("required", ()))
+    out: list[_Member] = [
+        (name, sub, name in needed) for name, sub in schema.get("properties", {}).items()
+    ]
+    if isinstance(schema.get("items"), Mapping):
+        out.append(("[]", schema["items"], True))
     return out
 
 
@@ -116,26 +140,63 @@ def _walk(
     out: dict[str, SchemaNode],
 ) -> None:
     schema = _resolve(raw, root)
-    variants = [_resolve(v, root) for v in schema.get("anyOf", schema.get("oneOf", []))]
+    variants = _variants(schema, root)
     types = _types(schema).union(*(_types(v) for v in variants))
     values = schema.get("enum", [schema["const"]] if "const" in schema else None)
-    out[path] = SchemaNode(
-        path=path,
-        types=types,
-        required=required,
-        pii=schema.get("x-pii"),
-        timestamp_format=schema.get("x-timestamp-format"),
-        unit=schema.get("x-unit"),
-        values=tuple(values) if values is not None else None,
-        format=schema.get("format"),
-        schema=schema,
+    stamps = [schema.get("x-timestamp-format")] + [v.get("x-timestamp-format") for v in variants]
+    formats = tuple(dict.fromkeys(f for f in stamps if isinstance(f, str)))
+    units = [schema.get("x-unit")] + [v.get("x-unit") for v in variants]
+    pii = [schema.get("x-pii")] + [v.get("x-pii") for v in variants]
+    _put(
+        out,
+        SchemaNode(
+            path=path,
+            types=types,
+            required=required,
+            pii=next((p for p in pii if p is not None), None),
+            timestamp_format=formats[0] if formats else None,
+            unit=next((u for u in units if u is not None), None),
+            values=tuple(values) if values is not None else None,
+            format=schema.get("format"),
+            schema=schema,
+            timestamp_formats=frozenset(formats),
+        ),
     )
-    for variant in (schema, *variants):
-        needed = set(variant.get("required", ()))
-        for name, sub in variant.get("properties", {}).items():
-            _walk(sub, root, paths.child(path, name), name in needed, out)
-        if isinstance(variant.get("items"), Mapping):
-            _walk(variant["items"], root, paths.item(path), True, out)
+    for name, sub, needed in _members(schema):
+        _walk(sub, root, _member_path(path, name), needed, out)
+    shaped = [members for members in map(_members, variants) if members]
+    everywhere = set.intersection(*({n for n, _s, _r in m} for m in shaped)) if shaped else set()
+    for members in shaped:
+        for name, sub, needed in members:
+            _walk(sub, root, _member_path(path, name), needed and name in everywhere, out)
+
+
+def _member_path(path: str, name: str) -> str:
+    return paths.item(path) if name == "[]" else paths.child(path, name)
+
+
+def _put(out: dict[str, SchemaNode], node: SchemaNode) -> None:
+    """Record a node, merging it with what another variant said about the same path."""
+    seen = out.get(node.path)
+    if seen is None:
+        out[node.path] = node
+        return
+    values = None
+    if seen.values is not None and node.values is not None:
+        values = tuple(dict.fromkeys((*seen.values, *node.values)))
+    formats = tuple(dict.fromkeys(f for f in (seen.timestamp_format, node.timestamp_format) if f))
+    out[node.path] = SchemaNode(
+        path=node.path,
+        types=seen.types | node.types,
+        required=seen.required and node.required,
+        pii=seen.pii or node.pii,
+        timestamp_format=formats[0] if formats else None,
+        unit=seen.unit or node.unit,
+        values=values,
+        format=seen.format if seen.format == node.format else None,
+        schema=seen.schema,
+        timestamp_formats=seen.timestamp_formats | node.timestamp_formats,
+    )
 
 
 @cache

@@ -13,6 +13,7 @@ from verifier.cli.app import emit, format_option, main, surface_option
 from verifier.config import load_config
 from verifier.findings import SEVERITIES, Severity, severities_from
 from verifier.gate import run_gate
+from verifier.gate_text import refusal_lines
 from verifier.surfaces import SURFACE_NAMES
 
 
@@ -69,6 +70,9 @@ def gate(
     code = emit(report, fmt)
     if fmt == "text":
         _echo_gaps(report.extra, allow_unlocked)
+        if report.verdict == "fail":
+            for line in refusal_lines(report):
+                click.echo(line)
     return code
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from verifier.cli.app import emit, format_option, main, surface_option
-from verifier.lock import DEFAULT_LOCKS_DIR, run_lock
+from verifier.lock import DEFAULT_LOCKS_DIR, not_accepted_lines, parse_scales, run_lock
 
 
 @main.command()
@@ -25,24 +25,56 @@ from verifier.lock import DEFAULT_LOCKS_DIR, run_lock
     show_default=True,
     help="Where to write <surface>.lock.json.",
 )
+@click.option(
+    "--scale",
+    "scales",
+    multiple=True,
+    metavar="PATH=FACTOR",
+    help="With --accept: state the unit scale of a money path whose magnitude changed "
+    "(values x FACTOR = the contract unit; cents -> dollars is 0.01). Repeatable.",
+)
+@click.option(
+    "--reviewer",
+    metavar="NAME",
+    help="Who reviewed (recorded with --accept); default $VERIFY_REVIEWER, else the login.",
+)
 @format_option()
 def lock(
-    paths: tuple[str, ...], surface: str | None, accept: bool, locks_dir: Path, fmt: str
+    paths: tuple[str, ...],
+    surface: str | None,
+    accept: bool,
+    locks_dir: Path,
+    scales: tuple[str, ...],
+    reviewer: str | None,
+    fmt: str,
 ) -> int:
     """Write captures/locks/<surface>.lock.json from captures that pass `check`.
 
     The lock holds the observed shape and its provenance (capture SHA-256, dates, tool
     version, anonymisation key fingerprint). Breaking findings refuse the lock (exit 1)
-    unless --accept, which records them in the lock as reviewed.
+    unless --accept, which records the review in the lock (moves old -> new path,
+    tolerated changes, stated unit scales, who and when); the merge then reads through
+    the accepted mapping. A unit change stays breaking until --scale states it, and a
+    consumed field that vanished stays breaking.
 
     \b
     Examples:
       verify lock captures/documented/*.json
       verify lock captures/live/openai_org_costs__20261127T230000Z.json --accept
+      verify lock captures/live/ --accept --scale 'data[].results[].amount.value=0.01'
     """
-    report, written = run_lock(paths, surface=surface, locks_dir=locks_dir, accept=accept)
+    report, written = run_lock(
+        paths,
+        surface=surface,
+        locks_dir=locks_dir,
+        accept=accept,
+        scales=parse_scales(scales),
+        reviewer_name=reviewer,
+    )
     code = emit(report, fmt)
     if fmt == "text":
         for path in written:
             click.echo(f"locked {path}")
+        for line in not_accepted_lines(report):
+            click.echo(line)
     return code

@@ -12,7 +12,8 @@ from verifier.cli.app import emit, main
 from verifier.coverage import index_source
 from verifier.errors import InputError, RefusedError
 from verifier.findings import Report
-from verifier.gate import evaluate
+from verifier.gate import GateReport, evaluate
+from verifier.gate_text import refusal_summary
 from verifier.inputs import Source, expand_paths, load_json_file, source_from_document
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.core import MergeResult
@@ -22,7 +23,7 @@ from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
 from verifier.store import atomic_write_bytes, is_capture_document
 
-_MAX_NAMED = 12
+_MAX_NAMED = 12  # restatements listed in the summary
 
 
 @main.command("merge")
@@ -105,14 +106,19 @@ def merge_command(
     report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked)
     if report.verdict == "fail":
         emit(report, "text")
-        raise RefusedError(f"merge refused, nothing written: {_named(report)}")
+        raise RefusedError(f"merge refused, nothing written: {refusal_summary(report)}")
     # Provisional only when an unlocked surface was actually let through.
     provisional = allow_unlocked and bool(report.extra.get("unlocked"))
     files = [source.name for source in sources]
     indexes = [index_source(source) for source in sources]
     del sources  # the merge re-reads each file with exact money, one at a time
+    plans = report.plans if isinstance(report, GateReport) else {}
     result = merge_paths(
-        files, credit_usd_rate=credit_usd_rate, provisional=provisional, indexes=indexes
+        files,
+        credit_usd_rate=credit_usd_rate,
+        provisional=provisional,
+        indexes=indexes,
+        plans=plans,
     )
     if on_restatement == "fail" and result.restatements:
         emit(Report(command="merge", findings=result.restatements, sources=tuple(files)), "text")
@@ -139,30 +145,6 @@ def load_captures(paths: tuple[str, ...]) -> list[Source]:
             )
         sources.append(source_from_document(document, str(path), None))
     return sources
-
-
-def _named(report: Report) -> str:
-    """The failing findings in one line: consumed paths first, one entry per path."""
-    failing = [f for f in report.findings if f.severity in report.fail_on]
-    unlocked = list(report.extra.get("unlocked") or ()) if report.verdict == "fail" else []
-    ordered = sorted(failing, key=lambda f: (not f.consumed_by_merge, f.surface, f.path))
-    kinds: dict[tuple[str, str], list[str]] = {}
-    for finding in ordered:
-        found = kinds.setdefault((finding.surface, finding.path), [])
-        if finding.kind not in found:
-            found.append(finding.kind)
-    entries = [f"{surface} {path or '/'} ({', '.join(k)})" for (surface, path), k in kinds.items()]
-    shown = "; ".join(entries[:_MAX_NAMED])
-    more = f"; and {len(entries) - _MAX_NAMED} more path(s)" if len(entries) > _MAX_NAMED else ""
-    parts = []
-    if entries:
-        parts.append(f"{len(failing)} breaking finding(s) at {shown}{more}")
-    if unlocked and not report.extra.get("allow_unlocked"):
-        parts.append(
-            f"no lock for {', '.join(unlocked)} (`verify lock` reviewed captures, "
-            "or --allow-unlocked for provisional output)"
-        )
-    return "; ".join(parts) or "the gate failed"
 
 
 def summary(result: MergeResult, out: Path, fmt: str) -> str:

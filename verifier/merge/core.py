@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any, NamedTuple
 
+from verifier.consumer import contract_for
+from verifier.consumer.mapping import ReadingPlan, plan_from_profile, readings_json
 from verifier.coverage import Gap
 from verifier.errors import InputError
 from verifier.findings import Finding
@@ -35,25 +37,42 @@ ALLOCATED = "allocated"
 
 @dataclass
 class MergeInputs:
-    """Everything parsed from the sources, per surface."""
+    """Everything parsed from the sources, per surface. `plans` says where each
+    surface's fields are read (the gate's, from the locks); a surface without one is
+    read as its capture's own profile resolves among the known shape variants."""
 
     codex: chatgpt.CodexUsage = field(default_factory=chatgpt.CodexUsage)
     api_usage: usage.ApiUsage = field(default_factory=usage.ApiUsage)
     api_costs: costs.ApiCosts = field(default_factory=costs.ApiCosts)
     directory: users.Directory = field(default_factory=users.Directory)
+    plans: Mapping[str, ReadingPlan] = field(default_factory=dict)
+    used: dict[str, ReadingPlan] = field(default_factory=dict)
 
     def add(self, source: Source) -> None:
         name = source.surface.name
+        plan = self.plan_for(source)
+        self.used[name] = plan
         if name == chatgpt.SURFACE.name:
-            chatgpt.parse(source, self.codex)
+            chatgpt.parse(source, plan, self.codex)
         elif name == usage.SURFACE.name:
-            usage.parse(source, self.api_usage)
+            usage.parse(source, plan, self.api_usage)
         elif name == costs.SURFACE.name:
-            costs.parse(source, self.api_costs)
+            costs.parse(source, plan, self.api_costs)
         elif name == users.SURFACE.name:
-            users.parse(source, self.directory)
+            users.parse(source, plan, self.directory)
         else:  # pragma: no cover - the surface registry has exactly these four
             raise InputError(source.name, f"surface {name} has no merge parser")
+
+    def plan_for(self, source: Source) -> ReadingPlan:
+        plan = self.plans.get(source.surface.name)
+        if plan is not None:
+            return plan
+        contract = contract_for(source.surface)
+        if contract is None:  # pragma: no cover - every surface has a contract
+            raise InputError(source.name, f"surface {source.surface.name} has no merge parser")
+        from verifier.profile import profile_source  # the profiler only when unplanned
+
+        return plan_from_profile(contract, profile_source(source))
 
     @property
     def surfaces(self) -> tuple[str, ...]:
@@ -66,8 +85,10 @@ class MergeInputs:
         return tuple(name for name, sources in present if sources)
 
 
-def parse_sources(sources: Iterable[Source]) -> MergeInputs:
-    inputs = MergeInputs()
+def parse_sources(
+    sources: Iterable[Source], plans: Mapping[str, ReadingPlan] | None = None
+) -> MergeInputs:
+    inputs = MergeInputs(plans=plans or {})
     for source in sources:
         inputs.add(source)
     return inputs
@@ -138,6 +159,8 @@ class MergeResult:
     def restatements(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.kind == "value_restated")
 
+    readings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
 
 class _Person:
     __slots__ = ("chatgpt_ids", "email", "openai_ids")
@@ -175,8 +198,8 @@ class _Identities:
             self.people[person] = _Person(key)
         return person
 
-    def chatgpt(self, user_id: str) -> str:
-        return self._chatgpt[user_id]
+    def chatgpt(self, user_id: str | None) -> str:
+        return UNATTRIBUTED if user_id is None else self._chatgpt[user_id]
 
     def openai(self, user_id: str | None) -> str:
         if user_id is None:
@@ -253,6 +276,7 @@ def merge(
         covered=dates,
         gaps=tuple(gaps),
         findings=tuple(findings),
+        readings=readings_json(inputs.used),
     )
 
 
@@ -294,6 +318,8 @@ def _sum_codex(a: chatgpt.CodexDay, b: chatgpt.CodexDay) -> chatgpt.CodexDay:
     for name in chatgpt.CodexDay.__slots__:
         if name == "partial":
             total.partial = a.partial or b.partial
+        elif name != "credits":
+            setattr(total, name, chatgpt.add_known(getattr(a, name), getattr(b, name)))
         else:
             setattr(total, name, getattr(a, name) + getattr(b, name))
     return total
@@ -436,7 +462,7 @@ _NO_USAGE: tuple[None, None, None, None] = (None, None, None, None)
 
 def _codex_cells(
     codex: chatgpt.CodexDay | None,
-) -> tuple[Decimal, int, int, int, int, int]:
+) -> tuple[Decimal, int | None, int | None, int | None, int | None, int | None]:
     if codex is None:
         return Decimal(0), 0, 0, 0, 0, 0
     return (

@@ -2,7 +2,9 @@
 grouped by `user_id`.
 
 `amount.value` is DOLLARS, read exactly (Decimal) from a JSON number or a numeric
-string; any currency but `usd` is refused rather than added to dollars."""
+string (times the scale a reviewer stated in the lock); any currency but `usd` is
+refused rather than added to dollars. Fields are read through the consumer contract
+(`verifier.consumer.declared.OPENAI_ORG_COSTS`) at the paths the reading plan gives."""
 
 from __future__ import annotations
 
@@ -11,36 +13,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
 
+from verifier.consumer.declared import OPENAI_ORG_COSTS as CONTRACT
+from verifier.consumer.mapping import ReadingPlan
 from verifier.errors import InputError
 from verifier.inputs import Source
+from verifier.merge.fields import FieldReader, readers
 from verifier.merge.pages import buckets
-from verifier.merge.timestamps import DayReader
-from verifier.merge.values import (
-    EXACT,
-    ValueProblem,
-    describe,
-    identifier,
-    member,
-    money,
-    optional_member,
-)
+from verifier.merge.timestamps import day_reader
+from verifier.merge.values import EXACT, ValueProblem, describe
 from verifier.surfaces import OPENAI_ORG_COSTS
 
 SURFACE = OPENAI_ORG_COSTS
-
-# The consumer contract: every path this parser reads (ancestors are implied).
-CONSUMED_PATHS = frozenset(
-    {
-        "data",
-        "has_more",
-        "data[].start_time",
-        "data[].end_time",
-        "data[].results",
-        "data[].results[].amount.value",
-        "data[].results[].amount.currency",
-        "data[].results[].user_id",
-    }
-)
 
 
 @dataclass
@@ -62,11 +45,11 @@ class ApiCosts:
     sources: list[str] = field(default_factory=list)
 
 
-def parse(source: Source, into: ApiCosts | None = None) -> ApiCosts:
+def parse(source: Source, plan: ReadingPlan, into: ApiCosts | None = None) -> ApiCosts:
     costs = into if into is not None else ApiCosts()
-    reader = DayReader(SURFACE, "data[].start_time", "data[].end_time")
-    pages = list(buckets(source, reader, costs.bucket_days))
-    grouped = _grouped_by_user(source, pages)
+    fields = readers(plan, "user_id", "amount", "currency")
+    pages = list(buckets(source, day_reader(plan, "data[]"), costs.bucket_days))
+    grouped = _grouped_by_user(source, pages, fields[0])
     with localcontext(EXACT):  # dollars add up exactly or the merge stops
         for prefix, index, day, partial, results in pages:
             cost_day = costs.days.get(day)
@@ -81,19 +64,21 @@ def parse(source: Source, into: ApiCosts | None = None) -> ApiCosts:
             cost_day.partial = cost_day.partial or partial
             for position, result in enumerate(results):
                 try:
-                    _add_result(costs, cost_day, result)
+                    _add_result(costs, cost_day, fields, result)
                 except ValueProblem as problem:
                     raise problem.at(source.name, prefix, (index, position)) from None
     costs.sources.append(source.name)
     return costs
 
 
-def _grouped_by_user(source: Source, pages: list[tuple[str, int, str, bool, list[Any]]]) -> bool:
+def _grouped_by_user(
+    source: Source, pages: list[tuple[str, int, str, bool, list[Any]]], user: FieldReader
+) -> bool:
     """Grouped by user when the capture asked for it, or when any result names a user."""
     if source.capture is not None and "user_id" in _group_by(source.capture.request.query):
         return True
     return any(
-        isinstance(result, Mapping) and isinstance(result.get("user_id"), str)
+        isinstance(result, Mapping) and isinstance(user.raw(result), str)
         for *_, results in pages
         for result in results
     )
@@ -105,8 +90,20 @@ def _group_by(query: Mapping[str, Any]) -> set[str]:
     return {part.strip() for value in values for part in str(value).split(",")}
 
 
-def _add_result(costs: ApiCosts, cost_day: CostDay, result: Any) -> None:
-    user_id, value = _read_fast(result) or _read_checked(result)
+def _add_result(
+    costs: ApiCosts, cost_day: CostDay, fields: tuple[FieldReader, ...], result: Any
+) -> None:
+    user, amount, currency = fields
+    code = currency.value(result)
+    if not isinstance(code, str) or code.lower() != "usd":
+        shown = f'"{code}"' if isinstance(code, str) and len(code) <= 8 else describe(code)
+        raise ValueProblem(
+            currency.path,
+            f"expected usd, found {shown}; the merge assumes dollars and never converts",
+        )
+    value = amount.money(result)
+    assert value is not None  # required: money() raised otherwise
+    user_id = user.identifier(result)
     if cost_day.grouped_by_user:
         by_user = cost_day.by_user
         by_user[user_id] = by_user[user_id] + value if user_id in by_user else value
@@ -115,36 +112,4 @@ def _add_result(costs: ApiCosts, cost_day: CostDay, result: Any) -> None:
     costs.dollars_in += value
 
 
-def _read_fast(result: Any) -> tuple[str | None, Decimal] | None:
-    """The common case (a float amount in usd); None sends the result to `_read_checked`."""
-    try:
-        amount, user_id = result["amount"], result.get("user_id")
-        value, currency = amount["value"], amount["currency"]
-    except (KeyError, TypeError, AttributeError):
-        return None
-    if currency != "usd" or (user_id is not None and (type(user_id) is not str or not user_id)):
-        return None
-    kind = type(value)
-    if kind is float:
-        value = Decimal(repr(value))
-    elif kind is int:
-        return user_id, Decimal(value)
-    elif kind is not Decimal:
-        return None
-    return (user_id, value) if value.is_finite() else None
-
-
-def _read_checked(result: Any) -> tuple[str | None, Decimal]:
-    """Reads a result field by field, raising ValueProblem at the first unreadable one."""
-    path = "data[].results[]."
-    amount = member(result, "amount", path + "amount")
-    currency = member(amount, "currency", path + "amount.currency")
-    if not isinstance(currency, str) or currency.lower() != "usd":
-        shown = f'"{currency}"' if isinstance(currency, str) and len(currency) <= 8 else None
-        raise ValueProblem(
-            path + "amount.currency",
-            f"expected usd, found {shown or describe(currency)}; only dollars are merged",
-        )
-    value = money(member(amount, "value", path + "amount.value"), path + "amount.value")
-    user_id = identifier(optional_member(result, "user_id", path + "user_id"), path + "user_id")
-    return user_id, value
+__all__ = ["CONTRACT", "SURFACE", "ApiCosts", "CostDay", "parse"]

@@ -135,12 +135,9 @@ def _rows(result: MergeResult) -> Iterator[list[Any]]:
 
 
 def _charges(row: MergedRow, result: MergeResult) -> Iterator[dict[str, Any]]:
-    # Empty (uncovered) cells count as nothing here: a FOCUS row is only written for usage.
-    codex_tokens = (
-        (row.codex_input_tokens or 0)
-        + (row.codex_cached_input_tokens or 0)
-        + (row.codex_output_tokens or 0)
-    )
+    parts = (row.codex_input_tokens, row.codex_cached_input_tokens, row.codex_output_tokens)
+    # A count the vendor did not send stays missing (None), never 0.
+    codex_tokens = None if None in parts else sum(p or 0 for p in parts)
     if row.codex_credits or codex_tokens or row.codex_threads or row.codex_turns:
         cost = money_text(row.codex_cost_usd)
         yield {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import ijson
 import orjson
 
+from verifier.consumer.mapping import ReadingPlan
 from verifier.coverage import (
     CoverageSink,
     SourceIndex,
@@ -90,10 +91,12 @@ def merge_paths(
     credit_usd_rate: Decimal | None = None,
     provisional: bool = False,
     indexes: Sequence[SourceIndex | None] | None = None,
+    plans: Mapping[str, ReadingPlan] | None = None,
 ) -> MergeResult:
     """Merge capture files, parsing one file at a time so only its aggregates stay in
     memory (a month of per-user data is millions of rows). `indexes` (the coverage of
-    each file, in `expand_paths` order) saves a reading pass when the caller has them."""
+    each file, in `expand_paths` order) saves a reading pass when the caller has them;
+    `plans` (the gate's, from the locks) say where each surface's fields are read."""
     files = expand_paths(paths)
     with _gc_paused():
         if indexes is None:
@@ -104,6 +107,7 @@ def merge_paths(
             lambda position: load_capture(files[position]),
             credit_usd_rate=credit_usd_rate,
             provisional=provisional,
+            plans=plans or {},
         )
 
 
@@ -112,14 +116,17 @@ def merge_sources(
     *,
     credit_usd_rate: Decimal | None = None,
     provisional: bool = False,
+    plans: Mapping[str, ReadingPlan] | None = None,
 ) -> MergeResult:
-    """Merge loaded Sources (captures), with the same dedupe and restatement rules."""
+    """Merge loaded Sources (captures), with the same dedupe and restatement rules.
+    Without `plans`, each surface is read as its captures' own profile resolves."""
     return _merge_planned(
         [source.name for source in sources],
         [index_source(source) for source in sources],
         sources.__getitem__,
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
+        plans=plans or {},
     )
 
 
@@ -166,18 +173,19 @@ def _merge_planned(
     *,
     credit_usd_rate: Decimal | None,
     provisional: bool,
+    plans: Mapping[str, ReadingPlan],
 ) -> MergeResult:
     """Decide which capture each surface-day comes from, parse each capture once with the
     days it lost left out, and read both versions' values where a day was restated."""
     plan = plan_merge(indexes, names)
-    inputs = MergeInputs()
+    inputs = MergeInputs(plans=plans)
     values: dict[tuple[int, str, str], dict[str, Totals]] = {}
     for position in range(len(names)):
         source = load(position)
         inputs.add(without_days(source, plan.dates_dropped(position)))
         days = plan.value_days.get(position)
         if days:
-            values.update(_day_values(position, source, days))
+            values.update(_day_values(position, source, days, inputs.plan_for(source)))
         del source
     restated = restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
     live = [index for index in indexes if index is not None]
@@ -192,10 +200,11 @@ def _merge_planned(
 
 
 def _day_values(
-    position: int, source: Source, days: set[str]
+    position: int, source: Source, days: set[str], plan: ReadingPlan | None = None
 ) -> dict[tuple[int, str, str], dict[str, Totals]]:
-    """What this capture alone says about each of `days`, per person."""
-    alone = MergeInputs()
+    """What this capture alone says about each of `days`, per person (read as the
+    whole capture is; without a plan, as its own profile resolves)."""
+    alone = MergeInputs(plans={source.surface.name: plan} if plan else {})
     alone.add(only_days(source, days))
     surface = source.surface.name
     return {

@@ -91,6 +91,8 @@ def metadata(result: MergeResult) -> dict[str, Any]:
         "credit_usd_rate": money_text(result.credit_usd_rate),
         "columns": list(columns(result)),
         "rows": len(result.rows),
+        # The locks read through and the field mappings (accepted moves, scales) used.
+        "readings": {name: dict(reading) for name, reading in result.readings.items()},
         "join_coverage": {
             "credits_share": money_text(coverage.credits.ratio),
             "dollars_share": money_text(coverage.dollars.ratio),

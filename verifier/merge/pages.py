@@ -49,10 +49,7 @@ def buckets(
     for prefix, data in data_arrays(source):
         for index, bucket in enumerate(data):
             try:
-                day, partial = reader.day(
-                    member(bucket, "start_time", "data[].start_time"),
-                    member(bucket, "end_time", "data[].end_time"),
-                )
+                day, partial = reader.of(bucket)
                 results = array(member(bucket, "results", "data[].results"), "data[].results")
             except ValueProblem as problem:
                 raise problem.at(source.name, prefix, (index,)) from None

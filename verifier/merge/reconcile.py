@@ -140,13 +140,15 @@ def day_totals(
     if surface == chatgpt.SURFACE.name:
         for (date, user), row in codex.days.items():
             if date == day:
-                out[user] = {
+                # A row naming nobody is the unattributed credits; a count the vendor
+                # did not send is missing (never 0).
+                out[user or "unattributed"] = {
                     "credits": _text(row.credits),
-                    "threads": str(row.threads),
-                    "turns": str(row.turns),
-                    "input_tokens": str(row.input),
-                    "cached_input_tokens": str(row.cached_input),
-                    "output_tokens": str(row.output),
+                    "threads": _count(row.threads),
+                    "turns": _count(row.turns),
+                    "input_tokens": _count(row.input),
+                    "cached_input_tokens": _count(row.cached_input),
+                    "output_tokens": _count(row.output),
                 }
     elif surface == usage.SURFACE.name:
         for (date, api_user), api_row in api.days.items():
@@ -166,6 +168,10 @@ def day_totals(
             else:
                 out[UNATTRIBUTED] = {"cost_usd": _text(cost_day.pooled)}
     return out
+
+
+def _count(value: int | None) -> str:
+    return "missing" if value is None else str(value)
 
 
 def _text(amount: Decimal) -> str:

@@ -1,9 +1,11 @@
-"""Bucket timestamps -> UTC dates, read per the schema's `x-timestamp-format`.
+"""Bucket timestamps -> UTC dates, read in the formats the reading plan records.
 
-The parsers never guess a timestamp's format from its value: the schema says which
-contract format a field carries (`rfc3339-z` for the documented ChatGPT surface,
-`unix-seconds` for OpenAI), and a value in another format is an input error. Decoding
-is memoised per distinct value: a month of per-user rows repeats a few dozen stamps."""
+The parsers never guess a timestamp's format from its value: the lock (or, unlocked,
+the capture's own profile) records which contract formats a field carries, and a value
+in another format is an input error. The one tolerance: a lock that recorded a zoned
+RFC 3339 spelling reads every zoned RFC 3339 spelling (`Z`, `+00:00`, a fraction), since
+they name the same instant. Seconds and milliseconds are never told apart by magnitude:
+a field recorded with both is refused. Decoding is memoised per distinct value."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from verifier.consumer.mapping import FieldPlan, readable_formats
+from verifier.merge.fields import ABSENT, FieldReader
 from verifier.merge.values import ValueProblem, describe
-from verifier.schemas import surface_nodes
-from verifier.surfaces import Surface
 
 DAY_SECONDS = 86_400
 _EPOCH = date(1970, 1, 1)
@@ -23,7 +25,7 @@ Decoder = Callable[[Any], int | None]
 
 def _rfc3339(suffix_ok: Callable[[str], bool]) -> Decoder:
     def decode(value: Any) -> int | None:
-        if not isinstance(value, str) or "T" not in value or not suffix_ok(value):
+        if not isinstance(value, str) or "T" not in value.upper() or not suffix_ok(value):
             return None
         try:
             moment = datetime.fromisoformat(value)
@@ -56,37 +58,36 @@ def _date_only(value: Any) -> int | None:
     return (day - _EPOCH).days * DAY_SECONDS
 
 
-def _numeric_string(value: Any) -> int | None:
-    if not isinstance(value, str) or not value.isdigit():
-        return None
-    return int(value)
+def _offset(text: str) -> bool:
+    return len(text) > 6 and text[-6] in "+-" and text[-3] == ":"
 
 
 DECODERS: dict[str, Decoder] = {
-    "rfc3339-z": _rfc3339(lambda text: text.endswith("Z") and "." not in text),
-    "rfc3339-z-fraction": _rfc3339(lambda text: text.endswith("Z")),
-    "rfc3339-offset": _rfc3339(lambda text: text[-6] in "+-" if len(text) > 6 else False),
+    "rfc3339-z": _rfc3339(lambda text: text[-1:] in "Zz" and "." not in text),
+    "rfc3339-z-fraction": _rfc3339(lambda text: text[-1:] in "Zz" and "." in text),
+    "rfc3339-offset": _rfc3339(_offset),
     "unix-seconds": _unix(1),
     "unix-millis": _unix(1000),
     "date": _date_only,
-    "numeric-string": _numeric_string,
 }
 
 
 class TimestampReader:
-    """Decodes one schema path's timestamps to Unix seconds, memoised per value."""
+    """Decodes one field's timestamps to Unix seconds, memoised per value."""
 
-    __slots__ = ("_cache", "_decode", "format_name", "path")
+    __slots__ = ("_cache", "_decoders", "field", "field_formats", "formats", "path", "recorded")
 
-    def __init__(self, surface: Surface, path: str) -> None:
-        node = surface_nodes(surface).get(path)
-        format_name = node.timestamp_format if node is not None else None
-        if format_name not in DECODERS:
-            raise LookupError(f"schema gives {surface.name} {path} no known x-timestamp-format")
-        assert format_name is not None
-        self.path = path
-        self.format_name = format_name
-        self._decode = DECODERS[format_name]
+    def __init__(self, plan: FieldPlan, row_path: str) -> None:
+        self.field = FieldReader(plan, row_path)
+        self.path = plan.path
+        self.field_formats = plan.field.timestamp_formats
+        self.recorded = plan.formats
+        formats = readable_formats(plan.formats)
+        self.formats = formats
+        known = sorted(f for f in formats if f in DECODERS)
+        if {"unix-seconds", "unix-millis"} <= formats:
+            known = []  # both recorded: a number's unit would be a guess
+        self._decoders = [DECODERS[name] for name in known]
         self._cache: dict[tuple[Any, type], int] = {}
 
     def seconds(self, value: Any) -> int:
@@ -95,14 +96,17 @@ class TimestampReader:
             return self._cache[key]
         except (KeyError, TypeError):  # TypeError: unhashable value, reported below
             pass
-        seconds = self._decode(value)
+        seconds = next((s for s in (d(value) for d in self._decoders) if s is not None), None)
         if seconds is None:
-            raise ValueProblem(
-                self.path,
-                f"expected a timestamp in {self.format_name} format, found {describe(value)}",
-            )
+            raise ValueProblem(self.path, f"{self._expected()}, found {describe(value)}")
         self._cache[key] = seconds
         return seconds
+
+    def _expected(self) -> str:
+        if not self.formats:
+            accepted = ", ".join(sorted(self.field_formats))
+            return f"expected a timestamp in an accepted format ({accepted}); none was recorded"
+        return f"expected a timestamp in {' or '.join(sorted(self.recorded))} format (as recorded)"
 
 
 class DayReader:
@@ -114,11 +118,15 @@ class DayReader:
 
     __slots__ = ("_days", "_pairs", "end", "start")
 
-    def __init__(self, surface: Surface, start_path: str, end_path: str) -> None:
-        self.start = TimestampReader(surface, start_path)
-        self.end = TimestampReader(surface, end_path)
+    def __init__(self, start: FieldPlan, end: FieldPlan, row_path: str) -> None:
+        self.start = TimestampReader(start, row_path)
+        self.end = TimestampReader(end, row_path)
         self._days: dict[int, str] = {}
         self._pairs: dict[tuple[Any, Any, type, type], tuple[str, bool]] = {}
+
+    def of(self, row: Any) -> tuple[str, bool]:
+        """The day of a row (or bucket) holding both edges."""
+        return self.day(self.start.field.value(row), self.end.field.value(row))
 
     def day(self, start_value: Any, end_value: Any) -> tuple[str, bool]:
         # Types are part of the key: 1.0 == 1 == True must not share an entry.
@@ -132,6 +140,8 @@ class DayReader:
         return found
 
     def _decode(self, start_value: Any, end_value: Any) -> tuple[str, bool]:
+        if start_value is ABSENT or end_value is ABSENT:  # pragma: no cover - value() raised
+            raise ValueProblem(self.start.path, "required by the merge but absent")
         start = self.start.seconds(start_value)
         end = self.end.seconds(end_value)
         if end <= start:
@@ -145,3 +155,8 @@ class DayReader:
             text = (_EPOCH + timedelta(seconds=seconds)).isoformat()
             self._days[seconds] = text
         return text
+
+
+def day_reader(plan: Any, row_path: str) -> DayReader:
+    """The DayReader of a surface plan's `start_time`/`end_time` fields."""
+    return DayReader(plan["start_time"], plan["end_time"], row_path)

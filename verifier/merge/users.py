@@ -1,21 +1,21 @@
 """Parser for `openai_org_users`: OpenAI user id -> email, the bridge between the
-OpenAI surfaces (keyed by `user_id`) and ChatGPT (keyed by workspace user and email)."""
+OpenAI surfaces (keyed by `user_id`) and ChatGPT (keyed by workspace user and email).
+Reads through its consumer contract (`verifier.consumer.declared`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from verifier.consumer.declared import OPENAI_ORG_USERS as CONTRACT
+from verifier.consumer.mapping import ReadingPlan
 from verifier.errors import InputError
 from verifier.inputs import Source
+from verifier.merge.fields import readers
 from verifier.merge.pages import data_arrays
-from verifier.merge.values import ValueProblem, identifier, member, optional_member
+from verifier.merge.values import ValueProblem
 from verifier.surfaces import OPENAI_ORG_USERS
 
 SURFACE = OPENAI_ORG_USERS
-
-# The consumer contract: every path this parser reads (ancestors are implied).
-CONSUMED_PATHS = frozenset({"data", "has_more", "data[].id", "data[].email"})
 
 
 @dataclass
@@ -24,12 +24,18 @@ class Directory:
     sources: list[str] = field(default_factory=list)
 
 
-def parse(source: Source, into: Directory | None = None) -> Directory:
+def parse(source: Source, plan: ReadingPlan, into: Directory | None = None) -> Directory:
     directory = into if into is not None else Directory()
+    id_reader, email_reader = readers(plan, "id", "email")
     for prefix, users in data_arrays(source):
         for index, user in enumerate(users):
             try:
-                user_id, email = _read_user(user)
+                user_id = id_reader.identifier(user)
+                if user_id is None:
+                    raise ValueProblem(
+                        id_reader.path, "expected an OpenAI user id, found an empty value"
+                    )
+                email = email_reader.identifier(user)
             except ValueProblem as problem:
                 raise problem.at(source.name, prefix, (index,)) from None
             known = directory.emails.get(user_id)
@@ -45,8 +51,4 @@ def parse(source: Source, into: Directory | None = None) -> Directory:
     return directory
 
 
-def _read_user(user: Any) -> tuple[str, str | None]:
-    user_id = identifier(member(user, "id", "data[].id"), "data[].id")
-    if user_id is None:
-        raise ValueProblem("data[].id", "expected an OpenAI user id, found an empty value")
-    return user_id, identifier(optional_member(user, "email", "data[].email"), "data[].email")
+__all__ = ["CONTRACT", "SURFACE", "Directory", "parse"]
