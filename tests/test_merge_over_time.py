@@ -34,6 +34,7 @@ from verifier.exactjson import JsonNumber
 from verifier.lock import run_lock
 from verifier.merge import merge_paths, merge_sources
 from verifier.merge.core import MergeResult
+from verifier.merge.focus import focus_records
 from verifier.sandbox.data import api_day, codex_day, people
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import SURFACES
@@ -161,6 +162,8 @@ def test_runs_within_one_second_are_ordered_by_their_fraction() -> None:
             assert dollars(result)[BASE.isoformat(), f"openai:{USERS[1]}"] == Decimal(5)
             (restated,) = result.restatements
             assert restated.details is not None and restated.details["new"] == {"cost_usd": "5"}
+            classes = {r["x_OpenAIUserId"]: r["ChargeClass"] for r in focus_records(result)}
+            assert classes == {USERS[0]: None, USERS[1]: "Correction"}  # FOCUS: restated
 
 
 def test_captured_at_has_microseconds() -> None:

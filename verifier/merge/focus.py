@@ -18,7 +18,8 @@ and in docs/merge.md:
 - BillingPeriodStart/End: the calendar month of the charge (invoices are monthly).
 - ChargePeriodStart/End: the UTC day of the row. A partial (clamped) bucket still
   reports the whole day; `x_Partial` says so.
-- ChargeClass: null (restatements are not detected, so nothing is a `Correction`).
+- ChargeClass: `Correction` on a charge whose figures come from a bucket the vendor
+  restated (a `value_restated` finding for that service, day and person); else null.
 - ConsumedQuantity: tokens (Codex: input + cached input + output; API: input, cached
   included, + output), ConsumedUnit `Tokens`. PricingQuantity/Unit: credits / `Credits`
   for Codex, tokens / `Tokens` for the API.
@@ -32,6 +33,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from verifier.merge.chatgpt import SURFACE as CHATGPT_SURFACE
 from verifier.merge.core import MergedRow, MergeResult
 from verifier.merge.output import csv_bytes, csv_cell
 from verifier.merge.values import money_text
@@ -86,6 +88,7 @@ FOCUS_COLUMNS: tuple[str, ...] = (
     "x_Provisional",
 )
 
+CHATGPT = CHATGPT_SURFACE.name
 _COMMON = {
     "BillingAccountName": None,
     "BillingCurrency": "USD",
@@ -125,8 +128,31 @@ def write_focus(result: MergeResult) -> bytes:
 
 def focus_records(result: MergeResult) -> Iterator[dict[str, Any]]:
     """FOCUS rows as dicts (column -> value), for callers that want them unwritten."""
+    restated = restated_charges(result)
     for row in result.rows:
-        yield from _charges(row, result)
+        for charge in _charges(row, result):
+            if _corrects(charge, row, restated):
+                charge["ChargeClass"] = "Correction"
+            yield charge
+
+
+def restated_charges(result: MergeResult) -> set[tuple[str, str, str]]:
+    """(service name, day, surface user id) of every restated person-day."""
+    out = set()
+    for finding in result.restatements:
+        details = finding.details or {}
+        service = _CODEX["ServiceName"] if finding.surface == CHATGPT else _API["ServiceName"]
+        out.add((service, str(details.get("day")), str(details.get("person"))))
+    return out
+
+
+def _corrects(charge: dict[str, Any], row: MergedRow, restated: set[tuple[str, str, str]]) -> bool:
+    if not restated:
+        return False
+    service = charge["ServiceName"]
+    ids = row.chatgpt_user_id if service == _CODEX["ServiceName"] else row.openai_user_id
+    people = (ids or "").split() or [row.person]
+    return any((service, row.date, person) in restated for person in people)
 
 
 def _rows(result: MergeResult) -> Iterator[list[Any]]:
