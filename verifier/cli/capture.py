@@ -135,6 +135,8 @@ def capture(
     starts: Mapping[str, date] = {}
     if since_last:
         starts = since_last_starts(out_dir, names, given)
+        for name, day in starts.items():
+            click.echo(f"verify: note: {name}: --since-last starts at {day.isoformat()}", err=True)
         first = min([*starts.values(), *([given] if given else [])], default=last)
         first = min(first, last)
     elif given is None:
