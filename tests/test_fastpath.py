@@ -7,6 +7,7 @@ import copy
 import json
 import random
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -482,3 +483,42 @@ def test_the_boundary_is_learned_from_a_later_row_when_the_first_is_cut(
     assert item.stream(lambda _i, row: seen.append(row)) == {"object": "page", "data": []}
     assert seen == rows
     assert sum(small_windows) > 60
+
+
+def _record_length(lengths: list[int], text: str) -> int:
+    lengths.append(len(text.lstrip("-")))
+    return 0
+
+
+def test_the_long_integer_prefilter_misses_no_long_integer_token() -> None:
+    """The strict reader's prefilter (cheap) flags every valid document that holds an
+    integer token of 16+ digits (found here by the standard library's parser)."""
+    rng = random.Random(16)
+    leaves: list[Any] = [
+        1234567890123456,
+        -12345678901234567890,
+        7,
+        0.13080438340307526,
+        1e300,
+        "1234567890123456789",
+        "id-9999999999999999",
+        None,
+    ]
+
+    def value(depth: int) -> Any:
+        if depth > 3 or rng.random() < 0.4:
+            return rng.choice(leaves)
+        if rng.random() < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {f"k{n}": value(depth + 1) for n in range(rng.randint(0, 3))}
+
+    flagged = 0
+    for _ in range(5_000):
+        indent = rng.choice([None, 1, 2, "\t"])
+        data = json.dumps(value(0), indent=indent).encode()
+        lengths: list[int] = []
+        json.loads(data, parse_int=partial(_record_length, lengths))
+        if max(lengths, default=0) >= 16:
+            flagged += 1
+            assert inputs._may_hold_long_integer(data), data
+    assert flagged > 1_000

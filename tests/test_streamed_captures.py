@@ -23,12 +23,13 @@ from verifier.drift import run_diff
 from verifier.errors import InputError, VerifierError
 from verifier.gate import run_gate
 from verifier.inputs import NotStreamable, StreamedSource, load_inputs
-from verifier.lock import build_lock
+from verifier.lock import build_lock, run_lock
 from verifier.profile import ProfileSink
 from verifier.sandbox import SCENARIO_NAMES
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import SURFACE_NAMES, get_surface
 
+from .cli_helpers import run_cli
 from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS, ROOT
 
 STREAMED = 0
@@ -368,3 +369,26 @@ def test_a_raw_body_and_a_capture_mismatch_is_a_one_line_error(tmp_path: Path) -
     path.write_text(_capture_text())
     with pytest.raises(InputError, match="is a openai_org_costs capture but --surface"):
         load_inputs([path], "openai_org_users", stream_min_bytes=STREAMED)
+
+
+def test_merge_streams_its_gate_and_writes_the_same_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_captures: list[Path]
+) -> None:
+    """`verify merge` gates streamed captures (and plans with the coverage that pass
+    indexed): the table and the summary are those of captures read whole."""
+    documented = [p for p in sandbox_captures if "documented" in str(p.parent.name)]
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    for path in documented:
+        (folder / path.name).write_bytes(path.read_bytes())
+    locks = tmp_path / "locks"
+    run_lock([folder], locks_dir=locks)
+    outputs = []
+    for limit in (WHOLE, STREAMED):
+        monkeypatch.setattr(inputs, "STREAM_MIN_BYTES", limit)
+        out = tmp_path / f"spend-{limit}.csv"
+        result = run_cli("merge", str(folder), "--out", str(out), "--locks-dir", str(locks))
+        assert result.code == 0, result.stderr
+        outputs.append((out.read_bytes(), result.stdout.replace(str(out), "OUT")))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].count(b"\n") > 10

@@ -34,6 +34,9 @@ class GateReport(Report):
     allow_unlocked: bool = False
     # Where the merge reads each surface's fields (the locks' mappings): not JSON.
     plans: Mapping[str, ReadingPlan] = field(default_factory=dict)
+    # The time coverage of each source (None: a raw body, or the users list), in order:
+    # the merge plans with it instead of reading every capture again.
+    coverage: tuple[SourceIndex | None, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -47,18 +50,17 @@ def evaluate(
     *,
     locks_dir: Path = DEFAULT_LOCKS_DIR,
     allow_unlocked: bool = False,
-) -> Report:
+) -> GateReport:
     """Check + diff-against-lock for every given payload; policy over all four surfaces."""
     locks = {name: load_surface_lock(name, locks_dir) for name in SURFACE_NAMES}
     unlocked = tuple(name for name, lock in locks.items() if lock is None)
     findings: list[Finding] = []
-    indexes: list[SourceIndex] = []
     plans: dict[str, ReadingPlan] = {}
+    coverage: list[SourceIndex | None] = []
     for item in sources:
         checked, observed, index = gate_pass(item)
         findings.extend(checked)
-        if index is not None:
-            indexes.append(index)
+        coverage.append(index)
         lock = locks.get(item.surface.name)
         reference = (
             lock_reference(item.surface, lock) if lock else documented_reference(item.surface)
@@ -69,7 +71,7 @@ def evaluate(
             plans.setdefault(item.surface.name, plan)
     # `coverage_gap` warnings: dates inside the merged range a consumed surface's captures
     # do not cover (a look-back cut, a rejected request, a day never captured).
-    findings.extend(gap_findings(indexes))
+    findings.extend(gap_findings([index for index in coverage if index is not None]))
     given = {item.surface.name for item in sources}
     extra = {
         "consumer_contract": {name: sorted(consumed_paths(name)) for name in SURFACE_NAMES},
@@ -90,6 +92,7 @@ def evaluate(
         unlocked=unlocked,
         allow_unlocked=allow_unlocked,
         plans=plans,
+        coverage=tuple(coverage),
     )
 
 

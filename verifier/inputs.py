@@ -32,10 +32,6 @@ from verifier.surfaces import Surface, get_surface
 
 # RFC 7493 (I-JSON): integers beyond +-(2**53 - 1) do not survive common JSON parsers.
 MAX_EXACT_INT = 2**53 - 1
-# A JSON integer token of 16+ digits. An integer follows `[`, `,`, `:`, `-` or whitespace,
-# never a word character, `.` or `"`, so float fractions (`0.13080438340307526`) and ids
-# in strings don't trigger the slow exact re-read; a false hit would only cost time.
-_LONG_DIGITS = re.compile(rb'(?<![\w."])\d{16,}(?![\d.eE])')
 _BOMS = {
     b"\xef\xbb\xbf": "UTF-8",
     b"\xff\xfe": "UTF-16 LE",
@@ -147,9 +143,18 @@ def parse_json_bytes(data: bytes, source: str) -> Any:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputError(source, _describe_decode_error(exc)) from None
-    if _LONG_DIGITS.search(data):
+    if _may_hold_long_integer(data):
         _check_integers(data, source)
     return document
+
+
+def _may_hold_long_integer(data: bytes) -> bool:
+    """Whether a number token of 16+ digits may occur (then the exact, slow check runs; a
+    false hit costs only time). A regex over every digit costs ~100 ns per byte; this is
+    the streaming reader's check (`_has_long_number`), plus a document that is a number."""
+    if not _has_digit_run(data):
+        return False
+    return data.lstrip()[:1] in b"-0123456789" or _has_long_number(data.translate(_DIGITS_AS_ZERO))
 
 
 def _describe_decode_error(exc: orjson.JSONDecodeError) -> str:
@@ -370,6 +375,26 @@ def load_inputs(
             out.append(source_from_document(load_json_file(path), str(path), surface))
         else:
             out.append(streamed)
+    return out
+
+
+def load_capture_inputs(
+    paths: Sequence[str | Path], *, refusal: str, stream_min_bytes: int | None = None
+) -> list[Input]:
+    """Capture files only (those of `stream_min_bytes`, default STREAM_MIN_BYTES, or more
+    streamed), for readers that need capture metadata; any other file is an InputError
+    saying `refusal`."""
+    limit = STREAM_MIN_BYTES if stream_min_bytes is None else stream_min_bytes
+    out: list[Input] = []
+    for path in expand_paths(paths):
+        streamed = _open_streamed(path, None, limit)
+        if streamed is not None:  # without a surface given, only a capture file streams
+            out.append(streamed)
+            continue
+        document = load_json_file(path)
+        if not is_capture_document(document):
+            raise InputError(str(path), refusal)
+        out.append(source_from_document(document, str(path), None))
     return out
 
 

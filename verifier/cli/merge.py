@@ -9,19 +9,18 @@ import click
 
 from verifier.anonymise import require_same_fingerprint
 from verifier.cli.app import emit, main
-from verifier.coverage import index_source
-from verifier.errors import InputError, RefusedError
+from verifier.errors import RefusedError
 from verifier.findings import Report
-from verifier.gate import GateReport, evaluate
+from verifier.gate import evaluate
 from verifier.gate_text import refusal_summary
-from verifier.inputs import Source, expand_paths, load_json_file, source_from_document
+from verifier.inputs import load_capture_inputs
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.core import MergeResult
 from verifier.merge.formats import WRITERS, write
 from verifier.merge.load import merge_paths
 from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
-from verifier.store import atomic_write_bytes, is_capture_document
+from verifier.store import atomic_write_bytes
 
 _MAX_NAMED = 12  # restatements listed in the summary
 
@@ -99,7 +98,8 @@ def merge_command(
       verify merge captures/2026-05 --out spend.json --format json --credit-usd-rate 0.04
     """
     credit_usd_rate = parse_rate(rate) if rate is not None else None
-    sources = load_captures(captures)
+    # Large captures stream: the gate holds one page at a time, never every file at once.
+    sources = load_capture_inputs(captures, refusal=NOT_A_CAPTURE)
     require_same_fingerprint(
         [s.capture for s in sources if s.capture is not None], [s.name for s in sources]
     )
@@ -110,15 +110,14 @@ def merge_command(
     # Provisional only when an unlocked surface was actually let through.
     provisional = allow_unlocked and bool(report.extra.get("unlocked"))
     files = [source.name for source in sources]
-    indexes = [index_source(source) for source in sources]
     del sources  # the merge re-reads each file with exact money, one at a time
-    plans = report.plans if isinstance(report, GateReport) else {}
+    # The gate's pass also indexed each capture's time coverage: no second reading pass.
     result = merge_paths(
         files,
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
-        indexes=indexes,
-        plans=plans,
+        indexes=report.coverage,
+        plans=report.plans,
     )
     if on_restatement == "fail" and result.restatements:
         emit(Report(command="merge", findings=result.restatements, sources=tuple(files)), "text")
@@ -132,19 +131,7 @@ def merge_command(
     return 0
 
 
-def load_captures(paths: tuple[str, ...]) -> list[Source]:
-    """Capture files only: a raw body has no capture metadata (surface, anonymisation
-    key fingerprint) for the merge to trust."""
-    sources = []
-    for path in expand_paths(paths):
-        document = load_json_file(path)
-        if not is_capture_document(document):
-            raise InputError(
-                str(path),
-                "is not a capture file; verify merge reads files written by `verify capture`",
-            )
-        sources.append(source_from_document(document, str(path), None))
-    return sources
+NOT_A_CAPTURE = "is not a capture file; verify merge reads files written by `verify capture`"
 
 
 def summary(result: MergeResult, out: Path, fmt: str) -> str:
