@@ -48,12 +48,13 @@ def _string_amount_body(tmp_path: Path) -> Path:
 def test_check_sarif_validates_and_first_result_has_a_real_line(tmp_path: Path) -> None:
     body = _string_amount_body(tmp_path)
     result = run_cli("check", "--surface", COSTS, str(body), "--format", "sarif")
-    assert result.code == 1
+    # The vendor broke its spec, but the merge reads numeric strings exactly: a warning.
+    assert result.code == 0
     document = _valid_sarif(result.stdout)
     run = document["runs"][0]
     first = run["results"][0]
     region = first["locations"][0]["physicalLocation"]["region"]
-    assert first["level"] == "error"
+    assert first["level"] == "warning"
     assert first["ruleId"] == "schema_violation"
     assert run["tool"]["driver"]["rules"][first["ruleIndex"]]["id"] == "schema_violation"
     # the line really holds the offending value (the amount given as a string)
