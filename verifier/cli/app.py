@@ -9,7 +9,8 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -19,6 +20,10 @@ from verifier.findings import Report
 from verifier.report import RENDERERS, render
 from verifier.report import text as text_report
 from verifier.surfaces import SURFACE_NAMES
+
+if TYPE_CHECKING:
+    from verifier.config import ToolConfig
+    from verifier.external_consumers import ExternalConsumers
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INTERRUPTED = 130  # the shell convention for SIGINT
@@ -135,6 +140,28 @@ def format_option(*extra: str) -> Callable[[F], F]:
         metavar="|".join(RENDERERS),
         help="Report format: " + ", ".join(RENDERERS) + ".",
     )
+
+
+def consumers_option() -> Callable[[F], F]:
+    return click.option(
+        "--consumers",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="What external parsers read (surface -> paths, optionally accepted types and "
+        "formats): drift there is breaking as for the merge [default: [tool.verify] "
+        "consumers in pyproject.toml]. See docs/drift.md.",
+    )
+
+
+def external_consumers(
+    option: Path | None, settings: ToolConfig | None = None
+) -> ExternalConsumers | None:
+    """The consumers file named by the option, else by [tool.verify], else none."""
+    from verifier.config import load_config
+    from verifier.external_consumers import load_consumers
+
+    path = option or (settings or load_config()).consumers
+    return load_consumers(path) if path is not None else None
 
 
 def use_colour() -> bool:

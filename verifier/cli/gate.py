@@ -9,8 +9,16 @@ from typing import Any
 
 import click
 
-from verifier.cli.app import emit, format_option, main, surface_option
+from verifier.cli.app import (
+    consumers_option,
+    emit,
+    external_consumers,
+    format_option,
+    main,
+    surface_option,
+)
 from verifier.config import load_config
+from verifier.external_consumers import apply_external
 from verifier.findings import SEVERITIES, Severity, severities_from
 from verifier.gate import run_gate
 from verifier.gate_text import refusal_lines
@@ -38,6 +46,7 @@ from verifier.surfaces import SURFACE_NAMES
     show_default=True,
     help="Lowest finding severity that fails the gate.",
 )
+@consumers_option()
 @format_option()
 def gate(
     paths: tuple[str, ...],
@@ -45,6 +54,7 @@ def gate(
     allow_unlocked: bool,
     locks_dir: Path | None,
     fail_on: Severity,
+    consumers: Path | None,
     fmt: str,
 ) -> int:
     """Check and diff (against each surface's lock) everything the merge reads.
@@ -58,6 +68,7 @@ def gate(
       verify gate captures/live/
       verify gate --allow-unlocked captures/live/ --format github
       verify gate --fail-on warning --format sarif > verify.sarif
+      verify gate captures/ --consumers go-parsers.toml
     """
     settings = load_config()
     report = run_gate(
@@ -66,6 +77,7 @@ def gate(
         locks_dir=locks_dir or settings.locks,
         allow_unlocked=allow_unlocked,
     )
+    report = apply_external(report, external_consumers(consumers, settings))
     report = replace(report, fail_on=severities_from(fail_on))
     code = emit(report, fmt)
     if fmt == "text":
