@@ -86,7 +86,7 @@ def test_gate_judges_external_consumers_too(tmp_path: Path) -> None:
     for page in capture["pages"]:
         for bucket in page["body"]["data"]:
             for row in bucket["results"]:
-                row["line_item"] = "Text tokens"  # the schema allows it; the lock saw null
+                row["line_item"] = 5  # off the documented type, but nothing the merge reads
     costs.write_text(json.dumps(capture))
     consumers = tmp_path / "consumers.toml"
     consumers.write_text(GO_PARSERS)
@@ -96,7 +96,8 @@ def test_gate_judges_external_consumers_too(tmp_path: Path) -> None:
         "gate", str(captures), "--locks-dir", str(locks), "--consumers", str(consumers)
     )
     assert result.code == 1, result.stdout
-    assert "BREAKING type_changed data[].results[].line_item" in result.stdout
+    assert "BREAKING type_changed data[].results[].line_item [read by merge]" in result.stdout
+    assert "BREAKING schema_violation data[].results[].line_item [read by merge]" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -25,11 +25,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from verifier.consumer import NUMERIC_STRING_TYPE, ConsumedField
 from verifier.errors import InputError
 from verifier.findings import Finding, Report
 from verifier.surfaces import SURFACE_NAMES
 
-JSON_TYPES = ("array", "boolean", "integer", "null", "number", "object", "string")
+# JSON types, and the consumer contract's `numeric-string` (a string holding a number).
+JSON_TYPES = (
+    "array",
+    "boolean",
+    "integer",
+    "null",
+    "number",
+    "object",
+    "string",
+    NUMERIC_STRING_TYPE,
+)
 TIMESTAMP_FORMATS = (
     "rfc3339-z",
     "rfc3339-z-fraction",
@@ -50,8 +61,19 @@ class ExternalConsumers:
     file: str
     accepts: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]]
 
-    def paths(self) -> dict[str, frozenset[str]]:
-        return {surface: frozenset(paths) for surface, paths in self.accepts.items()}
+    def field(self, surface: str, path: str) -> ConsumedField:
+        """The entry as a field of the typed consumer contract (`verifier.consumer`), so
+        what it accepts is decided by the same rules as for the built-in parsers."""
+        forms = self.accepts[surface][path]
+        formats = frozenset(forms.get("formats", ()))
+        return ConsumedField(
+            name=path,
+            paths=(("external", path),),
+            types=frozenset(forms.get("types", ())),
+            role="timestamp" if formats else "count",
+            timestamp_formats=formats,
+            description=f"read by the external consumers in {self.file}",
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,21 +162,30 @@ def _left_path(finding: Finding) -> str:
     return finding.path
 
 
-def _observed_forms(finding: Finding) -> frozenset[str]:
-    """The types or formats a drift finding names (its `observed` lists names only)."""
-    words = finding.observed.replace("|", " or ").split(" or ")
-    return frozenset("string" if w.strip() == "numeric string" else w.strip() for w in words)
+def _observed_forms(finding: Finding) -> tuple[frozenset[str], bool]:
+    """The types or formats a drift finding names (its `observed` lists names only), and
+    whether its strings all held numbers (`numeric string`)."""
+    words = {w.strip() for w in finding.observed.replace("|", " or ").split(" or ")}
+    numeric = "numeric string" in words and "string" not in words
+    names = frozenset("string" if w == "numeric string" else w for w in words)
+    return names, numeric
 
 
-def _tolerance(finding: Finding, forms: Mapping[str, tuple[str, ...]]) -> str:
+def _tolerance(finding: Finding, consumed: ConsumedField) -> str:
     """What the external parser accepts that makes this drift harmless to it, or ""."""
-    observed = _observed_forms(finding)
-    types = forms.get("types") if finding.kind == "type_changed" else None
-    if types and observed - {"null"} <= set(types) | ({"integer"} if "number" in types else set()):
-        return f"types {', '.join(types)}"
-    formats = forms.get("formats") if finding.kind == "timestamp_format_changed" else None
-    if formats and observed <= set(formats):
-        return f"formats {', '.join(formats)}"
+    observed, numeric_strings = _observed_forms(finding)
+    if (
+        finding.kind == "type_changed"
+        and consumed.types
+        and consumed.accepts_types(observed, numeric_strings)
+    ):
+        return f"types {', '.join(sorted(consumed.types))}"
+    if (
+        finding.kind == "timestamp_format_changed"
+        and consumed.timestamp_formats
+        and observed <= consumed.timestamp_formats
+    ):
+        return f"formats {', '.join(sorted(consumed.timestamp_formats))}"
     return ""
 
 
@@ -170,7 +201,9 @@ def judge_external(finding: Finding, consumers: ExternalConsumers) -> Finding:
         return finding
     note = f"read by the external consumers in {consumers.file}"
     if finding.kind != "schema_violation" and finding.severity != "breaking":
-        tolerated = [_tolerance(finding, surface_paths[p]) for p in consumed if p == left]
+        tolerated = [
+            _tolerance(finding, consumers.field(finding.surface, p)) for p in consumed if p == left
+        ]
         if tolerated and all(tolerated):
             return replace(
                 finding,
