@@ -30,6 +30,7 @@ Figures move with machine load: run it on a quiet machine and compare within one
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -184,7 +185,7 @@ def bench_size(
         ),
         floor_of(files, env, log),
     ]
-    rows = {Path(f).name.split("__")[0]: row_count(Path(f)) for f in files}
+    rows = row_counts(files, env)
     for stage in stages:
         if stage.exit_code not in (0, 1):  # 1: findings (e.g. a gate warning), still a run
             raise SystemExit(f"{stage.stage} failed (exit {stage.exit_code}); see {log}")
@@ -197,17 +198,31 @@ def floor_of(files: list[str], env: dict[str, str], log: Path) -> Measured:
     return measured
 
 
-def row_count(path: Path) -> int:
-    """Rows the merge reads in one capture file: ChatGPT rows, bucket results, users."""
-    import orjson
-
-    document = orjson.loads(path.read_bytes())
+ROWS_CODE = """
+import json, sys, orjson
+counts = {}
+for name in sys.argv[1:]:
+    with open(name, "rb") as handle:
+        document = orjson.loads(handle.read())
     total = 0
     for page in document["pages"]:
         for row in (page.get("body") or {}).get("data") or []:
             results = row.get("results") if isinstance(row, dict) else None
             total += len(results) if isinstance(results, list) else 1
-    return total
+    counts[name] = total
+    del document
+print(json.dumps(counts))
+"""
+
+
+def row_counts(files: list[str], env: dict[str, str]) -> dict[str, int]:
+    """Rows the merge reads per surface (ChatGPT rows, bucket results, users), counted in a
+    child process: a large parent would raise every later child's peak RSS (Linux keeps
+    the parent's high-water mark across fork and exec)."""
+    command = [sys.executable, "-c", ROWS_CODE, *files]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    counts: dict[str, int] = json.loads(output)
+    return {Path(name).name.split("__")[0]: count for name, count in counts.items()}
 
 
 def print_table(

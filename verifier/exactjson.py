@@ -57,7 +57,7 @@ def loads_exact(data: bytes | str) -> Any:
 
     orjson runs first as the strictness guard (UTF-8, no NaN/Infinity, no trailing data,
     nesting); its JSONDecodeError propagates for callers that fall back on invalid JSON."""
-    checked = orjson.loads(data)
+    orjson.loads(data)  # its document is dropped at once: one page is not held twice
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     try:
         return json.loads(
@@ -67,7 +67,7 @@ def loads_exact(data: bytes | str) -> Any:
             parse_constant=_refuse_constant,
         )
     except RecursionError:  # valid for orjson (<= 1024 levels) but deeper than Python's stack
-        return checked
+        return orjson.loads(data)
 
 
 def dumps_default(value: Any) -> Any:

@@ -17,7 +17,7 @@ from verifier.inputs import load_capture_inputs
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.core import MergeResult
 from verifier.merge.formats import WRITERS, write
-from verifier.merge.load import merge_paths
+from verifier.merge.load import NOT_A_CAPTURE, merge_paths
 from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
 from verifier.store import atomic_write_bytes
@@ -129,9 +129,6 @@ def merge_command(
     atomic_write_bytes(out, write(result, fmt))
     click.echo(summary(result, out, fmt))
     return 0
-
-
-NOT_A_CAPTURE = "is not a capture file; verify merge reads files written by `verify capture`"
 
 
 def summary(result: MergeResult, out: Path, fmt: str) -> str:

@@ -41,7 +41,7 @@ from verifier.inputs import (
     Input,
     Source,
     expand_paths,
-    load_json_file,
+    load_capture_inputs,
     parse_json_bytes,
     read_bytes,
     read_input,
@@ -58,15 +58,15 @@ from verifier.merge.reconcile import (
 )
 from verifier.store import is_capture_document
 
+NOT_A_CAPTURE = "is not a capture file; verify merge reads files written by `verify capture`"
+
 
 def load_capture(path: Path) -> Source:
     """One capture file as a Source whose non-integer numbers are Decimals."""
     name = str(path)
     document = parse_exact(read_bytes(path), name)
     if not is_capture_document(document):
-        raise InputError(
-            name, "is not a capture file; verify merge reads files written by `verify capture`"
-        )
+        raise InputError(name, NOT_A_CAPTURE)
     return source_from_document(document, name, None)
 
 
@@ -100,7 +100,9 @@ def merge_paths(
     files = expand_paths(paths)
     with _gc_paused():
         if indexes is None:
-            indexes = [index_source(_shape_source(path)) for path in files]
+            # Coverage first (the plan needs every file's), streamed: a page at a time.
+            items = load_capture_inputs(files, refusal=NOT_A_CAPTURE)
+            indexes = [_coverage_of(item) for item in items]
         return _merge_planned(
             [str(path) for path in files],
             indexes,
@@ -154,16 +156,6 @@ def restatements_between(items: Sequence[Input]) -> list[Finding]:
 def _coverage_of(item: Input) -> SourceIndex | None:
     sink, capture = read_input(item, lambda: CoverageSink(item.surface))
     return sink.index(item.name, capture)
-
-
-def _shape_source(path: Path) -> Source:
-    """A capture read quickly (orjson) for its coverage; money is read later, exactly."""
-    document = load_json_file(path)
-    if not is_capture_document(document):
-        raise InputError(
-            str(path), "is not a capture file; verify merge reads files written by `verify capture`"
-        )
-    return source_from_document(document, str(path), None)
 
 
 def _merge_planned(
