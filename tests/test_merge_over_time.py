@@ -458,3 +458,33 @@ def test_two_runs_into_one_directory_started_together_merge_to_the_truth(
     both, one = merge_paths([shared]), merge_paths([alone])
     assert both.rows == one.rows
     assert not both.restatements
+
+
+def test_the_same_partial_edge_bucket_in_two_captures_counts_once() -> None:
+    """The issue's example: a 12:00-24:00 edge bucket given twice was summed (7.5 -> 15.0
+    dollars, 10.5 -> 21.0 credits)."""
+    noon = unix(BASE) + HALF
+    costs = openai_body(
+        [bucket([cost_result("user-aaa", 7.5)], start=noon, end=unix(BASE) + DAY_SECONDS)]
+    )
+    row = chatgpt_row(
+        "wsu_a", credits=10.5, start=f"{BASE.isoformat()}T12:00:00Z",
+        end=f"{(BASE + timedelta(1)).isoformat()}T00:00:00Z",
+    )  # fmt: skip
+    for captured in (
+        ("2026-05-02T00:00:00Z",) * 2,
+        ("2026-05-02T00:00:00Z", "2026-05-03T00:00:00Z"),
+    ):
+        inputs = [
+            source(COSTS, costs, captured_at=when, name=f"costs-{i}")
+            for i, when in enumerate(captured)
+        ] + [
+            source(CHATGPT, chatgpt_body([row]), captured_at=when, name=f"codex-{i}")
+            for i, when in enumerate(captured)
+        ]
+        result = merge_sources(inputs)
+        assert dollars(result)[BASE.isoformat(), "openai:user-aaa"] == Decimal("7.5")
+        assert sum(dollars(result).values()) == Decimal("7.5")
+        assert credits(result)[BASE.isoformat(), "chatgpt:wsu_a"] == Decimal("10.5")
+        assert sum(credits(result).values()) == Decimal("10.5")
+        assert all(r.partial for r in result.rows) and not result.restatements
