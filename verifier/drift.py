@@ -605,8 +605,9 @@ def judge_capture(
     reference: Reference,
     checked: Sequence[Finding] = (),
 ) -> tuple[list[Finding], ReadingPlan | None]:
-    """Drift against the reference plus what the consumer contract says about the
-    capture, with the reading plan the merge would use."""
+    """`checked` (the capture's schema violations, judged again where a reviewed lock
+    records what they complain about), drift against the reference and what the
+    consumer contract says about the capture; with the reading plan the merge would use."""
     contract = contract_for(surface)
     plan = reference.plan
     if plan is None and contract is not None:
@@ -624,7 +625,40 @@ def judge_capture(
         for f in consumer_findings(plan, observed, source, ())
         if not (f.kind == "field_missing" and f.path in moved)  # the move says it
     ]
-    return _combined(earlier, consumer, len(checked)), plan
+    combined = _combined(earlier, consumer, len(checked))
+    if reference.plan is not None:  # a lock: what its review recorded is no longer news
+        checked = reviewed_formats(checked, reference.plan, combined)
+    return [*checked, *combined], plan
+
+
+def reviewed_formats(
+    checked: Sequence[Finding], plan: ReadingPlan, judged: Sequence[Finding]
+) -> list[Finding]:
+    """A timestamp the vendor documents in another type (the vendor's Unix seconds sent
+    as RFC 3339 strings) breaks the vendor contract; once a reviewed lock records the
+    format and the merge reads it, the violation is a warning naming that review."""
+    changed = {f.path for f in judged if f.kind == "timestamp_format_changed"}
+    out = []
+    for finding in checked:
+        field_plan = next((p for p in plan.fields.values() if p.path == finding.path), None)
+        if (
+            finding.kind == "schema_violation"
+            and finding.severity == "breaking"
+            and field_plan is not None
+            and field_plan.field.role == "timestamp"
+            and field_plan.formats
+            and field_plan.formats <= field_plan.field.timestamp_formats
+            and finding.path not in changed
+        ):
+            recorded = ", ".join(sorted(field_plan.formats))
+            finding = replace(
+                finding,
+                severity="warning",
+                message=f"{finding.message}; tolerated: the reviewed lock records {recorded}, "
+                "which the merge reads",
+            )
+        out.append(finding)
+    return out
 
 
 def _combined(earlier: list[Finding], consumer: list[Finding], skip: int) -> list[Finding]:

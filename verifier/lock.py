@@ -100,7 +100,6 @@ def review_findings(
     profiles: list[Profile] = []
     for source in sources:
         checked, observed = check_and_profile(source)
-        findings.extend(checked)
         profiles.append(observed)
         judged, _plan = judge_capture(surface, source.name, observed, reference, checked)
         findings.extend(judged)
