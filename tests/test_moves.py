@@ -255,3 +255,26 @@ def test_streamed_and_whole_reading_recognise_the_same_move(tmp_path: Path, rows
     streamed = run_diff([live], COSTS, against=str(clean), stream_min_bytes=0)
     assert whole.findings == streamed.findings
     assert the(whole, "field_moved").path == "data[].results[].uid"
+
+
+def test_many_leaves_with_equal_fingerprints_are_ambiguous_and_named_briefly(
+    tmp_path: Path,
+) -> None:
+    """A hostile payload: hundreds of renamed members holding the same constant."""
+
+    def members(prefix: str) -> dict[str, Any]:
+        return {f"{prefix}{i}": 7 for i in range(300)}
+
+    clean, live = costs_body(), costs_body()
+    for result in results(clean):
+        result["extra"] = members("a")
+    for result in results(live):
+        result["extra"] = members("b")
+    report = diff(tmp_path, live, clean=clean)
+    missing = [f for f in report.findings if f.kind == "field_missing"]
+    assert len(missing) == 300
+    assert not [f for f in report.findings if f.kind == "field_moved"]
+    for finding in missing:
+        assert "ambiguous move: not guessed" in finding.observed
+        assert finding.observed.count("data[].results[].extra.b") == 5  # then "and others"
+        assert "and others" in finding.observed

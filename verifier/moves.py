@@ -20,15 +20,15 @@ findings. A match needs both ends: a vanished path of `expected` and an appeared
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from verifier import paths
-from verifier.profile import NumberStats, PathProfile, Profile
+from verifier.profile import PathProfile, Profile
 
 SAME_ROWS = 2  # same values in the same rows
 SAME_VALUES = 1  # same values, in other rows (or rows that cannot be compared)
+MAX_NAMED = 5  # paths named in one ambiguity message
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class Ambiguity:
 
     old: str
     candidates: tuple[str, ...]  # appeared paths holding the same values
-    rivals: tuple[str, ...]  # other vanished paths matching the same candidates
+    rivals: tuple[str, ...]  # other vanished paths matching them (the first few)
     evidence: str
 
 
@@ -73,28 +73,26 @@ def match_moves(
 # -- By values --------------------------------------------------------------------------------
 
 
-def agreement(old: PathProfile, new: PathProfile) -> int:
-    """SAME_ROWS, SAME_VALUES or 0: how well two leaves' fingerprints agree."""
-    a, b = old.fingerprint, new.fingerprint
-    if a is None or b is None or a.sketch is None or b.sketch is None:
-        return 0
-    if old.values_seen == 0 or old.values_seen != new.values_seen:
-        return 0
-    if a.sketch.size != b.sketch.size or a.sketch.values != b.sketch.values:
-        return 0
-    if a.numbers is not None and b.numbers is not None and not _same_numbers(a.numbers, b.numbers):
-        return 0
-    return SAME_ROWS if a.sketch.pairs == b.sketch.pairs else SAME_VALUES
+def value_class(leaf: PathProfile) -> tuple[object, ...] | None:
+    """Leaves of one class hold the same values: as many, with the same hashes, and (when
+    the sketch covers only the first values) the same number count, range and sum."""
+    fingerprint = leaf.fingerprint
+    sketch = fingerprint.sketch if fingerprint else None
+    if fingerprint is None or sketch is None or leaf.values_seen == 0:
+        return None
+    key: tuple[object, ...] = (leaf.values_seen, sketch.size, sketch.values)
+    if sketch.size < leaf.values_seen:
+        numbers = fingerprint.numbers
+        key += (None,) if numbers is None else (numbers.count, numbers.minimum, numbers.maximum)
+        key += (None if numbers is None else numbers.total,)
+    return key
 
 
-def _same_numbers(a: NumberStats, b: NumberStats) -> bool:
-    if (a.count, a.minimum, a.maximum) != (b.count, b.minimum, b.maximum):
-        return False
-    if a.total is None or b.total is None:
-        return a.total is b.total
-    if isinstance(a.total, int) and isinstance(b.total, int):
-        return a.total == b.total
-    return math.isclose(a.total, b.total, rel_tol=1e-12, abs_tol=1e-12)
+def row_class(leaf: PathProfile) -> tuple[object, ...] | None:
+    """Leaves of one row class also hold each value in the same row."""
+    values = value_class(leaf)
+    sketch = leaf.fingerprint.sketch if leaf.fingerprint else None
+    return None if values is None or sketch is None else (*values, sketch.pairs)
 
 
 def value_evidence(level: int, new: PathProfile) -> str:
@@ -114,43 +112,81 @@ def value_evidence(level: int, new: PathProfile) -> str:
 def _value_matches(
     expected: Profile, observed: Profile, olds: list[str], news: list[str]
 ) -> tuple[list[Move], list[Ambiguity]]:
-    best: dict[str, tuple[int, list[str]]] = {}
-    for old in olds:
-        levels = {new: agreement(expected.paths[old], observed.paths[new]) for new in news}
-        top = max(levels.values(), default=0)
-        if top:
-            best[old] = (top, sorted(n for n, level in levels.items() if level == top))
-    # Who claims each appeared leaf, keeping only the strongest claims.
-    claims: dict[str, list[tuple[int, str]]] = {}
-    for old, (level, candidates) in best.items():
-        for new in candidates:
-            claims.setdefault(new, []).append((level, old))
-    winners = {
-        new: sorted(o for level, o in found if level == max(lv for lv, _ in found))
-        for new, found in claims.items()
-    }
+    """Same values in the same rows first; then same values in other rows, among the
+    leaves no same-rows match took. A class with one leaf on each side is a move; any
+    other class is ambiguous for each of its vanished leaves (found by classes, so equal
+    fingerprints on thousands of leaves stay linear)."""
+    old_rows = _classes(expected, olds, row_class)
+    new_rows = _classes(observed, news, row_class)
     moves: list[Move] = []
     ambiguous: list[Ambiguity] = []
-    for old, (level, candidates) in best.items():
-        contested = [n for n in candidates if old in winners[n]]
-        if not contested:
-            continue  # every candidate went to a vanished leaf that matches it better
-        rivals = sorted({o for n in contested for o in winners[n] if o != old})
-        evidence = value_evidence(level, observed.paths[contested[0]])
-        if len(contested) == 1 and not rivals:
-            moves.append(Move(old, contested[0], evidence))
-        else:
-            ambiguous.append(Ambiguity(old, tuple(contested), tuple(rivals), evidence))
+    matched: set[str] = set()
+    for key, group in old_rows.items():
+        found = new_rows.get(key)
+        if found:
+            matched.update(group, found)
+            _settle(observed, group, found, SAME_ROWS, moves, ambiguous)
+    old_values = _classes(expected, [p for p in olds if p not in matched], value_class)
+    new_values = _classes(observed, [p for p in news if p not in matched], value_class)
+    for key, group in old_values.items():
+        found = new_values.get(key)
+        if found:
+            _settle(observed, group, found, SAME_VALUES, moves, ambiguous)
     return moves, ambiguous
+
+
+def _classes(
+    profile: Profile,
+    leaves: list[str],
+    classify: Callable[[PathProfile], tuple[object, ...] | None],
+) -> dict[tuple[object, ...], list[str]]:
+    out: dict[tuple[object, ...], list[str]] = {}
+    for path in leaves:
+        key = classify(profile.paths[path])
+        if key is not None:
+            out.setdefault(key, []).append(path)
+    return out
+
+
+def _settle(
+    observed: Profile,
+    olds: list[str],
+    news: list[str],
+    level: int,
+    moves: list[Move],
+    ambiguous: list[Ambiguity],
+) -> None:
+    evidence = value_evidence(level, observed.paths[news[0]])
+    if len(olds) == 1 and len(news) == 1:
+        moves.append(Move(olds[0], news[0], evidence))
+        return
+    candidates = tuple(news)
+    for old in olds:
+        rivals = _first_unique(o for o in olds if o != old)
+        ambiguous.append(Ambiguity(old, candidates, rivals, evidence))
+
+
+def _first_unique(names: Iterator[str], limit: int = MAX_NAMED + 1) -> tuple[str, ...]:
+    """Up to `limit` distinct names, in order, without walking the rest."""
+    seen: dict[str, None] = {}
+    for name in names:
+        seen[name] = None
+        if len(seen) >= limit:
+            break
+    return tuple(seen)
 
 
 def ambiguity_words(ambiguity: Ambiguity) -> str:
     """Plain words for a report: which leaves compete, and that nothing was guessed."""
-    where = " and ".join(ambiguity.candidates)
-    words = f"absent here; {ambiguity.evidence} at {where}"
+    words = f"absent here; {ambiguity.evidence} at {_names(ambiguity.candidates)}"
     if ambiguity.rivals:
-        words += f", which also match {' and '.join(ambiguity.rivals)}"
+        words += f", which also match {_names(ambiguity.rivals)}"
     return words + " (ambiguous move: not guessed)"
+
+
+def _names(paths_: Sequence[str]) -> str:
+    shown = " and ".join(paths_[:MAX_NAMED])
+    return shown + (" and others" if len(paths_) > MAX_NAMED else "")
 
 
 # -- By name ----------------------------------------------------------------------------------
@@ -164,6 +200,10 @@ def _folded(path: str) -> str:
     """`...results[].user.id` -> `userid`: the leaf with its parent's name folded in."""
     parent = paths.parent(path)
     return _plain(paths.leaf_name(parent) + paths.leaf_name(path)) if parent else ""
+
+
+def _plain_leaf(path: str) -> str:
+    return _plain(paths.leaf_name(path))
 
 
 def _plain(name: str) -> str:
@@ -191,10 +231,16 @@ def _name_matches(olds: list[str], news: list[str]) -> list[Move]:
     """Each vanished leaf with an appeared leaf of the same name: same array depth
     preferred, then the shortest path (`data[].credits` -> `data[].totals.credits`, not
     `data[].clients[].credits`)."""
+    index: dict[str, list[str]] = {}  # by leaf name, by folded name, by plain leaf name
+    for new in news:
+        for key in ("=" + paths.leaf_name(new), "~" + _folded(new), "~" + _plain_leaf(new)):
+            index.setdefault(key, []).append(new)
     taken: set[str] = set()
     out = []
     for old in olds:
-        reasons = {p: _same_name(old, p) for p in news if p not in taken}
+        keys = ("=" + paths.leaf_name(old), "~" + _plain_leaf(old), "~" + _folded(old))
+        nearby = dict.fromkeys(p for key in keys for p in index.get(key, ()))
+        reasons = {p: _same_name(old, p) for p in nearby if p not in taken}
         matches = [p for p, reason in reasons.items() if reason]
         if not matches:
             continue
