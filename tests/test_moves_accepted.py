@@ -1,8 +1,11 @@
 """End to end: a consumed money field renamed by the vendor is recognised by its values
-against the lock of a reviewed capture of the same data."""
+against the lock of a reviewed capture of the same data, accepted in review (`verify lock
+--accept`), and the merge reads through the accepted move: its totals equal the sums over
+the raw bodies."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from datetime import date
@@ -38,7 +41,24 @@ def _raw(path: Path) -> dict[str, Any]:
     return document
 
 
-def test_gate_recognises_a_renamed_money_field_by_its_values(tmp_path: Path) -> None:
+def _sum_billed(path: Path) -> Decimal:
+    return sum(
+        (
+            Decimal(str(result["amount"]["billed"]))
+            for page in _raw(path)["pages"]
+            for bucket in page["body"]["data"]
+            for result in bucket["results"]
+        ),
+        Decimal(0),
+    )
+
+
+def _sum_credits(path: Path) -> Decimal:
+    rows = (row for page in _raw(path)["pages"] for row in page["body"]["data"])
+    return sum((Decimal(str(row["credits"])) for row in rows), Decimal(0))
+
+
+def test_renamed_money_field_is_recognised_accepted_and_merged_through(tmp_path: Path) -> None:
     reviewed = tmp_path / "reviewed"
     capture_from_sandbox(reviewed, start=date(2026, 5, 1), end=date(2026, 5, 4), users=4)
     locks = tmp_path / "locks"
@@ -59,3 +79,28 @@ def test_gate_recognises_a_renamed_money_field_by_its_values(tmp_path: Path) -> 
     assert moved["severity"] == "breaking"
     assert "values in the same" in moved["message"]
     assert not [f for f in report["findings"] if f["kind"] in ("field_missing", "field_added")]
+
+    blocked = tmp_path / "blocked.csv"
+    refused = run_cli("merge", str(live), "--out", str(blocked), "--locks-dir", str(locks))
+    assert refused.code == 1
+    assert not blocked.exists()
+
+    # Review: accept. The lock records the move, and the mapping the merge reads through.
+    accepted = run_cli("lock", str(live), "--accept", "--locks-dir", str(locks))
+    assert accepted.code == 0, accepted.stderr
+    lock = json.loads((locks / "openai_org_costs.lock.json").read_text())
+    assert NEW in json.dumps(lock["mapping"])
+    assert OLD not in json.dumps(lock["mapping"])
+    [record] = [a for a in lock["accepted"] if NEW in json.dumps(a)]
+    assert OLD in json.dumps(record)
+
+    # The merge reads the dollars through the accepted move: totals equal the raw sums.
+    out = tmp_path / "spend.csv"
+    merged = run_cli("merge", str(live), "--out", str(out), "--locks-dir", str(locks))
+    assert merged.code == 0, merged.stderr
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    dollars = sum((Decimal(r["api_cost_usd"]) for r in rows if r["api_cost_usd"]), Decimal(0))
+    credits = sum((Decimal(r["codex_credits"]) for r in rows if r["codex_credits"]), Decimal(0))
+    assert dollars == _sum_billed(costs) > 0
+    assert credits == _sum_credits(_capture_of(live, "chatgpt_enterprise_usage")) > 0
