@@ -11,7 +11,8 @@ from verifier.findings import Finding, Report
 NEXT_STEP = (
     "next: read `verify diff --against lock` for each drifted capture, then record the "
     "review with `verify lock --accept CAPTURE...` (state unit scales with --scale "
-    "PATH=FACTOR); `verify merge` reads through what the lock accepted"
+    "PATH=FACTOR), or `verify propose CAPTURE...` to write updated vendor schemas for "
+    "review; `verify merge` reads through what the lock accepted"
 )
 
 

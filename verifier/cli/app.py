@@ -44,6 +44,7 @@ COMMAND_MODULES: dict[str, str] = {
     "lock": "lock",
     "gate": "gate",
     "merge": "merge",
+    "propose": "propose",
     "report": "report",
     "anonymise": "anonymise",
     "scan": "anonymise",
