@@ -173,6 +173,39 @@ def test_codex_move_and_offset_edges_carry_annotations(
     assert violations(str(captures)) == []
 
 
+def test_nullability_presence_and_values_follow_the_capture(
+    tmp_path: Path, proposed_schemas: Path
+) -> None:
+    page = costs_body()
+    bucket = page["data"][0]
+    bucket["end_time"] = None  # nullable now
+    del bucket["object"]  # no longer always present
+    for result in bucket["results"]:
+        result["object"] = "organization.costs.result.v2"  # a new discriminator value
+    body = tmp_path / "costs-page.json"
+    body.write_text(json.dumps(page))
+    assert set(violations("--surface", "openai_org_costs", str(body))) >= {
+        "data[].end_time",
+        "data[].object",
+        "data[].results[].object",
+    }
+    out = tmp_path / "proposed"
+    code, stdout = propose("--surface", "openai_org_costs", str(body), "--out", str(out))
+    assert code == 0
+    assert "nullable data[].end_time" in stdout
+    assert "optional data[].object" in stdout
+    assert "values of data[].results[].object no longer enumerated" in stdout
+    text = (out / COSTS).read_text()
+    assert "organization.costs.result.v2" not in text  # an observed value, never written
+    defs = json.loads(text)["$defs"]
+    assert defs["bucket"]["properties"]["end_time"]["type"] == ["integer", "null"]
+    assert defs["bucket"]["properties"]["end_time"]["x-timestamp-format"] == "unix-seconds"
+    assert "object" not in defs["bucket"]["required"]
+    assert defs["costs_result"]["properties"]["object"] == {"x-pii": "none", "type": "string"}
+    adopt(out, proposed_schemas)
+    assert violations("--surface", "openai_org_costs", str(body)) == []
+
+
 def test_a_capture_without_drift_proposes_the_documented_schema(tmp_path: Path) -> None:
     captures = sandbox(tmp_path / "documented", "documented")
     out = tmp_path / "proposed"
@@ -214,6 +247,19 @@ def test_bad_input_is_one_line_and_writes_nothing(
     assert result.stderr.startswith("verify: error: ")
     assert result.stderr.count("\n") == 1
     assert not out.exists()
+
+
+def test_an_unwritable_out_is_one_line_exit_3(tmp_path: Path) -> None:
+    body = tmp_path / "costs-page.json"
+    body.write_text(json.dumps(costs_body()))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    args = ("--surface", "openai_org_costs", str(body), "--out", str(blocker / "proposed"))
+    result = run_cli("propose", *args)
+    assert result.code == 3
+    assert result.stderr.startswith("verify: error: could not write ")
+    assert result.stderr.count("\n") == 1
+    assert blocker.read_text() == "keep me"
 
 
 def test_path_tokens() -> None:

@@ -33,7 +33,7 @@ from verifier.profile import (
 )
 from verifier.schemas import surface_schema
 from verifier.store import atomic_write_bytes, serialise
-from verifier.surfaces import Surface
+from verifier.surfaces import Surface, get_surface
 
 DEFAULT_PROPOSED_DIR = Path("schemas/proposed")
 ANNOTATIONS = ("x-pii", "x-timestamp-format", "x-unit", "description")
@@ -325,10 +325,11 @@ def run_propose(
     by_surface: dict[str, list[Input]] = {}
     for item in inputs:
         by_surface.setdefault(item.surface.name, []).append(item)
+    # Every proposal is built before the first is written: bad input writes nothing.
+    proposals = [propose(items[0].surface, items) for items in by_surface.values()]
     written = []
-    for items in by_surface.values():
-        proposal = propose(items[0].surface, items)
-        target = out_dir / items[0].surface.schema_file
-        atomic_write_bytes(target, serialise(proposal.schema, str(target)) + b"\n")
+    for proposal in proposals:
+        target = out_dir / get_surface(proposal.surface).schema_file
+        atomic_write_bytes(target, serialise(proposal.schema, str(target)))
         written.append((target, proposal))
     return written
