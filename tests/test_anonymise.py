@@ -19,6 +19,7 @@ from tests.conftest import (
     ROOT,
 )
 from verifier.anonymise import (
+    K_ANONYMITY,
     anonymise_body,
     anonymise_capture,
     anonymise_text,
@@ -184,24 +185,46 @@ def test_typo_discriminator_and_numeric_string_amount_are_kept_for_drift() -> No
     assert fragment["amount"]["value"] == "12.50"
 
 
-def test_timestamp_and_numeric_strings_at_unknown_paths_are_kept() -> None:
+def test_numeric_looking_strings_of_one_person_at_unknown_paths_are_replaced() -> None:
     body = {
         "data": [
             {
+                "user_id": "user-abc123",
                 "when": "2026-05-01T00:00:00.123+02:00",
-                "day": "2026-05-01",
+                "birth": "1990-01-02",
                 "n": "1730419200",
+                "phone": "+15551234567",
                 "amount_str": "0.0042",
                 "label": "Alice Smith",
             }
         ]
     }
     out = anonymise_body(COSTS, body, KEY)["data"][0]
-    assert out["when"] == "2026-05-01T00:00:00.123+02:00"
-    assert out["day"] == "2026-05-01"
-    assert out["n"] == "1730419200"
-    assert out["amount_str"] == "0.0042"
+    for name in ("when", "birth", "n", "phone"):
+        assert out[name] != body["data"][0][name]
+        assert len(out[name]) == len(body["data"][0][name])  # format class kept
+    assert out["amount_str"] == "0.0042"  # an amount: money stays exact
     assert out["label"] != "Alice Smith" and len(out["label"]) == len("Alice Smith")
+
+
+def test_timestamps_shared_by_k_people_at_unknown_paths_are_kept() -> None:
+    rows = [
+        {"email": f"p{i}@corp.example", "day": "2026-05-01", "dob": f"199{i}-01-02"}
+        for i in range(K_ANONYMITY)
+    ]
+    out = anonymise_body(COSTS, {"data": rows}, KEY)["data"]
+    assert {row["day"] for row in out} == {"2026-05-01"}
+    assert all(row["dob"] != f"199{i}-01-02" for i, row in enumerate(out))
+
+
+def test_one_person_in_many_rows_never_counts_as_k_people() -> None:
+    rows = [
+        {"user_id": "user-abc123", "email": "p@corp.example", "dob": "1990-01-02"},
+        {"user_id": "user-abc123", "dob": "1990-01-02"},
+        {"email": "p@corp.example", "dob": "1990-01-02"},
+    ]
+    out = anonymise_body(COSTS, {"data": rows}, KEY)["data"]
+    assert all(row["dob"] != "1990-01-02" for row in out)
 
 
 @pytest.mark.parametrize(

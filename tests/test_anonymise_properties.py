@@ -23,7 +23,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CANARIES, CANARY_WORKSPACE_ID
-from verifier.anonymise import anonymise_body, anonymise_capture, is_email, pseudonym
+from verifier.anonymise import (
+    IDENTITY_MEMBERS,
+    K_ANONYMITY,
+    anonymise_body,
+    anonymise_capture,
+    is_email,
+    pseudonym,
+)
 from verifier.keys import key_from_text
 from verifier.leakscan import leaks_in, scan_bytes
 from verifier.schemas import surface_nodes
@@ -461,15 +468,25 @@ def test_types_and_formats_on_shrinkable_payloads(surface: str, body: dict[str, 
 
 @fast(TIMESTAMP_EXAMPLES)
 @given(st.sampled_from(SURFACE_NAMES), timestamps, unknown_names)
-def test_timestamps_are_kept_at_known_and_unknown_paths(
+def test_timestamps_shared_by_k_people_are_kept_at_known_and_unknown_paths(
     surface: str, moment: str, name: str
 ) -> None:
     nodes = surface_nodes(get_surface(surface))
     # A documented PII member (costs' live `user_email`) is pseudonymised whatever it holds.
     assume(f"data[].{name}" not in nodes and f"data[].results[].{name}" not in nodes)
-    body = {"data": [{name: moment, "start_time": moment, "results": [{name: moment}]}]}
-    out = anonymise_body(get_surface(surface), body, KEY)
-    assert out == body
+    assume(name not in IDENTITY_MEMBERS)  # a value there names the person
+    rows = [
+        {
+            "email": f"p{i}@corp.example",
+            name: moment,
+            "start_time": moment,
+            "results": [{name: moment}],
+        }
+        for i in range(K_ANONYMITY)
+    ]
+    out = anonymise_body(get_surface(surface), {"data": rows}, KEY)["data"]
+    for row in out:
+        assert row[name] == row["start_time"] == row["results"][0][name] == moment
 
 
 # ------------------------------------------------------------------ determinism and joins

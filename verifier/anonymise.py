@@ -38,21 +38,32 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from verifier import paths
-from verifier.errors import RefusedError, UsageError
-from verifier.keys import AnonKey
-from verifier.leakscan import (
+from verifier.detect import (
     ANON_EMAIL_DOMAIN,
+    DIGIT_RUN_PATTERN,
     EMAIL_PATTERN,
+    IPV4_PATTERN,
     JWT_PATTERN,
-    TRIGGER_PATTERN,
+    PHONE_PATTERN,
+    decoded,
+    detector,
+    is_anon_domain,
     leaks_in,
+    literal_alternative,
 )
+from verifier.errors import RefusedError, UsageError
+from verifier.findings import finding_from_json
+from verifier.keys import AnonKey
+from verifier.redact import is_field_name
 from verifier.schemas import SchemaNode, flatten, load_schema, surface_nodes
 from verifier.store import Capture, Page, RequestInfo
 from verifier.surfaces import SURFACES, Surface, get_surface
+from verifier.vocabulary import is_public, is_public_discriminator
 
 ID_PREFIXES = ("user-", "user_", "wsu_", "proj_", "key_", "org-", "org_", "page_", "req_")
-SAFE = "safe"
+SAFE = "safe"  # x-pii none: kept as free text (emails, keys, ids, phones inside replaced)
+SAFE_ENUM = "safe-enum"  # a const/enum: kept when it is public vocabulary, else replaced
+SAFE_TIME = "safe-time"  # a timestamp: kept when it is shaped like one, else replaced
 
 REDACTED_KEY = "[redacted-key]"
 REDACTED_TOKEN = "[redacted-token]"
@@ -71,7 +82,16 @@ _FORMATTED = re.compile(
     r"|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?",
     re.ASCII,
 )
-_DISCRIMINATOR = re.compile(r"[a-z]+(?:[._][a-z]+)*")
+# k-anonymity: a timestamp- or number-shaped string at a path the schema does not know is
+# kept only when the same value is seen in the rows of at least this many distinct people
+# (a usage day, a bucket boundary); anything rarer (a date of birth, a phone number, a
+# numeric id) is replaced, digits by digits.
+K_ANONYMITY = 3
+# A number with a fractional part sent as a string is an amount (`"12.50"`), never a phone
+# number, an id or a date: kept so that money stays exact wherever it moves.
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,15}\.[0-9]{1,15}", re.ASCII)
+IDENTITY_MEMBERS = frozenset({"user_id", "email", "user_email", "actor_id", "account_id"})
+_IDENTITY_CLASSES = frozenset({"email", "person_id"})
 _UUID = (
     r"(?<![0-9A-Fa-f])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
     r"-[0-9a-fA-F]{12}(?![0-9A-Fa-f])"
@@ -99,7 +119,12 @@ KEPT_HEADERS = frozenset(
         "openai-processing-ms",
     }
 )
-KEPT_HEADER_PREFIXES = ("x-ratelimit-",)
+# Rate-limit headers are kept only under their documented names: a name is data too
+# (`x-ratelimit-<workspace id>` would carry an identifier in the clear).
+KEPT_HEADER_NAME = re.compile(
+    r"x-ratelimit-(?:limit|remaining|reset)-(?:project-)?(?:requests|tokens|input-tokens"
+    r"|output-tokens|images)"
+)
 PSEUDONYMISED_HEADERS = frozenset({"x-request-id"})
 
 # Query parameters by what they hold (names without a trailing `[]`).
@@ -142,12 +167,17 @@ _EMAIL_FULL = re.compile(EMAIL_PATTERN)
 
 
 def is_email(value: str) -> bool:
-    return _EMAIL_FULL.fullmatch(value.strip()) is not None
+    """The whole value is one address, as written or once decoded (`jane&#64;corp.com`)."""
+    stripped = value.strip()
+    return (
+        _EMAIL_FULL.fullmatch(stripped) is not None
+        or _EMAIL_FULL.fullmatch(decoded(stripped)) is not None
+    )
 
 
 def pseudonym_email(value: str, key: AnonKey) -> str:
     """`u-<hex>@anon.invalid`; already-anonymised addresses are kept as they are."""
-    normalised = unquote(value.strip()).lower()
+    normalised = decoded(value.strip()).lower()
     if normalised.endswith("@" + ANON_EMAIL_DOMAIN):
         return normalised
     digest = _digest(_EMAIL_CONTEXT, normalised, key)
@@ -257,7 +287,11 @@ _FASTAPI_ERROR_RULES = {
 def _rule_of(node: SchemaNode) -> str | None:
     if node.pii and node.pii != "none":
         return node.pii
-    if node.pii == "none" or node.timestamp_format or node.values is not None:
+    if node.values is not None:
+        return SAFE_ENUM
+    if node.timestamp_format:
+        return SAFE_TIME
+    if node.pii == "none":
         return SAFE
     # `error` is anyOf(object, string): the annotation sits on the string variant.
     for variant in node.schema.get("anyOf", node.schema.get("oneOf", ())):
@@ -339,24 +373,30 @@ class _Anonymiser:
 
     def __init__(self, key: AnonKey, secrets: Sequence[str] = ()) -> None:
         self.key = key
-        literals = sorted({s for s in secrets if s}, key=len, reverse=True)
-        literal_alt = (
-            [f"(?P<literal>{'|'.join(re.escape(s) for s in literals)})"] if literals else []
-        )
+        literals = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        literal = literal_alternative(literals)
+        literal_alt = [literal] if literal else []
         leak_alts = [
             f"(?P<sk>{_SK_ANY})",
             f"(?P<bearer>{_BEARER_ANY})",
             f"(?P<jwt>{JWT_PATTERN})",
             f"(?P<email>{EMAIL_PATTERN})",
         ]
-        id_alts = [f"(?P<uuid>{_UUID})", f"(?P<id>{_TEXT_ID})"]
+        id_alts = [
+            f"(?P<uuid>{_UUID})",
+            f"(?P<id>{_TEXT_ID})",
+            f"(?P<ip>{IPV4_PATTERN})",
+            f"(?P<phone>{PHONE_PATTERN})",
+            f"(?P<digits>{DIGIT_RUN_PATTERN})",
+        ]
         self._scrub_re = re.compile("|".join(literal_alt + leak_alts))
         self._free_re = re.compile("|".join(literal_alt + leak_alts + id_alts))
         # Most kept strings (timestamps, enums) hold nothing to scrub: test that cheaply.
-        self._trigger = re.compile("|".join([TRIGGER_PATTERN, *map(re.escape, literals)]))
+        self._detector = detector(literals)
         self._memo: dict[str, str] = {}
         self._applied: dict[tuple[str | None, str, bool], str] = {}
         self._names: dict[str, str] = {}  # member names repeat in every row
+        self._shared: frozenset[str] = frozenset()  # see K_ANONYMITY
 
     # -- strings
 
@@ -382,18 +422,29 @@ class _Anonymiser:
         if group == "jwt":
             return REDACTED_TOKEN
         if group == "email":
+            if is_anon_domain(match.group("domain")):
+                return text
             return pseudonym_email(text, self.key)
         return self.token(text)  # uuid or prefixed id
 
     def scrub(self, text: str) -> str:
         """Replace only what the leak gate would flag (for strings kept as they are)."""
-        if self._trigger.search(text) is None:
+        if not self._detector.may_leak(text):
             return text
-        return self._scrub_re.sub(self._replace, text)
+        return self._decoded_fallback(self._scrub_re.sub(self._replace, text), self._scrub_re)
 
     def free_text(self, text: str) -> str:
         """Keep the words; replace secrets, emails, UUIDs and generated ids inside."""
-        return self._free_re.sub(self._replace, text)
+        return self._decoded_fallback(self._free_re.sub(self._replace, text), self._free_re)
+
+    def _decoded_fallback(self, text: str, pattern: re.Pattern[str]) -> str:
+        """A leak hidden by an encoding (`&#64;`, `%2540`, `\\u0040`) has no place in the
+        text to replace: the text is then kept in its decoded form, scrubbed."""
+        if not self._detector.kinds(text):
+            return text
+        plain = pattern.sub(self._replace, decoded(text))
+        # Whatever still looks like a leak after decoding is not kept at all.
+        return plain if not self._detector.kinds(plain) else self.token(plain)
 
     def apply(self, rule: str | None, value: str, member: str | None) -> str:
         """The anonymised string for `value` under `rule` (memoised: rows repeat values)."""
@@ -406,12 +457,17 @@ class _Anonymiser:
         return done
 
     def _apply(self, rule: str | None, value: str, member: str | None) -> str:
-        if rule == SAFE:
-            return self.scrub(value)
-        if rule == "free_text":
+        if rule in (SAFE, "free_text"):
             return self.free_text(value)
+        if rule == SAFE_ENUM and (is_public(value) or is_public_discriminator(value)):
+            return self.scrub(value)
+        if rule == SAFE_TIME and _is_formatted(value):
+            return self.scrub(value)
         if rule is None and (
-            _is_formatted(value) or (member == "object" and _DISCRIMINATOR.fullmatch(value))
+            _DECIMAL.fullmatch(value) is not None  # an amount sent as a string: money stays exact
+            or is_public(value)
+            or (member == "object" and is_public_discriminator(value))
+            or value in self._shared
         ):
             return self.scrub(value)
         # Every letter and digit of a token is replaced, so nothing secret survives it.
@@ -424,13 +480,42 @@ class _Anonymiser:
         a generated id (a map keyed by user) is replaced like a value."""
         done = self._names.get(name)
         if done is None:
-            done = self.token(name) if self._free_re.search(name) else name
+            sensitive = (
+                self._free_re.search(name) or self._detector.kinds(name) or not is_field_name(name)
+            )
+            done = self.token(name) if sensitive else name
             if len(self._names) < _MAX_MEMO:
                 self._names[name] = done
         return done
 
+    def scrubbed_json(self, document: Any) -> Any:
+        """A copy with every string and member name scrubbed (idempotent; no pseudonym of
+        an earlier run is re-hashed). Member names that are data get a pseudonym."""
+        holder: list[Any] = [None]
+        stack: list[tuple[Any, Any, Any]] = [(document, holder, 0)]
+        while stack:
+            node, target, slot = stack.pop()
+            if isinstance(node, str):
+                target[slot] = self.scrub(node)
+            elif isinstance(node, dict):
+                new: dict[str, Any] = {}
+                target[slot] = new
+                for name, value in node.items():
+                    new_name = self.member_name(str(name))
+                    new[new_name] = None
+                    stack.append((value, new, new_name))
+            elif isinstance(node, list):
+                items: list[Any] = [None] * len(node)
+                target[slot] = items
+                stack.extend((v, items, i) for i, v in enumerate(node))
+            else:
+                target[slot] = node
+        return holder[0]
+
     def json(self, document: Any, rules: PathRules) -> Any:
-        """A new document: one pass, iterative (no recursion limit), input untouched."""
+        """A new document: iterative (no recursion limit), input untouched."""
+        self._shared = shared_values(document, rules)
+        self._applied.clear()  # what is shared differs per document
         holder: list[Any] = [None]
         stack: list[tuple[Any, str, str | None, Any, Any]] = [
             (document, paths.ROOT, None, holder, 0)
@@ -515,23 +600,89 @@ class _Anonymiser:
             return segment
         return quote(self.token(unquote(segment)), safe="@")
 
-    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+    def headers(self, headers: Mapping[str, str], *, reclean: bool = False) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, raw in headers.items():
             lowered = str(name).lower()
             value = raw if isinstance(raw, str) else str(raw)  # a hand-edited capture
             if lowered in PSEUDONYMISED_HEADERS:
-                out[lowered] = self.token(value)
-            elif lowered in KEPT_HEADERS or lowered.startswith(KEPT_HEADER_PREFIXES):
+                out[lowered] = self.scrub(value) if reclean else self.token(value)
+            elif lowered in KEPT_HEADERS or KEPT_HEADER_NAME.fullmatch(lowered):
                 out[lowered] = self.scrub(value)
         return out
 
-    def finding(self, finding: Mapping[str, Any]) -> dict[str, Any]:
-        """Capture-time findings quote vendor messages: free text."""
-        return {
+    def finding(self, finding: Mapping[str, Any], source: str) -> dict[str, Any]:
+        """Capture-time findings quote vendor messages: free text. A recorded finding is
+        input like the rest of the file: checked member by member first."""
+        anonymised = {
             name: self.free_text(value) if isinstance(value, str) else value
             for name, value in finding.items()
         }
+        recorded = anonymised.get("source")
+        return finding_from_json(
+            anonymised, recorded if isinstance(recorded, str) else source
+        ).to_json()
+
+
+# ---------------------------------------------------------------- k-anonymity
+
+
+def _rows(document: Any) -> list[Any]:
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict) and isinstance(document.get("data"), list):
+        return list(document["data"])
+    return []
+
+
+def _row_strings(row: Any, base: str, rules: PathRules) -> tuple[set[str], set[str]]:
+    """(identities, formatted strings at unknown paths) found anywhere in one row."""
+    identities: set[str] = set()
+    formatted: set[str] = set()
+    stack: list[tuple[Any, str, str | None]] = [(row, base, None)]
+    while stack:
+        node, path, member = stack.pop()
+        if isinstance(node, str):
+            rule = rules.get(path)
+            if rule in _IDENTITY_CLASSES or member in IDENTITY_MEMBERS or is_email(node):
+                identities.add(node.strip().lower())
+            elif rule is None and _is_formatted(node):
+                formatted.add(node)
+        elif isinstance(node, dict):
+            stack.extend((v, paths.child(path, k), k) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, paths.item(path), None) for v in node)
+    return identities, formatted
+
+
+def shared_values(document: Any, rules: PathRules) -> frozenset[str]:
+    """Formatted strings at unknown paths seen in the rows of >= K_ANONYMITY people.
+
+    Rows whose identities overlap (an email in one, the same email with a user id in
+    another) are one person, so a person never counts twice."""
+    rows = _rows(document)
+    base = paths.item(paths.ROOT if isinstance(document, list) else "data")
+    seen_in: dict[str, list[frozenset[str]]] = {}
+    for row in rows:
+        identities, formatted = _row_strings(row, base, rules)
+        if identities:
+            for value in formatted:
+                seen_in.setdefault(value, []).append(frozenset(identities))
+    return frozenset(
+        value
+        for value, rows_of in seen_in.items()
+        if len(rows_of) >= K_ANONYMITY and _people(rows_of) >= K_ANONYMITY
+    )
+
+
+def _people(identity_sets: list[frozenset[str]]) -> int:
+    """Distinct people among rows: rows sharing any identity are merged."""
+    groups: list[set[str]] = []
+    for identities in identity_sets:
+        overlapping = [g for g in groups if g & identities]
+        merged = set(identities).union(*overlapping)
+        groups = [g for g in groups if not g & identities] + [merged]
+    return len(groups)
 
 
 # ---------------------------------------------------------------- public API
@@ -555,7 +706,9 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
     joins, so a capture already carrying this key's fingerprint is returned unchanged,
     and one made with another key is refused."""
     if capture.key_fingerprint == key.fingerprint:
-        return capture
+        # A fingerprint is a claim, not a proof: everything that can be cleaned without
+        # re-hashing pseudonyms is cleaned again (idempotent), see `_reclean`.
+        return _reclean(capture, _Anonymiser(key, secrets))
     if capture.key_fingerprint is not None:
         raise UsageError(
             f"this {capture.surface} capture is already anonymised with key "
@@ -569,9 +722,41 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
         capture,
         request=_request(worker, capture.request, surface),
         pages=tuple(_page(worker, page, surface, rules) for page in capture.pages),
-        findings=tuple(worker.finding(f) for f in capture.findings),
-        source=worker.scrub(capture.source),
+        findings=tuple(worker.finding(f, f"{capture.surface} capture") for f in capture.findings),
+        source=worker.free_text(capture.source),
         key_fingerprint=key.fingerprint,
+    )
+
+
+def _reclean(capture: Capture, worker: _Anonymiser) -> Capture:
+    """A capture that claims the current key's fingerprint, cleaned again where that is
+    idempotent: every string and member name scrubbed of emails, keys, tokens and the
+    secrets in use; headers back to the kept list; member names that are data replaced;
+    recorded findings checked as input. Pseudonyms are not re-hashed (joins survive);
+    a raw name or id in such a file cannot be told from a pseudonym (docs/security.md)."""
+    request = capture.request
+    return replace(
+        capture,
+        request=RequestInfo(
+            method=request.method if request.method.upper() in HTTP_METHODS else "GET",
+            url_template=worker.scrub(request.url_template),
+            query=worker.scrubbed_json(dict(request.query)),
+        ),
+        pages=tuple(
+            Page(
+                status=page.status,
+                url=worker.scrub(page.url),
+                headers=worker.headers(page.headers, reclean=True),
+                body=worker.scrubbed_json(page.body),
+                body_text=None if page.body_text is None else worker.scrub(str(page.body_text)),
+            )
+            for page in capture.pages
+        ),
+        findings=tuple(
+            finding_from_json(worker.scrubbed_json(dict(f)), f"{capture.surface} capture").to_json()
+            for f in capture.findings
+        ),
+        source=worker.free_text(capture.source),
     )
 
 

@@ -4,14 +4,16 @@ write them all, so a refused run leaves nothing half-done on disk."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from verifier.anonymise import anonymise_capture, pseudonym_token
-from verifier.errors import InputError, UsageError
+from verifier.errors import DiskError, InputError, UsageError
 from verifier.exactjson import loads_exact
 from verifier.inputs import expand_paths, nesting_guard, parse_json_bytes, read_bytes
 from verifier.keys import AnonKey, load_key
@@ -20,10 +22,11 @@ from verifier.store import (
     Capture,
     Page,
     RequestInfo,
-    atomic_write_bytes,
     capture_from_json,
+    clear_stale_temp_files,
     is_capture_document,
     serialise,
+    temp_prefix,
 )
 from verifier.surfaces import Surface, get_surface
 
@@ -131,6 +134,38 @@ def run_anonymise(
     ]
     check_targets(jobs)
     outputs = [(job, output_bytes(job, key, secrets, keep_raw)) for job in jobs]
-    for job, data in outputs:
-        atomic_write_bytes(job.target, data)
+    write_all_or_nothing([(job.target, data) for job, data in outputs])
     return key, [job for job, _ in outputs]
+
+
+def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
+    """Every file is first written and fsynced beside its target; only when all of them
+    are on disk are they renamed into place, so a failure (a full disk, a directory in
+    the way) leaves none of the outputs behind."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for target, data in files:
+            staged.append((stage(target, data), target))
+        for temp, target in staged:
+            os.replace(temp, target)
+    except OSError as exc:
+        raise DiskError(
+            f"could not write {target}: {exc.strerror or exc}; nothing was written"
+        ) from None
+    finally:
+        for temp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+def stage(target: Path, data: bytes) -> str:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_file():
+        raise IsADirectoryError(21, "not a regular file", str(target))
+    clear_stale_temp_files(target.parent)
+    fd, temp = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temp

@@ -19,6 +19,7 @@ failure beyond retries is an error, and then that surface writes no file at all.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -41,9 +42,10 @@ import orjson
 from verifier import pagination
 from verifier.contract import http_status_finding
 from verifier.credentials import SurfaceAccess, all_secrets, same_origin
-from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, UsageError
+from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, RefusedError, UsageError
 from verifier.exactjson import loads_exact
 from verifier.findings import Finding
+from verifier.http_guard import DEFAULT_MAX_BODY_BYTES, Cancelled, HttpGuard
 from verifier.inputs import Body
 from verifier.keys import AnonKey, key_from_text, load_key
 from verifier.pagination import PaginationProblem, cursor_field, next_cursor
@@ -76,7 +78,8 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 20.0
     budget: float = 60.0
-    timeout: float = 30.0
+    timeout: float = 30.0  # the whole request, body included (verifier.http_guard)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # per response, after decompression
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Exponential backoff with jitter: half fixed, half random, capped."""
@@ -325,10 +328,17 @@ class Fetcher:
     rng: random.Random = field(default_factory=random.Random)
     _rng_lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: threading.Event = field(default_factory=threading.Event)
+    guard: HttpGuard | None = None  # made from the policy when not given
+
+    def __post_init__(self) -> None:
+        if self.guard is None:
+            self.guard = HttpGuard(max_body_bytes=self.policy.max_body_bytes)
 
     def cancel(self) -> None:
-        """Stop every chain at its next request or wait (Ctrl-C, a fatal error)."""
+        """Stop every chain now: waits end and blocked reads wake (Ctrl-C, a fatal error)."""
         self._cancelled.set()
+        if self.guard is not None:
+            self.guard.cancel_all()
 
     def _wait(self, seconds: float) -> None:
         if self.sleep is not None:
@@ -375,21 +385,27 @@ class Fetcher:
 
     def _send(self, access: SurfaceAccess, query: Mapping[str, str]) -> httpx.Response:
         """GET, following redirects only within the same origin so the key never leaves it."""
-        response = self.client.get(
-            access.url,
-            params=dict(query),
-            headers=access.auth_headers(),
-            timeout=self.policy.timeout,
-        )
-        for _ in range(MAX_REDIRECTS):
-            if not response.is_redirect:
-                break
-            target = response.url.join(response.headers.get("location", ""))
-            if not same_origin(response.url, target):
-                break  # recorded as the final answer; the key is not sent to another host
-            response = self.client.get(
-                target, headers=access.auth_headers(), timeout=self.policy.timeout
+        guard = self.guard or HttpGuard(max_body_bytes=self.policy.max_body_bytes)
+        timeout = self.policy.timeout
+        try:
+            response = guard.get(
+                self.client,
+                access.url,
+                params=query,
+                headers=access.auth_headers(),
+                timeout=timeout,
             )
+            for _ in range(MAX_REDIRECTS):
+                if not response.is_redirect:
+                    break
+                target = response.url.join(response.headers.get("location", ""))
+                if not same_origin(response.url, target):
+                    break  # recorded as the final answer; the key is not sent to another host
+                response = guard.get(
+                    self.client, target, headers=access.auth_headers(), timeout=timeout
+                )
+        except Cancelled:
+            raise _NetworkFailure("cancelled") from None
         return response
 
 
@@ -666,9 +682,12 @@ def run_capture(
                 failures.append(f"{name}: {failed[0]}")
                 continue
             raw, events = assemble(access, chains, windows_of[name], options, captured_at)
-            path, surface_findings = save_spooled(
-                raw, events, spools[name], out_dir, safety, run_id
-            )
+            try:
+                path, surface_findings = save_spooled(
+                    raw, events, spools[name], out_dir, safety, run_id
+                )
+            except RefusedError as exc:
+                raise refused_run(exc, paths) from None
             paths.append(path)
             findings.extend(surface_findings)
     finally:
@@ -681,6 +700,22 @@ def run_capture(
         tuple(failures),
         fetch_seconds=fetched - began,
         write_seconds=time.perf_counter() - fetched,
+    )
+
+
+def refused_run(exc: RefusedError, written: list[Path]) -> RefusedError:
+    """A leak-gate refusal makes the whole run write nothing: files of this run that are
+    already on disk are removed, and the message says so exactly."""
+    removed = []
+    for path in written:
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path.name)
+    if not removed:
+        return exc
+    return RefusedError(
+        f"{exc.message}; the run is all or nothing, so its {len(removed)} file(s) already "
+        f"written were removed: {', '.join(removed)}"
     )
 
 

@@ -32,7 +32,7 @@ from jsonschema.exceptions import ValidationError
 from verifier import paths
 from verifier.consumer.judge import judge
 from verifier.errors import UsageError
-from verifier.findings import Finding, Report
+from verifier.findings import Finding, Report, finding_from_json
 from verifier.inputs import (
     ROWS_KEY,
     STREAM_MIN_BYTES,
@@ -47,12 +47,12 @@ from verifier.inputs import (
 )
 from verifier.pagination import Contradiction, contradiction, contradiction_finding
 from verifier.profile import NUMERIC_STRING, classify_string
+from verifier.redact import describe_string, mask_prose, show_string
 from verifier.schemas import surface_schema
 from verifier.store import Capture
 from verifier.surfaces import Surface
 
 _REQUIRED = re.compile(r"^(.*) is a required property$")
-_MAX_SHOWN = 60
 
 
 @cache
@@ -73,21 +73,33 @@ class Violation:
     instance: str = ""  # JSON type of the offending value, `numeric-string` for "12.50"
 
 
-def describe_value(value: Any, safe: bool) -> str:
-    """Plain words for a value; strings are quoted only where the schema marks them safe."""
+def describe_value(
+    value: Any, safe: bool, allowed: Iterable[object] = (), shape: str | None = None
+) -> str:
+    """Plain words for a value. A string is quoted only where the schema marks it safe and
+    it is what is allowed there (`verifier.redact.show_string`); otherwise described."""
     kind = json_type(value)
     if isinstance(value, dict):
         return f"an object with {len(value)} member(s)"
     if isinstance(value, list):
         return f"an array of {len(value)} item(s)"
     if isinstance(value, str):
-        if not safe:
-            return f"a string of {len(value)} character(s) (value withheld)"
-        shown = value if len(value) <= _MAX_SHOWN else value[:_MAX_SHOWN] + "..."
-        return f'string "{shown}"'
+        return show_string(value, allowed, shape) if safe else describe_string(value)
     if value is None or isinstance(value, bool):
         return "null" if value is None else str(value).lower()
-    return f"{kind} {value}"
+    return f"{kind} {value}" if safe else f"{kind} (value withheld)"
+
+
+def _allowed_here(schema: object) -> tuple[tuple[object, ...], str | None]:
+    """What a safe schema node allows: its enum/const values and the value shape."""
+    if not isinstance(schema, Mapping):
+        return (), None
+    values = tuple(schema.get("enum") or ()) + ((schema["const"],) if "const" in schema else ())
+    types = schema.get("type")
+    typed = set(types) if isinstance(types, list) else {types}
+    if "x-timestamp-format" in schema:
+        return values, "timestamp"
+    return values, "number" if typed & {"number", "integer"} else None
 
 
 def _safe_schema(schema: object) -> bool:
@@ -110,7 +122,7 @@ def violation_of(error: ValidationError) -> Violation:
         match = _REQUIRED.match(error.message)
         name = ast.literal_eval(match.group(1)) if match else "?"
         return Violation((*parts, str(name)), keyword, "a required member", "absent")
-    observed = describe_value(error.instance, safe)
+    observed = describe_value(error.instance, safe, *_allowed_here(error.schema))
     instance = json_type(error.instance)
     if isinstance(error.instance, str) and classify_string(error.instance) == NUMERIC_STRING:
         instance = NUMERIC_STRING
@@ -320,7 +332,7 @@ def vendor_message(body: Any, body_text: str | None = None) -> str:
 
 
 def http_status_finding(surface: Surface, source: str, body: Body) -> Finding:
-    message = vendor_message(body.value, body.body_text)
+    message = mask_prose(vendor_message(body.value, body.body_text))
     return Finding(
         surface=surface.name,
         source=source,
@@ -349,7 +361,7 @@ def capture_findings(source: str, capture: Capture | None) -> list[Finding]:
     for raw in capture.findings:
         if raw.get("kind") == "http_status":
             continue  # re-derived from the recorded pages
-        out.append(Finding(**{**raw, "source": source}))
+        out.append(finding_from_json(raw, source))
     return out
 
 

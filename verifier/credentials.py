@@ -104,6 +104,23 @@ def read_env(name: str, env: Mapping[str, str]) -> str:
     return value
 
 
+def require_env(surfaces: Iterable[Surface], env: Mapping[str, str] | None = None) -> None:
+    """Name every missing variable at once, so one run tells the whole story."""
+    source = os.environ if env is None else env
+    needed: list[str] = []
+    for surface in surfaces:
+        for name in (surface.auth_env, *surface.path_env):
+            if name not in needed:
+                needed.append(name)
+    missing = [name for name in needed if not source.get(name, "").strip()]
+    if missing:
+        plural = "s are" if len(missing) > 1 else " is"
+        raise UsageError(
+            f"environment variable{plural} not set: {', '.join(missing)} "
+            "(keys are read from env only)"
+        )
+
+
 def access_for(
     surface: Surface,
     *,

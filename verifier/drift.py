@@ -415,7 +415,7 @@ def _facet_drifts(exp: PathProfile, obs: PathProfile, facets: set[str]) -> list[
                 path=exp.path,
                 pointer=odd[0].pointer if odd else obs.first_pointer,
                 expected="one of "
-                + ", ".join(describe_value(v, True) for v in sorted(allowed, key=repr)),
+                + ", ".join(describe_value(v, True, allowed) for v in sorted(allowed, key=repr)),
                 observed=", ".join(describe_value(v.value, True) for v in odd) or "other values",
             )
         )

@@ -9,6 +9,7 @@ import gc
 import json
 import math
 import re
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ def expand_paths(paths: Iterable[str | Path], *, recursive: bool = False) -> lis
                 raise InputError(str(path), f"directory contains no {wanted}")
             files.extend(found)
         elif path.exists():
+            require_regular_file(path)
             files.append(path)
         else:
             raise InputError(str(path), "no such file or directory")
@@ -117,7 +119,20 @@ def nesting_guard(source: str) -> Iterator[None]:
         raise InputError(source, "nested too deeply to process") from None
 
 
+def require_regular_file(path: Path) -> None:
+    """A named pipe, socket or device would block or never end: refused, never opened."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(str(path), "is a directory")
+    if not stat.S_ISREG(mode):
+        raise InputError(str(path), "is not a regular file (a pipe, socket or device)")
+
+
 def read_bytes(path: Path) -> bytes:
+    require_regular_file(path)
     try:
         return path.read_bytes()
     except IsADirectoryError:
@@ -178,8 +193,8 @@ def _check_integers(data: bytes, source: str) -> None:
         if abs(value) > MAX_EXACT_INT:
             raise InputError(
                 source,
-                f"integer {text} is outside +-(2**53-1), the range JSON numbers keep exactly "
-                "(RFC 7493)",
+                f"an integer of {len(text.lstrip('-'))} digit(s) is outside +-(2**53-1), the "
+                "range JSON numbers keep exactly (RFC 7493)",
             )
         return value
 

@@ -94,6 +94,8 @@ def _read_or_create_key_file(path: Path) -> str:
 def _read_key_file(path: Path) -> str:
     try:
         mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"anonymisation key file {path} is not a regular file")
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise UsageError(
                 f"anonymisation key file {path} is accessible by other users "

@@ -12,10 +12,8 @@ Anonymised emails (`u-<hex>@anon.invalid`) are the anonymiser's output, not leak
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,109 +21,44 @@ import orjson
 
 from verifier import paths
 from verifier.consumer import is_consumed
+from verifier.detect import (
+    ANON_EMAIL_DOMAIN,
+    BY_GROUP,
+    EMAIL_PATTERN,
+    JWT_PATTERN,
+    MIN_LITERAL_LENGTH,
+    TRIGGER_PATTERN,
+    Detector,
+    LeakKind,
+    detector,
+    leaks_in,
+    literal_secrets,
+)
 from verifier.errors import RefusedError
 from verifier.findings import Finding, Report
 from verifier.inputs import expand_paths, read_bytes
-from verifier.keys import KEY_ENV
 from verifier.surfaces import SURFACES
 
-ANON_EMAIL_DOMAIN = "anon.invalid"
+__all__ = [
+    "ANON_EMAIL_DOMAIN",
+    "EMAIL_PATTERN",
+    "JWT_PATTERN",
+    "MIN_LITERAL_LENGTH",
+    "TRIGGER_PATTERN",
+    "LeakKind",
+    "describe_leaks",
+    "leak_guard",
+    "leaks_in",
+    "literal_secrets",
+    "scan_bytes",
+    "scan_paths",
+]
 
-# Detection patterns. The anonymiser's redaction patterns (verifier.anonymise) match a
-# superset of these, so its output never trips the gate.
-EMAIL_PATTERN = (
-    r"[A-Za-z0-9._+\-]+(?:@|%40)(?P<domain>[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})"
-)
-SK_KEY_PATTERN = r"(?<![A-Za-z0-9])sk-[A-Za-z0-9][A-Za-z0-9_*.\-]{11,}"
-BEARER_PATTERN = r"(?<![A-Za-z0-9])(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"
-JWT_PATTERN = r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*"
-# Shortest literal worth looking for: shorter values would match ordinary words.
-MIN_LITERAL_LENGTH = 8
-# Every pattern above contains one of these substrings, so a string without any of them
-# (and without a literal secret) cannot leak: a cheap first test before the full one.
-# An `@` that starts an anonymised domain is no trigger.
-_NOT_ANON = r"(?!anon\.invalid(?![A-Za-z0-9.\-]))"
-TRIGGER_PATTERN = rf"@{_NOT_ANON}|%40{_NOT_ANON}|sk-|eyJ|(?i:bearer)"
-
-
-@dataclass(frozen=True, slots=True)
-class LeakKind:
-    group: str
-    kind: str  # finding kind: pii_leak | secret_leak
-    what: str  # plain words for the report, never the value
+_BY_GROUP = BY_GROUP
 
 
-_KINDS = (
-    LeakKind("literal", "secret_leak", "a secret value in use (API key or workspace id)"),
-    LeakKind("sk", "secret_leak", "an sk-... API key"),
-    LeakKind("bearer", "secret_leak", "a bearer token"),
-    LeakKind("jwt", "secret_leak", "a JWT-shaped token"),
-    LeakKind("email", "pii_leak", "an email address"),
-)
-_BY_GROUP = {k.group: k for k in _KINDS}
-
-
-def _usable(literals: tuple[str, ...]) -> list[str]:
-    """Literals worth looking for, longest first (so the longest match wins)."""
-    return sorted({lit for lit in literals if len(lit) >= MIN_LITERAL_LENGTH}, key=len)[::-1]
-
-
-@dataclass(frozen=True, slots=True)
-class _Detector:
-    trigger: re.Pattern[str]
-    full: re.Pattern[str]
-    trigger_bytes: re.Pattern[bytes]
-    literal_has_slash: bool  # JSON may write `/` as `\/`: the raw-bytes test cannot see it
-
-
-@lru_cache(maxsize=64)
-def _detector(literals: tuple[str, ...]) -> _Detector:
-    usable = _usable(literals)
-    alternatives = [
-        f"(?P<sk>{SK_KEY_PATTERN})",
-        f"(?P<bearer>{BEARER_PATTERN})",
-        f"(?P<jwt>{JWT_PATTERN})",
-        f"(?P<email>{EMAIL_PATTERN})",
-    ]
-    if usable:
-        literal_alt = "|".join(re.escape(lit) for lit in usable)
-        alternatives.insert(0, f"(?P<literal>{literal_alt})")
-    triggers = [TRIGGER_PATTERN, *(re.escape(lit) for lit in usable)]
-    return _Detector(
-        trigger=re.compile("|".join(triggers)),
-        full=re.compile("|".join(alternatives)),
-        trigger_bytes=re.compile("|".join(triggers).encode("utf-8")),
-        literal_has_slash=any("/" in lit for lit in usable),
-    )
-
-
-def leaks_in(text: str, literals: Sequence[str] = ()) -> list[LeakKind]:
-    """The kinds of leak in one string, in order of first appearance, without duplicates."""
-    return _leaks(text, _detector(tuple(literals)))
-
-
-def _leaks(text: str, detector: _Detector) -> list[LeakKind]:
-    if detector.trigger.search(text) is None:
-        return []
-    found: list[LeakKind] = []
-    for match in detector.full.finditer(text):
-        group = match.lastgroup or ""
-        if group == "email" and match.group("domain").lower() == ANON_EMAIL_DOMAIN:
-            continue
-        kind = _BY_GROUP[group]
-        if kind not in found:
-            found.append(kind)
-    return found
-
-
-def literal_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
-    """Values of the credential and workspace-id variables the tool reads, when set."""
-    names = {KEY_ENV}
-    for surface in SURFACES.values():
-        names.add(surface.auth_env)
-        names.update(surface.path_env)
-    values = (env.get(name, "").strip() for name in sorted(names))
-    return tuple(v for v in values if len(v) >= MIN_LITERAL_LENGTH)
+def _leaks(text: str, found_by: Detector) -> list[LeakKind]:
+    return found_by.kinds(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,20 +75,20 @@ _WITHHELD = "<withheld>"
 def _walk_json(document: Any, literals: tuple[str, ...]) -> Iterator[_Hit]:
     """One pass over every string and member name; sensitive names are withheld from
     the paths and pointers of everything beneath them, so a report never repeats them."""
-    detector = _detector(literals)
+    found_by = detector(literals)
     name_leaks_memo: dict[str, list[LeakKind]] = {}  # member names repeat in every row
     stack: list[tuple[Any, str, str]] = [(document, paths.ROOT, "")]
     while stack:
         node, path, ptr = stack.pop()
         if isinstance(node, str):
-            for kind in _leaks(node, detector):
+            for kind in _leaks(node, found_by):
                 yield _Hit(kind, path, ptr)
         elif isinstance(node, dict):
             children = []
             for name, value in node.items():
                 name_leaks = name_leaks_memo.get(name)
                 if name_leaks is None:
-                    name_leaks = name_leaks_memo[name] = _leaks(name, detector)
+                    name_leaks = name_leaks_memo[name] = _leaks(name, found_by)
                 shown = _WITHHELD if name_leaks else name
                 for kind in name_leaks:
                     yield _Hit(kind, path, ptr, in_member_name=True)
@@ -168,9 +101,9 @@ def _walk_json(document: Any, literals: tuple[str, ...]) -> Iterator[_Hit]:
 
 
 def _walk_text(text: str, literals: tuple[str, ...]) -> Iterator[tuple[_Hit, int]]:
-    detector = _detector(literals)
+    found_by = detector(literals)
     for number, line in enumerate(text.splitlines(), start=1):
-        for kind in _leaks(line, detector):
+        for kind in _leaks(line, found_by):
             yield _Hit(kind, "", ""), number
 
 
@@ -192,7 +125,7 @@ def scan_bytes(
     """`pii_leak`/`secret_leak` findings for `data`, one per (path, leak kind), naming
     the path and the first pointer, never the value."""
     frozen = tuple(literals)
-    if _surely_clean(data, _detector(frozen)):
+    if _surely_clean(data, detector(frozen)):
         return []
     text = data.decode("utf-8", errors="replace")
     try:
@@ -205,11 +138,11 @@ def scan_bytes(
     return _json_findings(_walk_json(document, frozen), source, surface, in_capture=False)
 
 
-def _surely_clean(data: bytes, detector: _Detector) -> bool:
-    """No trigger anywhere in the raw bytes, and no JSON escape that could hide one."""
-    if b"\\u" in data or detector.literal_has_slash:
+def _surely_clean(data: bytes, found_by: Detector) -> bool:
+    """No trigger anywhere in the raw bytes, and no escape that could hide one."""
+    if b"\\" in data:
         return False
-    return detector.trigger_bytes.search(data) is None
+    return found_by.trigger_bytes.search(data) is None
 
 
 def _json_findings(

@@ -32,7 +32,7 @@ from verifier.drift import (
     lock_reference,
 )
 from verifier.errors import RefusedError, UsageError
-from verifier.findings import Finding, Report
+from verifier.findings import Finding, Report, mask_json
 from verifier.inputs import STREAM_MIN_BYTES, Input, load_inputs
 from verifier.lockfile import (
     DEFAULT_LOCKS_DIR,
@@ -304,7 +304,8 @@ def parse_scales(texts: Sequence[str]) -> dict[str, Decimal]:
 
 def write_lock(lock: Lock, locks_dir: Path = DEFAULT_LOCKS_DIR) -> Path:
     path = lock_path(lock.surface, locks_dir)
-    atomic_write_bytes(path, serialise(lock.to_json()))
+    # A lock made from raw bodies must not carry what the reports would withhold.
+    atomic_write_bytes(path, serialise(mask_json(lock.to_json())))
     return path
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -40,7 +41,7 @@ import orjson
 from verifier import __version__
 from verifier.errors import DiskError, FormatVersionError, InputError
 from verifier.exactjson import dumps_default
-from verifier.surfaces import get_surface
+from verifier.surfaces import SURFACES, get_surface
 
 CAPTURE_FORMAT = "verify-capture"
 CAPTURE_FORMAT_VERSION = 2
@@ -203,10 +204,12 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
         supported = ", ".join(str(v) for v in sorted(READABLE_FORMAT_VERSIONS))
         raise FormatVersionError(
             source,
-            f"capture format version {version!r} is not supported by verify {__version__} "
-            f"(supported: {supported}); re-capture or upgrade the tool",
+            f"capture format version {_version_words(version)} is not supported by verify "
+            f"{__version__} (supported: {supported}); re-capture or upgrade the tool",
         )
     try:
+        if document["surface"] not in SURFACES:
+            raise InputError(source, "malformed capture file (unknown `surface`)")
         surface = get_surface(str(document["surface"])).name
         request = document["request"]
         anonymisation = document.get("anonymisation") or {}
@@ -223,14 +226,32 @@ def capture_from_json(document: Mapping[str, Any], source: str) -> Capture:
             key_fingerprint=anonymisation.get("key_fingerprint"),
             source=str(document.get("source", "live")),
             tool_version=str(document.get("tool_version", "unknown")),
-            findings=tuple(document.get("findings") or ()),
+            findings=_findings_of(document.get("findings")),
             coverage=coverage_from_json(document.get("coverage")) if version >= 2 else None,
             format_version=version,
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(
-            source, f"malformed capture file ({exc.__class__.__name__}: {exc})"
-        ) from None
+    except KeyError as exc:
+        # Member names of the envelope are ours; values are never quoted (they may be
+        # personal data or a key).
+        missing = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "a member"
+        raise InputError(source, f"malformed capture file (missing {missing!r})") from None
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+        problem = f"a member has the wrong type: {exc.__class__.__name__}"
+        raise InputError(source, f"malformed capture file ({problem})") from None
+
+
+def _version_words(version: object) -> str:
+    if type(version) is int and abs(version) < 10**6:
+        return str(version)
+    return f"of JSON type {type(version).__name__}" if version is not None else "missing"
+
+
+def _findings_of(raw: object) -> tuple[Mapping[str, Any], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(f, dict) for f in raw):
+        raise TypeError("findings must be an array of objects")
+    return tuple(raw)
 
 
 def page_from_json(page: Mapping[str, Any]) -> Page:
@@ -262,11 +283,55 @@ def serialise(document: Any, source: str = "payload") -> bytes:
         raise InputError(source, f"cannot be written as JSON: {exc}") from None
 
 
+# Temp files carry the writer's process id: `.<name>.pid<N>.<random>.tmp`. A run that was
+# killed (SIGKILL, power loss) cannot remove its own; the next write into the directory
+# removes every temp file whose writer is no longer alive.
+_TEMP_FILE = re.compile(r"\..+\.pid([0-9]{1,10})\.[^.]+\.tmp")
+
+
+def temp_prefix(name: str) -> str:
+    return f".{name}.pid{os.getpid()}."
+
+
+def clear_stale_temp_files(directory: Path) -> list[Path]:
+    """Remove temp files left by writers that are no longer running; return them."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in directory.iterdir() if p.name.endswith(".tmp")]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _TEMP_FILE.fullmatch(candidate.name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or not ours to judge: leave its file alone
+    return True
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        if path.exists() and not path.is_file():
+            raise DiskError(f"could not write {path}: it exists and is not a regular file")
+        clear_stale_temp_files(path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent
+        )
     except OSError as exc:  # a parent that is a file, no permission, a full disk
         raise DiskError(f"could not write {path}: {exc.strerror or exc}") from None
     try:
@@ -398,7 +463,10 @@ def _create_new(
     capture file name: the link fails when a name is taken (O_EXCL semantics), so no
     other file is ever replaced, and a reader sees no file or the whole one."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".verify-capture-", suffix=".tmp", dir=out_dir)
+    clear_stale_temp_files(out_dir)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=temp_prefix("verify-capture"), suffix=".tmp", dir=out_dir
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)

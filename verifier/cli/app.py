@@ -6,17 +6,22 @@ call the core, render a report and return an exit code."""
 from __future__ import annotations
 
 import importlib
+import io
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from verifier import __version__
 from verifier.errors import EXIT_FINDINGS, EXIT_OPERATIONAL, EXIT_PASS, EXIT_USAGE, VerifierError
 from verifier.findings import Report
+from verifier.redact import mask
 from verifier.report import RENDERERS, render
 from verifier.report import text as text_report
 from verifier.surfaces import SURFACE_NAMES
@@ -27,10 +32,72 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INTERRUPTED = 130  # the shell convention for SIGINT
+EXIT_TERMINATED = 143  # ... and for SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C: every `finally` and every
+    `except BaseException` cleanup (temp files, spools) runs before the process ends."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def sigterm_cleans_up() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted_code(exc: BaseException) -> int:
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
 
 
 def fail_line(message: str) -> None:
     click.echo(f"verify: error: {' '.join(message.split())}", err=True)
+
+
+class MaskingStream(io.TextIOBase):
+    """stdout/stderr for the duration of a command: every write passes `redact.mask`, so
+    no email or secret in use reaches a terminal or a CI log, whoever printed it."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(mask(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", None) or "utf-8"
+
+
+@contextmanager
+def masked_output() -> Iterator[None]:
+    saved = sys.stdout, sys.stderr
+    sys.stdout = MaskingStream(saved[0])
+    sys.stderr = MaskingStream(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 # Command name -> module under verifier.cli that registers it. Modules are imported only
@@ -74,15 +141,21 @@ class VerifyGroup(click.Group):
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> None:
         extra.pop("standalone_mode", None)
+        with masked_output(), sigterm_cleans_up():
+            code = self._run(args, prog_name, **extra)
+        _exit(code if isinstance(code, int) else EXIT_PASS)
+
+    def _run(self, args: Sequence[str] | None, prog_name: str | None, **extra: Any) -> Any:
         try:
             code = super().main(args, prog_name, standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             code = exc.exit_code
         except click.exceptions.Abort as exc:
             # click turns Ctrl-C (KeyboardInterrupt) into Abort before we see it.
-            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
-            fail_line("interrupted" if interrupted else "aborted")
-            code = EXIT_INTERRUPTED if interrupted else EXIT_OPERATIONAL
+            cause = exc.__cause__
+            interrupted = isinstance(cause, KeyboardInterrupt)
+            fail_line(_stop_words(cause) if interrupted else "aborted")
+            code = _interrupted_code(cause) if cause is not None else EXIT_OPERATIONAL
         except click.ClickException as exc:
             hint = ""
             ctx = getattr(exc, "ctx", None)
@@ -96,17 +169,35 @@ class VerifyGroup(click.Group):
         except RecursionError:
             fail_line("input nested too deeply to process")
             code = EXIT_USAGE
-        except KeyboardInterrupt:
-            fail_line("interrupted")
-            code = EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:
+            fail_line(_stop_words(exc))
+            code = _interrupted_code(exc)
         except Exception as exc:  # a bug: still one line, never a traceback
             if os.environ.get("VERIFY_DEBUG"):
                 raise
-            fail_line(
-                f"internal error ({exc.__class__.__name__}: {exc}); VERIFY_DEBUG=1 shows more"
-            )
+            # The exception text may quote input (a value, a line): never printed.
+            fail_line(f"internal error ({exc.__class__.__name__}); VERIFY_DEBUG=1 shows more")
             code = EXIT_OPERATIONAL
-        sys.exit(code if isinstance(code, int) else EXIT_PASS)
+        return code
+
+
+def _stop_words(exc: BaseException | None) -> str:
+    return "terminated" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _exit(code: int) -> None:
+    """Exit; after Ctrl-C or SIGTERM do not wait for worker threads still blocked in the
+    network (the interpreter would join them at exit): cleanup has already run."""
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and _busy_threads():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def _busy_threads() -> bool:
+    """Capture workers (`verifier.capture.run_chains` names them) still alive."""
+    return any(t.name.startswith("capture") and t.is_alive() for t in threading.enumerate())
 
 
 @click.group(

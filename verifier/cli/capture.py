@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,7 +29,14 @@ from verifier.capture import (
     utc_today,
 )
 from verifier.cli.app import emit, fail_line, format_option, main
-from verifier.credentials import access_for, all_secrets, make_client, parse_base_url_overrides
+from verifier.credentials import (
+    access_for,
+    all_secrets,
+    make_client,
+    parse_base_url_overrides,
+    require_env,
+)
+from verifier.detect import literal_secrets
 from verifier.errors import EXIT_OPERATIONAL, UsageError
 from verifier.findings import Report
 from verifier.incremental import since_last_starts
@@ -79,7 +87,8 @@ from verifier.surfaces import SURFACE_NAMES, get_surface
     default=None,
     type=click.FloatRange(min=0.01),
     metavar="SECONDS",
-    help="Per-request timeout, retried like a 5xx [default: 30; not with --sandbox].",
+    help="Whole-request deadline (connect, headers and body), retried like a 5xx "
+    "[default: 30; not with --sandbox].",
 )
 @click.option(
     "--retries",
@@ -87,6 +96,14 @@ from verifier.surfaces import SURFACE_NAMES, get_surface
     type=click.IntRange(min=0, max=20),
     metavar="N",
     help="Retries per request after 408/409/429/5xx or a timeout [default: 4; not with --sandbox].",
+)
+@click.option(
+    "--max-body-mb",
+    default=None,
+    type=click.IntRange(min=1, max=64 * 1024),
+    metavar="MB",
+    help="Largest response body accepted, after decompression; a bigger one is an "
+    "operational failure (exit 3) [default: 256; not with --sandbox].",
 )
 @click.option("--sandbox", is_flag=True, help="Capture from an in-process sandbox with fake keys.")
 @click.option(
@@ -105,6 +122,7 @@ def capture(
     base_urls: tuple[str, ...],
     timeout: float | None,
     retries: int | None,
+    max_body_mb: int | None,
     sandbox: bool,
     scenario: str | None,
     fmt: str,
@@ -145,9 +163,10 @@ def capture(
         first = given
     with progress_display() as progress:
         if sandbox:
-            if base_urls or timeout is not None or retries is not None:
+            if base_urls or timeout is not None or retries is not None or max_body_mb:
                 raise UsageError(
-                    "--base-url, --timeout and --retries cannot be combined with --sandbox"
+                    "--base-url, --timeout, --retries and --max-body-mb cannot be combined "
+                    "with --sandbox"
                 )
             run = capture_from_sandbox(
                 out_dir,
@@ -164,27 +183,44 @@ def capture(
             options = CaptureOptions(
                 start=first,
                 end=last,
-                retry=live_policy(timeout, retries),
+                retry=live_policy(timeout, retries, max_body_mb),
                 surface_starts=starts,
             )
             run = capture_live(names, options, out_dir, base_urls, progress)
     return report_run(run, fmt)
 
 
-def live_policy(timeout: float | None, retries: int | None) -> RetryPolicy:
+def live_policy(
+    timeout: float | None, retries: int | None, max_body_mb: int | None = None
+) -> RetryPolicy:
     default = RetryPolicy()
     return replace(
         default,
         timeout=default.timeout if timeout is None else timeout,
         attempts=default.attempts if retries is None else retries + 1,
+        max_body_bytes=(
+            default.max_body_bytes if max_body_mb is None else max_body_mb * 1024 * 1024
+        ),
     )
+
+
+# The APIs count in Unix seconds; dates outside this range are no usage period (and
+# window arithmetic near year 1 or 9999 would overflow).
+EARLIEST_DAY = date(1970, 1, 2)
+LATEST_DAY = date(9998, 12, 31)
 
 
 def parse_day(text: str, option: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{option} expects a date as YYYY-MM-DD, got {text!r}") from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise UsageError(
+            f"{option} {day.isoformat()} is outside {EARLIEST_DAY.isoformat()}.."
+            f"{LATEST_DAY.isoformat()}"
+        )
+    return day
 
 
 def capture_live(
@@ -196,8 +232,12 @@ def capture_live(
 ) -> CaptureRun:
     """Keys from the environment, the real anonymiser and leak gate, a TLS-verifying client."""
     overrides = parse_base_url_overrides(base_urls)
+    require_env([get_surface(n) for n in names])
     accesses = [access_for(get_surface(n), base_url=overrides.get(n)) for n in names]
-    safety = default_safety(anonymisation_key(sandbox=False), all_secrets(accesses))
+    # Every secret the environment holds is masked, not only those of the surfaces that
+    # run: an OpenAI-only capture must not carry the workspace id either.
+    secrets = tuple({*all_secrets(accesses), *literal_secrets(os.environ)})
+    safety = default_safety(anonymisation_key(sandbox=False), secrets)
     with make_client(options.retry.timeout) as client:
         return run_capture(client, accesses, options, out_dir, safety, progress=progress)
 
@@ -212,6 +252,7 @@ def report_run(run: CaptureRun, fmt: str) -> int:
         findings=run.findings,
         sources=tuple(str(p) for p in run.paths),
         extra={"captures": [str(p) for p in run.paths], "network_failures": list(run.failures)},
+        run_failed=bool(run.failures),
     )
     code = emit(report, fmt)
     if run.failures:

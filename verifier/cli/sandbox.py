@@ -18,7 +18,13 @@ KEY_VARIABLES = ("OPENAI_ADMIN_KEY", "CODEX_ANALYTICS_KEY")
 
 
 @main.command()
-@click.option("--port", default=0, show_default=True, type=int, help="0 picks a free port.")
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
+)
 @click.option(
     "--scenario",
     default="documented",
@@ -26,8 +32,12 @@ KEY_VARIABLES = ("OPENAI_ADMIN_KEY", "CODEX_ANALYTICS_KEY")
     metavar="|".join(SCENARIO_NAMES),
     help="What the sandbox answers.",
 )
-@click.option("--users", default=3, show_default=True, type=int, help="Fake people.")
-@click.option("--days", default=90, show_default=True, type=int, help="Days of history.")
+@click.option(
+    "--users", default=3, show_default=True, type=click.IntRange(1, 10_000), help="Fake people."
+)
+@click.option(
+    "--days", default=90, show_default=True, type=click.IntRange(1, 3660), help="Days of history."
+)
 def sandbox(port: int, scenario: str, users: int, days: int) -> int:
     """Serve fake ChatGPT/OpenAI analytics endpoints on 127.0.0.1 until Ctrl-C.
 
@@ -42,7 +52,9 @@ def sandbox(port: int, scenario: str, users: int, days: int) -> int:
     keys = [os.environ[name] for name in KEY_VARIABLES if os.environ.get(name)]
     exports = ""
     if not keys:
-        throwaway = "sk-sandbox-" + uuid.uuid4().hex
+        # Not `sk-` shaped: output masking (verifier.redact) would hide it, and it is no
+        # real key, only the sandbox's password for this run.
+        throwaway = "sandbox-throwaway-" + uuid.uuid4().hex
         keys = [throwaway]
         exports = (
             f"export OPENAI_ADMIN_KEY={throwaway} CODEX_ANALYTICS_KEY={throwaway} "

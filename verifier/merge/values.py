@@ -116,8 +116,33 @@ def money(value: Any, path: str) -> Decimal:
     else:
         raise ValueProblem(path, f"expected a number or a numeric string, found {describe(value)}")
     if not amount.is_finite():
-        raise ValueProblem(path, f"amount {amount} is not finite; money must be a finite number")
+        raise ValueProblem(path, "the amount is not finite; money must be a finite number")
+    if not within_money_range(amount):
+        raise ValueProblem(path, f"the amount has {_digits(amount)}; {MONEY_RANGE_WORDS}")
     return amount
+
+
+# Money the merge accepts: at most this many significant digits and a magnitude below
+# 10**MAX_MONEY_EXPONENT (a quadrillion dollars or credits). Beyond that a value is not
+# an amount but bad input, and sums could no longer stay exact (EXACT.prec).
+MAX_MONEY_DIGITS = 34
+MAX_MONEY_EXPONENT = 15
+MONEY_RANGE_WORDS = (
+    f"amounts must have at most {MAX_MONEY_DIGITS} significant digits and be below "
+    f"10^{MAX_MONEY_EXPONENT}"
+)
+
+
+def within_money_range(amount: Decimal) -> bool:
+    return (
+        len(amount.as_tuple().digits) <= MAX_MONEY_DIGITS
+        and amount.adjusted() < MAX_MONEY_EXPONENT
+        and amount.adjusted() > -MAX_MONEY_DIGITS
+    ) or amount.is_zero()
+
+
+def _digits(amount: Decimal) -> str:
+    return f"{len(amount.as_tuple().digits)} digit(s) and magnitude 10^{amount.adjusted()}"
 
 
 def count(value: Any, path: str) -> int:
@@ -161,6 +186,8 @@ def parse_rate(text: str) -> Decimal:
         raise UsageError(f"--credit-usd-rate {text!r} is not a decimal number") from None
     if not rate.is_finite() or rate < 0:
         raise UsageError(f"--credit-usd-rate {text!r} must be a finite, non-negative number")
+    if not within_money_range(rate):
+        raise UsageError(f"--credit-usd-rate is out of range: {MONEY_RANGE_WORDS}")
     return rate
 
 
