@@ -58,7 +58,7 @@ from verifier.redact import is_field_name
 from verifier.schemas import SchemaNode, flatten, load_schema, surface_nodes
 from verifier.store import Capture, Page, RequestInfo
 from verifier.surfaces import SURFACES, Surface, get_surface
-from verifier.vocabulary import is_public, is_public_discriminator
+from verifier.vocabulary import is_public, is_public_discriminator, is_public_text
 
 ID_PREFIXES = ("user-", "user_", "wsu_", "proj_", "key_", "org-", "org_", "page_", "req_")
 SAFE = "safe"  # x-pii none: kept as free text (emails, keys, ids, phones inside replaced)
@@ -310,7 +310,9 @@ def error_rules() -> dict[str, str]:
         if path and (rule := _rule_of(node)) is not None
     }
     rules.update(_FASTAPI_ERROR_RULES)
-    return rules
+    # The vendor's error vocabulary (`type`, `code`, `param`) is prose of the vendor's:
+    # kept as free text, with whatever personal or secret inside it replaced.
+    return {path: "free_text" if rule == SAFE else rule for path, rule in rules.items()}
 
 
 class PathRules:
@@ -457,8 +459,14 @@ class _Anonymiser:
         return done
 
     def _apply(self, rule: str | None, value: str, member: str | None) -> str:
-        if rule in (SAFE, "free_text"):
+        if rule == "free_text":
             return self.free_text(value)
+        if rule == SAFE:
+            # `x-pii: none` (model, service_tier, role, line_item): the vocabulary, or
+            # words of it; anything else (a name where a model was) gets a pseudonym.
+            # A number sent as a string (an amount) keeps its digits: money stays exact.
+            kept = is_public_text(value) or _is_formatted(value)
+            return self.scrub(value) if kept else self.token(value)
         if rule == SAFE_ENUM and (is_public(value) or is_public_discriminator(value)):
             return self.scrub(value)
         if rule == SAFE_TIME and _is_formatted(value):

@@ -53,6 +53,29 @@ _DOCUMENTED_WORDS = frozenset(
         "page",
         "list",
         "bucket",
+        # ISO-4217 currencies a cost API may answer in (lowercase, as the vendor writes).
+        *[
+            "usd",
+            "eur",
+            "gbp",
+            "jpy",
+            "cad",
+            "aud",
+            "chf",
+            "cny",
+            "inr",
+            "brl",
+            "mxn",
+            "sek",
+            "nok",
+            "dkk",
+            "pln",
+            "krw",
+            "sgd",
+            "hkd",
+            "nzd",
+            "zar",
+        ],
     }
 )
 _CLIENT_ENUM = re.compile(r"CODEX_[A-Z]{2,20}(?:_[A-Z]{2,20}){0,3}")
@@ -95,3 +118,34 @@ def is_public(value: str) -> bool:
 
 def is_public_discriminator(value: str) -> bool:
     return value in _schema_values() or _DISCRIMINATOR.fullmatch(value) is not None
+
+
+# A cost line item: a public model name or a documented product, then a documented part
+# (`gpt-5, input`, `gpt-4o-mini, cached input`, `Text tokens`).
+_LINE_ITEM_PART = re.compile(
+    r"(?:input|output|cached input|cached_input|batch input|batch output|audio input"
+    r"|audio output|image input|image output|text input|text output)"
+)
+_PRODUCT_PHRASES = frozenset(
+    {
+        "Text tokens",
+        "Audio tokens",
+        "Image tokens",
+        "Cached tokens",
+        "Code Interpreter sessions",
+        "File search tool calls",
+        "Web search tool calls",
+        "Vector store storage",
+        "Fine-tuning",
+        "Batch",
+    }
+)
+
+
+def is_public_text(value: str) -> bool:
+    """A value of a schema field marked `x-pii: none` that is safe to keep: public
+    vocabulary, a documented product phrase, or `<public model>, <documented part>`."""
+    if is_public(value) or value in _PRODUCT_PHRASES:
+        return True
+    model, sep, part = value.partition(", ")
+    return bool(sep) and is_public(model) and _LINE_ITEM_PART.fullmatch(part) is not None
