@@ -89,6 +89,9 @@ _FORMATTED = re.compile(
 K_ANONYMITY = 3
 # A number with a fractional part sent as a string is an amount (`"12.50"`), never a phone
 # number, an id or a date: kept so that money stays exact wherever it moves.
+# At an `x-pii: none` path a number sent as a string is kept when it reads as an amount:
+# a fraction, or at most 6 integer digits (a numeric id or a phone number has more).
+_SAFE_NUMBER = re.compile(r"[+-]?(?:[0-9]{1,15}\.[0-9]{1,15}|[0-9]{1,6})", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?[0-9]{1,15}\.[0-9]{1,15}", re.ASCII)
 IDENTITY_MEMBERS = frozenset({"user_id", "email", "user_email", "actor_id", "account_id"})
 _IDENTITY_CLASSES = frozenset({"email", "person_id"})
@@ -465,7 +468,7 @@ class _Anonymiser:
             # `x-pii: none` (model, service_tier, role, line_item): the vocabulary, or
             # words of it; anything else (a name where a model was) gets a pseudonym.
             # A number sent as a string (an amount) keeps its digits: money stays exact.
-            kept = is_public_text(value) or _is_formatted(value)
+            kept = is_public_text(value) or _SAFE_NUMBER.fullmatch(value) is not None
             return self.scrub(value) if kept else self.token(value)
         if rule == SAFE_ENUM and (is_public(value) or is_public_discriminator(value)):
             return self.scrub(value)
