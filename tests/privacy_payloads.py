@@ -60,10 +60,12 @@ ENV = {
 }
 # What must never be in any output, whatever the form planted.
 NEVER_SHOWN = (PERSON_LOCAL, PERSON_LOCAL.upper(), "zelda", "ZELDA", "Quokka")
-SECRET_TELLS = (
-    CANARY_OPENAI_KEY[-8:],
-    CANARY_OPENAI_KEY[-8:].upper(),
-    CANARY_CODEX_KEY[-8:],
+SECRET_TELLS = (  # distinctive parts only: the canaries end in runs of zeros
+    "CANARYfakeKEY",
+    "canaryfakekey",
+    "CANARYFAKEKEY",
+    "fakeCODEXkey",
+    "FAKECODEXKEY",
     CANARY_WORKSPACE_ID[-8:],
     CANARY_WORKSPACE_ID[-8:].upper(),
     base64.b64encode(CANARY_OPENAI_KEY.encode()).decode()[8:20],

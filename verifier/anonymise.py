@@ -734,9 +734,17 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
         request=_request(worker, capture.request, surface),
         pages=tuple(_page(worker, page, surface, rules) for page in capture.pages),
         findings=tuple(worker.finding(f, f"{capture.surface} capture") for f in capture.findings),
-        source=worker.free_text(capture.source),
+        source=_source_of(worker, capture.source),
         key_fingerprint=key.fingerprint,
     )
+
+
+_SOURCE = re.compile(r"live|documented|imported|raw|sandbox:[a-z0-9\-]{1,40}")
+
+
+def _source_of(worker: _Anonymiser, source: str) -> str:
+    """The envelope's `source` is one of the tool's own words, else a pseudonym."""
+    return source if _SOURCE.fullmatch(source) else worker.token(source)
 
 
 def _reclean(capture: Capture, worker: _Anonymiser) -> Capture:
@@ -767,7 +775,7 @@ def _reclean(capture: Capture, worker: _Anonymiser) -> Capture:
             finding_from_json(worker.scrubbed_json(dict(f)), f"{capture.surface} capture").to_json()
             for f in capture.findings
         ),
-        source=worker.free_text(capture.source),
+        source=_source_of(worker, capture.source),
     )
 
 

@@ -54,7 +54,12 @@ _DIGIT_RUN = re.compile(r"[0-9]{5,}")
 _INDEX = re.compile(r"[0-9]{1,9}")
 
 
+_SHORT_NUMBER = re.compile(r"[0-9]{1,4}")  # an HTTP status or a small index as a key
+
+
 def is_field_name(name: str) -> bool:
+    if _SHORT_NUMBER.fullmatch(name):
+        return True
     return (
         _FIELD_NAME.fullmatch(name) is not None
         and _DIGIT_RUN.search(name) is None
