@@ -775,7 +775,7 @@ def _reclean(capture: Capture, worker: _Anonymiser) -> Capture:
             finding_from_json(worker.scrubbed_json(dict(f)), f"{capture.surface} capture").to_json()
             for f in capture.findings
         ),
-        source=_source_of(worker, capture.source),
+        source=worker.scrub(capture.source),  # idempotent: a pseudonym stays
     )
 
 
