@@ -44,4 +44,15 @@ if [ "$code" -ne 1 ] || [ -e "$WORK/refused.csv" ]; then
     echo "demo: expected the drifted merge to be refused (exit 1, no output), got exit $code" >&2
     exit 1
 fi
-step "demo finished: documented pipeline passed; drifted payloads were refused"
+step "3. a human reviews the drift, accepts it, and the merge runs on the real shape"
+verify diff --against lock --locks-dir "$WORK/locks" "$WORK/vendor-docs" \
+    >"$WORK/review.txt" 2>&1 || true
+echo "(review: $(grep -c -E 'BREAKING|WARNING' "$WORK/review.txt") finding line(s) in verify diff --against lock)"
+verify lock --accept --reviewer demo-reviewer --locks-dir "$WORK/locks" "$WORK/vendor-docs" \
+    >/dev/null
+verify gate --locks-dir "$WORK/locks" "$WORK/vendor-docs"
+verify merge --locks-dir "$WORK/locks" --out "$WORK/accepted.csv" "$WORK/vendor-docs"
+step "   first rows of the merged table, read through the accepted lock"
+head -n 4 "$WORK/accepted.csv" | cut -c1-160
+
+step "demo finished: documented pipeline passed; drift was refused, reviewed, accepted and merged"
