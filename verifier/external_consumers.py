@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from verifier import profile
 from verifier.consumer import NUMERIC_STRING_TYPE, ConsumedField
 from verifier.errors import InputError
 from verifier.findings import Finding, Report
@@ -41,16 +42,8 @@ JSON_TYPES = (
     "string",
     NUMERIC_STRING_TYPE,
 )
-TIMESTAMP_FORMATS = (
-    "rfc3339-z",
-    "rfc3339-z-fraction",
-    "rfc3339-offset",
-    "datetime-naive",
-    "date",
-    "unix-seconds",
-    "unix-millis",
-    "numeric-string",
-)
+# Every timestamp format name the profile can observe, plus a number sent as a string.
+TIMESTAMP_FORMATS = (*profile.TIMESTAMP_FORMATS, profile.NUMERIC_STRING)
 
 
 @dataclass(frozen=True, slots=True)
