@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,23 @@ def write_capture(
         Page(status=(statuses or [200] * len(bodies))[i], url=spec.url_template, body=body)
         for i, body in enumerate(bodies)
     )
-    capture = Capture(
+    return save_capture(fixed_capture(surface, pages), tmp_path / f"{surface}.capture.json")
+
+
+def fixed_capture(
+    surface: str, pages: tuple[Page, ...], findings: tuple[Mapping[str, Any], ...] = ()
+) -> Capture:
+    """A capture of `pages` with fixed, non-personal provenance."""
+    spec = get_surface(surface)
+    return Capture(
         surface=surface,
         request=RequestInfo("GET", spec.url_template, dict(spec.query)),
         pages=pages,
         captured_at="2026-05-02T00:00:00Z",
         key_fingerprint=None,
         source="test",
+        findings=findings,
     )
-    return save_capture(capture, tmp_path / f"{surface}.capture.json")
 
 
 def source_of(path: Path, surface: str | None = None) -> Source:

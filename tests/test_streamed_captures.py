@@ -31,6 +31,7 @@ from verifier.surfaces import SURFACE_NAMES, get_surface
 
 from .cli_helpers import run_cli
 from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS, ROOT
+from .drift_support import fixed_capture
 
 STREAMED = 0
 WHOLE = 10**12
@@ -82,13 +83,9 @@ def multi_page_capture(path: Path, surface: str, body: Any, rng: random.Random) 
         Page(502, spec.url_template, {}, None, "<html>Bad gateway</html>"),
         Page(200, spec.url_template, {}, body),
     )
-    capture = Capture(
-        surface=surface,
-        request=RequestInfo("GET", spec.url_template, dict(spec.query)),
-        pages=pages,
-        captured_at="2026-05-02T00:00:00Z",
-        key_fingerprint=None,
-        source="test",
+    capture = fixed_capture(
+        surface,
+        pages,
         findings=(
             {
                 "surface": surface,
