@@ -166,7 +166,19 @@ def bench_size(
         run_measured("check", [*v, "check", str(captures)], env, log),
         run_measured("diff", [*v, "diff", str(captures)], env, log),
         run_measured(
-            "lock", [*v, "lock", str(captures), "--accept", "--locks-dir", str(locks)], env, log
+            "lock",
+            [
+                *v,
+                "lock",
+                str(captures),
+                "--accept",
+                "--reviewer",
+                "bench",
+                "--locks-dir",
+                str(locks),
+            ],
+            env,
+            log,
         ),
         run_measured("gate", [*v, "gate", str(captures), "--locks-dir", str(locks)], env, log),
         run_measured(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from verifier.drift import run_diff
-from verifier.errors import FormatVersionError, RefusedError
+from verifier.errors import FormatVersionError, RefusedError, UsageError
 from verifier.lock import read_lock, run_lock
 
 from .cli_helpers import run_cli
@@ -106,18 +107,80 @@ def test_accept_records_the_reviewed_findings(tmp_path: Path) -> None:
         row["start_time"] = 1777593600
     capture = write_capture(tmp_path, "chatgpt_enterprise_usage", [body])
     locks = tmp_path / "locks"
-    result = run_cli("lock", str(capture), "--accept", "--locks-dir", str(locks))
+    result = run_cli(
+        "lock", str(capture), "--accept", "--reviewer", "reviewer-a", "--locks-dir", str(locks)
+    )
     assert result.code == 0
     lock = read_lock(locks / "chatgpt_enterprise_usage.lock.json")
     assert {f["kind"] for f in lock.accepted} == {"tolerated"}
     changes = {f["change"] for f in lock.accepted}
     assert "schema_violation" in changes  # a seed row with a Unix-second start
-    assert all(f["by"] and f["at"].endswith("Z") for f in lock.accepted)
+    assert all(f["by"] == "reviewer-a" and f["at"].endswith("Z") for f in lock.accepted)
     # The lock now records both formats: the merge reads each edge in its recorded one.
     assert lock.mapping["start_time"]["formats"] == ["unix-seconds"]
     assert lock.mapping["end_time"]["formats"] == ["rfc3339-z"]
     # The accepted shape is now the reference: the same capture has no drift against it.
     assert run_diff([capture], against="lock", locks_dir=locks).findings == ()
+
+
+def _edge_drifted_capture(tmp_path: Path) -> Path:
+    body = mutated("chatgpt_enterprise_usage")
+    for row in body["data"]:
+        row["start_time"] = 1777593600
+    return write_capture(tmp_path, "chatgpt_enterprise_usage", [body])
+
+
+def test_accept_without_a_named_reviewer_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An acceptance nobody names is not a review, and the login name is personal data
+    the committed lock would carry: --accept without --reviewer/$VERIFY_REVIEWER is a
+    usage error (exit 2, one line) and writes nothing."""
+    monkeypatch.delenv("VERIFY_REVIEWER", raising=False)
+    capture = _edge_drifted_capture(tmp_path)
+    locks = tmp_path / "locks"
+    for extra in ([], ["--reviewer", "  "]):
+        result = run_cli("lock", str(capture), "--accept", *extra, "--locks-dir", str(locks))
+        assert result.code == 2
+        [line] = result.stderr.splitlines()
+        assert "--reviewer" in line and "VERIFY_REVIEWER" in line
+        assert "Traceback" not in result.stderr
+        assert not locks.exists() or not list(locks.iterdir())
+    with pytest.raises(UsageError, match="--reviewer NAME or set VERIFY_REVIEWER"):
+        run_lock([capture], locks_dir=locks, accept=True)
+
+
+def test_reviewer_comes_from_the_option_else_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = _edge_drifted_capture(tmp_path)
+    locks = tmp_path / "locks"
+    monkeypatch.setenv("VERIFY_REVIEWER", "reviewer-env")
+    assert run_cli("lock", str(capture), "--accept", "--locks-dir", str(locks)).code == 0
+    lock = read_lock(locks / "chatgpt_enterprise_usage.lock.json")
+    assert lock.accepted and {f["by"] for f in lock.accepted} == {"reviewer-env"}
+    # The option wins over the environment.
+    result = run_cli(
+        "lock", str(capture), "--accept", "--reviewer", "reviewer-opt", "--locks-dir", str(locks)
+    )
+    assert result.code == 0
+    lock = read_lock(locks / "chatgpt_enterprise_usage.lock.json")
+    assert {f["by"] for f in lock.accepted if f["kind"] == "tolerated"} == {"reviewer-opt"}
+    # The login name is never recorded.
+    login = getpass.getuser()
+    text = (locks / "chatgpt_enterprise_usage.lock.json").read_text()
+    assert f'"by": "{login}"' not in text and f'"by":"{login}"' not in text
+
+
+def test_lock_without_accept_needs_no_reviewer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VERIFY_REVIEWER", raising=False)
+    result = run_cli(
+        "lock", str(documented_capture("openai_org_users")), "--locks-dir", str(tmp_path)
+    )
+    assert result.code == 0, result.stderr
+    assert read_lock(tmp_path / "openai_org_users.lock.json").accepted == ()
 
 
 def test_unknown_lock_version_is_refused_loudly(tmp_path: Path) -> None:

@@ -86,7 +86,9 @@ def test_renamed_money_field_is_recognised_accepted_and_merged_through(tmp_path:
     assert not blocked.exists()
 
     # Review: accept. The lock records the move, and the mapping the merge reads through.
-    accepted = run_cli("lock", str(live), "--accept", "--locks-dir", str(locks))
+    accepted = run_cli(
+        "lock", str(live), "--accept", "--reviewer", "reviewer-a", "--locks-dir", str(locks)
+    )
     assert accepted.code == 0, accepted.stderr
     lock = json.loads((locks / "openai_org_costs.lock.json").read_text())
     assert NEW in json.dumps(lock["mapping"])

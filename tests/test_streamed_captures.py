@@ -23,7 +23,7 @@ from verifier.drift import run_diff
 from verifier.errors import InputError, VerifierError
 from verifier.gate import run_gate
 from verifier.inputs import NotStreamable, StreamedSource, load_inputs
-from verifier.lock import build_lock, run_lock
+from verifier.lock import Review, build_lock, run_lock
 from verifier.profile import ProfileSink
 from verifier.sandbox import SCENARIO_NAMES
 from verifier.store import Capture, Page, RequestInfo, save_capture
@@ -151,7 +151,10 @@ def all_readers(path: Path) -> dict[str, Callable[[int], Any]]:
     def lock(limit: int) -> Any:
         [item] = load_inputs(paths, stream_min_bytes=limit)
         moment = datetime(2026, 5, 2, tzinfo=UTC)  # accepted records carry it
-        built, findings, _kept = build_lock(item.surface, [item], accept=True, now=moment)
+        review = Review(by="reviewer-a", at="2026-05-02T00:00:00Z")
+        built, findings, _kept = build_lock(
+            item.surface, [item], accept=True, now=moment, review=review
+        )
         document = built.to_json()
         document["locked_at"] = ""
         return [document, [f.to_json() for f in findings]]

@@ -10,9 +10,9 @@ from verifier.findings import Finding, Report
 
 NEXT_STEP = (
     "next: read `verify diff --against lock` for each drifted capture, then record the "
-    "review with `verify lock --accept CAPTURE...` (state unit scales with --scale "
-    "PATH=FACTOR), or `verify propose CAPTURE...` to write updated vendor schemas for "
-    "review; `verify merge` reads through what the lock accepted"
+    "review with `verify lock --accept --reviewer NAME CAPTURE...` (state unit scales "
+    "with --scale PATH=FACTOR), or `verify propose CAPTURE...` to write updated vendor "
+    "schemas for review; `verify merge` reads through what the lock accepted"
 )
 
 

@@ -12,7 +12,6 @@ and a consumed field that vanished (the merge cannot run without it). Writes are
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -109,7 +108,8 @@ def review_findings(
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    """Who accepts, when, and the unit scales they state (`--scale PATH=FACTOR`)."""
+    """Who accepts (`--reviewer` / $VERIFY_REVIEWER; empty when nothing is accepted),
+    when, and the unit scales they state (`--scale PATH=FACTOR`)."""
 
     by: str
     at: str
@@ -158,7 +158,7 @@ def build_lock(
 
     Refuses (RefusedError, exit 1) on breaking findings when `accept` is false."""
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    review = review or Review(by=reviewer(), at=moment)
+    review = review or Review(by=reviewer() if accept else "", at=moment)
     findings, observed = review_findings(surface, sources, previous)
     failing = [f for f in findings if f.severity == "breaking"]
     if failing and not accept:
@@ -272,15 +272,21 @@ def _records(
 _KEPT = ("move", "scale")
 
 
-def reviewer() -> str:
-    """Who reviews: $VERIFY_REVIEWER, else the login name."""
-    name = os.environ.get("VERIFY_REVIEWER", "").strip()
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+REVIEWER_ENV = "VERIFY_REVIEWER"
+
+
+def reviewer(named: str | None = None) -> str:
+    """Who reviews: `named` (`--reviewer`), else $VERIFY_REVIEWER. Never the login
+    name: that is personal data the committed lock would carry, and an acceptance
+    nobody put their name to is not a review. Raises UsageError (exit 2) when neither
+    names one."""
+    name = (named or "").strip() or os.environ.get(REVIEWER_ENV, "").strip()
+    if not name:
+        raise UsageError(
+            f"--accept needs a named reviewer: pass --reviewer NAME or set {REVIEWER_ENV} "
+            "(the name is recorded in the committed lock)"
+        )
+    return name
 
 
 def parse_scales(texts: Sequence[str]) -> dict[str, Decimal]:
@@ -327,12 +333,14 @@ def run_lock(
     gate): the run then exits 1 although the locks were written."""
     if scales and not accept:
         raise UsageError("--scale states a reviewed unit scale: use it with --accept")
+    # Refuse a nameless --accept before reading any capture.
+    name = reviewer(reviewer_name) if accept else ""
     sources = load_inputs(list(paths_in), surface, stream_min_bytes=stream_min_bytes)
     by_surface: dict[str, list[Input]] = {}
     for source in sources:
         by_surface.setdefault(source.surface.name, []).append(source)
     moment = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    review = Review(by=reviewer_name or reviewer(), at=moment, scales=dict(scales or {}))
+    review = Review(by=name, at=moment, scales=dict(scales or {}))
     built = []
     reviewed: list[Finding] = []
     refused: list[Finding] = []

@@ -36,7 +36,9 @@ from verifier.lock import DEFAULT_LOCKS_DIR, not_accepted_lines, parse_scales, r
 @click.option(
     "--reviewer",
     metavar="NAME",
-    help="Who reviewed (recorded with --accept); default $VERIFY_REVIEWER, else the login.",
+    help="Who reviewed, recorded in the lock with --accept; default $VERIFY_REVIEWER. "
+    "--accept without either is refused (exit 2): an acceptance nobody names is not a "
+    "review, and the tool never records the login name.",
 )
 @format_option()
 def lock(
@@ -55,13 +57,15 @@ def lock(
     unless --accept, which records the review in the lock (moves old -> new path,
     tolerated changes, stated unit scales, who and when); the merge then reads through
     the accepted mapping. A unit change stays breaking until --scale states it, and a
-    consumed field that vanished stays breaking.
+    consumed field that vanished stays breaking. --accept needs a named reviewer
+    (--reviewer or $VERIFY_REVIEWER).
 
     \b
     Examples:
       verify lock captures/documented/*.json
-      verify lock captures/live/openai_org_costs__20261127T230000Z.json --accept
-      verify lock captures/live/ --accept --scale 'data[].results[].amount.value=0.01'
+      verify lock captures/live/openai_org_costs__20261127T230000Z.json --accept --reviewer alex
+      VERIFY_REVIEWER=alex verify lock captures/live/ --accept \\
+          --scale 'data[].results[].amount.value=0.01'
     """
     report, written = run_lock(
         paths,
