@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/privacy_fuzz.py --examples 10000
     .venv/bin/python scripts/privacy_fuzz.py --atheris --runs 20000   # coverage-guided
+    .venv/bin/python scripts/privacy_fuzz.py --atheris --seconds 900  # or for a time
 
 Each payload (a raw body or a capture envelope with personal values and secrets planted
 in values, member names, messages, HTML, headers and envelope fields, in the encodings
@@ -64,7 +65,20 @@ def report(tally: Tally) -> None:
     )
 
 
-def hypothesis_run(tally: Tally, examples: int, all_commands: bool) -> None:
+def _check(
+    tally: Tally, surface: str, document: Any, raw: bytes | None, commands: list[str]
+) -> None:
+    before = len(tally.problems)
+    tally.add(document, surface, commands, raw)
+    for problem in tally.problems[before:]:
+        print("PROBLEM " + problem, flush=True)
+    if tally.payloads % 500 == 0:
+        report(tally)
+
+
+def structured_property(tally: Tally, examples: int, all_commands: bool) -> Any:
+    """The hypothesis property over generated bodies and forged captures: run by
+    hypothesis itself, or driven by atheris (`fuzz_one_input`)."""
     cases = st.one_of(
         st.tuples(st.sampled_from(SURFACE_NAMES), bodies()),
         captures().map(lambda c: (c["surface"], c)),
@@ -82,14 +96,9 @@ def hypothesis_run(tally: Tally, examples: int, all_commands: bool) -> None:
         surface, document = case
         turn = tally.payloads % len(ALL_COMMANDS)
         commands = list(ALL_COMMANDS) if all_commands else [ALL_COMMANDS[turn]]
-        before = len(tally.problems)
-        tally.add(document, surface, commands, None)
-        for problem in tally.problems[before:]:
-            print("PROBLEM " + problem, flush=True)
-        if tally.payloads % 500 == 0:
-            report(tally)
+        _check(tally, surface, document, None, commands)
 
-    one()
+    return one
 
 
 def instrument_verifier(atheris: Any) -> None:
@@ -107,27 +116,32 @@ def instrument_verifier(atheris: Any) -> None:
                     atheris.instrument_func(method)
 
 
-def atheris_run(tally: Tally, runs: int) -> None:
+def atheris_run(tally: Tally, runs: int, seconds: int) -> None:
+    """Coverage-guided: the fuzzer's bytes either drive the hypothesis strategies (a
+    structured payload, so mutations explore documents rather than broken JSON), or are
+    spliced into a generated document (bytes no strategy writes: bad UTF-8, broken
+    escapes, truncation)."""
     atheris: Any = importlib.import_module("atheris")  # optional: pip install atheris
 
+    structured = structured_property(tally, 1, False).hypothesis.fuzz_one_input
     seeds = [json.dumps(bodies().example()).encode() for _ in range(20)]
 
     def one(data: bytes) -> None:
-        provider = atheris.FuzzedDataProvider(data)
+        if not data or data[0] % 2 == 0:
+            structured(data[1:])
+            return
+        provider = atheris.FuzzedDataProvider(data[1:])
         surface = SURFACE_NAMES[provider.ConsumeIntInRange(0, len(SURFACE_NAMES) - 1)]
         seed = seeds[provider.ConsumeIntInRange(0, len(seeds) - 1)]
-        raw = seed + provider.ConsumeBytes(provider.remaining_bytes())
-        cut = provider.ConsumeIntInRange(0, len(raw)) if raw else 0
+        cut = provider.ConsumeIntInRange(0, len(seed))
+        drop = provider.ConsumeIntInRange(0, 8)
+        raw = seed[:cut] + provider.ConsumeBytes(provider.remaining_bytes()) + seed[cut + drop :]
         command = ALL_COMMANDS[tally.payloads % len(ALL_COMMANDS)]
-        before = len(tally.problems)
-        tally.add(None, surface, [command], raw[:cut] + raw[cut:])
-        for problem in tally.problems[before:]:
-            print("PROBLEM " + problem, flush=True)
-        if tally.payloads % 500 == 0 or tally.payloads == runs:
-            report(tally)  # libFuzzer ends the process itself: report as we go
+        _check(tally, surface, None, raw, [command])
 
     instrument_verifier(atheris)  # coverage of the verifier code guides the mutations
-    atheris.Setup([sys.argv[0], f"-runs={runs}"], one)
+    limits = [f"-runs={runs}"] + ([f"-max_total_time={seconds}"] if seconds else [])
+    atheris.Setup([sys.argv[0], *limits], one)
     atheris.Fuzz()
 
 
@@ -137,13 +151,14 @@ def main() -> int:
     parser.add_argument("--all-commands", action="store_true")
     parser.add_argument("--atheris", action="store_true", help="coverage-guided (atheris)")
     parser.add_argument("--runs", type=int, default=10_000, help="atheris runs")
+    parser.add_argument("--seconds", type=int, default=0, help="atheris: stop after this long")
     args = parser.parse_args()
     tally = Tally()
     try:
         if args.atheris:
-            atheris_run(tally, args.runs)
+            atheris_run(tally, args.runs, args.seconds)
         else:
-            hypothesis_run(tally, args.examples, args.all_commands)
+            structured_property(tally, args.examples, args.all_commands)()
     except SystemExit:
         pass  # atheris exits when its run count is reached
     report(tally)

@@ -101,8 +101,8 @@ def money(value: Any, path: str) -> Decimal:
     if isinstance(value, bool):
         raise ValueProblem(path, "expected a number or a numeric string, found a boolean")
     if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, Decimal):
+        amount = Decimal(value)  # exact, but held to the same range as any other amount
+    elif isinstance(value, Decimal):
         amount = value
     elif isinstance(value, float):
         amount = Decimal(repr(value))
@@ -128,8 +128,8 @@ def money(value: Any, path: str) -> Decimal:
 MAX_MONEY_DIGITS = 34
 MAX_MONEY_EXPONENT = 15
 MONEY_RANGE_WORDS = (
-    f"amounts must have at most {MAX_MONEY_DIGITS} significant digits and be below "
-    f"10^{MAX_MONEY_EXPONENT}"
+    f"amounts must have at most {MAX_MONEY_DIGITS} significant digits and, unless zero, "
+    f"a magnitude from 10^-{MAX_MONEY_DIGITS - 1} to below 10^{MAX_MONEY_EXPONENT}"
 )
 
 
