@@ -83,3 +83,22 @@ def _plain(value: Decimal) -> bool:
     """Whether fixed-point text is short enough (no 1E+100000 written out in full)."""
     exponent = value.as_tuple().exponent
     return isinstance(exponent, int) and -30 <= exponent <= 30
+
+
+_WHITESPACE = b" \t\r\n"
+
+
+def same_text(text: str, items: list[Any]) -> bool:
+    """Whether `text` (JSON items as a file holds them, separated by commas) is, but for
+    whitespace, what orjson writes for `items` as orjson decoded them. Then every number
+    in it is written exactly as its double's shortest form, so `Decimal(repr(float))` is
+    the number the text says, digit for digit; a number the vendor sent with more digits
+    than a double holds (kept in the capture as its text) makes this False, and the caller
+    reads the file with exact decimals instead. All C: about 3 ms per MB."""
+    try:
+        written = orjson.dumps(items)
+        given = text.encode()
+    except (TypeError, UnicodeEncodeError):  # pragma: no cover - the reader refused these
+        return False
+    # Whitespace inside strings goes from both sides alike, so strings still compare.
+    return given.translate(None, _WHITESPACE) == written[1:-1].translate(None, _WHITESPACE)

@@ -10,8 +10,9 @@ consumer contract, so a reader sees why a finding is breaking.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,16 @@ from verifier.consumer.mapping import ReadingPlan, readings_json
 from verifier.coverage import CoverageSink, SourceIndex, gap_findings
 from verifier.drift import CheckAndProfile, documented_reference, judge_capture, lock_reference
 from verifier.findings import Finding, Report, Verdict
-from verifier.inputs import STREAM_MIN_BYTES, Body, Input, load_inputs, nesting_guard, read_input
+from verifier.inputs import (
+    STREAM_MIN_BYTES,
+    Body,
+    BodySink,
+    Input,
+    RowTextCallback,
+    load_inputs,
+    nesting_guard,
+    read_input,
+)
 from verifier.lockfile import DEFAULT_LOCKS_DIR, load_surface_lock, lock_path
 from verifier.profile import Profile
 from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
@@ -45,25 +55,34 @@ class GateReport(Report):
         return Report.verdict.fget(self)  # type: ignore[attr-defined,no-any-return]
 
 
+# Another reader of the gate's pass (the merge's parsers, `verify merge`): given the
+# input's position, the input and the lock's reading plan (None: no lock), it returns a
+# sink fed in the same pass, or None.
+AlsoReading = Callable[[int, Input, ReadingPlan | None], BodySink | None]
+
+
 def evaluate(
     sources: Sequence[Input],
     *,
     locks_dir: Path = DEFAULT_LOCKS_DIR,
     allow_unlocked: bool = False,
+    also: AlsoReading | None = None,
 ) -> GateReport:
-    """Check + diff-against-lock for every given payload; policy over all four surfaces."""
+    """Check + diff-against-lock for every given payload; policy over all four surfaces.
+    `also` reads each input in the same pass (see AlsoReading)."""
     locks = {name: load_surface_lock(name, locks_dir) for name in SURFACE_NAMES}
     unlocked = tuple(name for name, lock in locks.items() if lock is None)
     findings: list[Finding] = []
     plans: dict[str, ReadingPlan] = {}
     coverage: list[SourceIndex | None] = []
-    for item in sources:
-        checked, observed, index = gate_pass(item)
-        coverage.append(index)
+    for position, item in enumerate(sources):
         lock = locks.get(item.surface.name)
         reference = (
             lock_reference(item.surface, lock) if lock else documented_reference(item.surface)
         )
+        reading = None if also is None else partial(also, position, item, reference.plan)
+        checked, observed, index = gate_pass(item, reading)
+        coverage.append(index)
         judged, plan = judge_capture(item.surface, item.name, observed, reference, checked)
         findings.extend(judged)
         if plan is not None:
@@ -96,26 +115,44 @@ def evaluate(
 
 
 class GateSink(CheckAndProfile):
-    """Contract check, observed profile and time coverage of one source in one pass."""
+    """Contract check, observed profile and time coverage of one source in one pass, and
+    whatever `also` reads in that pass (its `row_text` too, when it has one)."""
 
-    def __init__(self, surface: Surface, name: str) -> None:
+    def __init__(self, surface: Surface, name: str, also: BodySink | None = None) -> None:
         super().__init__(surface, name)
         self.coverage = CoverageSink(surface)
+        self.also = also
+        self._texts: RowTextCallback | None = getattr(also, "row_text", None)
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
         super().rows(prefix, first, rows)
         self.coverage.rows(prefix, first, rows)
+        if self.also is not None:
+            self.also.rows(prefix, first, rows)
+
+    def row_text(self, text: str, rows: list[Any]) -> None:
+        if self._texts is not None:
+            self._texts(text, rows)
 
     def body(self, body: Body) -> None:
         super().body(body)
         self.coverage.body(body)
+        if self.also is not None:
+            self.also.body(body)
 
 
-def gate_pass(item: Input) -> tuple[list[Finding], Profile, SourceIndex | None]:
+def gate_pass(
+    item: Input, also: Callable[[], BodySink | None] | None = None
+) -> tuple[list[Finding], Profile, SourceIndex | None]:
     """Check findings, observed profile and (for a capture file) coverage of one input, in
-    a single pass over its rows (a large file streams page by page)."""
+    a single pass over its rows (a large file streams page by page); `also` makes another
+    sink to feed in that pass (again when a stream gives up and the file is read whole)."""
+
+    def new_sink() -> GateSink:
+        return GateSink(item.surface, item.name, also() if also is not None else None)
+
     with nesting_guard(item.name):
-        sink, capture = read_input(item, lambda: GateSink(item.surface, item.name))
+        sink, capture = read_input(item, new_sink)
         index = None if capture is None else sink.coverage.index(item.name, capture)
         return sink.check.findings(capture), sink.profile.profiler.result(), index
 

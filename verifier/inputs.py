@@ -305,6 +305,10 @@ class BodySink(Protocol):
 
 
 RowsCallback = Callable[[int, list[Any]], None]
+# A sink may also have `row_text(text, rows)`: called before each row slice of a capture
+# file's page with the JSON text the slice was decoded from (the merge checks that every
+# number's text is the one its double gives back, `verifier.exactjson.same_text`).
+RowTextCallback = Callable[[str, list[Any]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,7 +494,10 @@ def _page(window: _TextWindow, index: int, sink: BodySink) -> None:
         status = members.get("status")
         if name == "body" and type(status) is int and 200 <= status < 300 and window.peek() == "{":
             rows = partial(sink.rows, prefix)
-            members[name], streamed = _body(window, rows, _PAGE_ROW_DEPTH, require_rows=False)
+            texts: RowTextCallback | None = getattr(sink, "row_text", None)
+            members[name], streamed = _body(
+                window, rows, _PAGE_ROW_DEPTH, require_rows=False, on_text=texts
+            )
         else:
             members[name] = window.value()
     try:
@@ -785,7 +792,12 @@ def _stream_file(path: Path, parse: Callable[[_TextWindow], ParsedT]) -> ParsedT
 
 
 def _body(
-    window: _TextWindow, on_rows: RowsCallback, depth: int, *, require_rows: bool
+    window: _TextWindow,
+    on_rows: RowsCallback,
+    depth: int,
+    *,
+    require_rows: bool,
+    on_text: RowTextCallback | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """A response body object: its `data` array streams to `on_rows` (the envelope keeps
     `"data": []`), every other member is decoded. Returns the envelope and whether the
@@ -797,7 +809,7 @@ def _body(
             raise NotStreamable("a repeated member")
         if name == ROWS_KEY and window.peek() == "[":
             window.pos += 1
-            _rows(window, on_rows, depth)
+            _rows(window, on_rows, depth, on_text)
             envelope[name] = []
             streamed = True
         else:
@@ -807,7 +819,9 @@ def _body(
     return envelope, streamed
 
 
-def _rows(window: _TextWindow, on_rows: RowsCallback, depth: int) -> None:
+def _rows(
+    window: _TextWindow, on_rows: RowsCallback, depth: int, on_text: RowTextCallback | None
+) -> None:
     """The `data` items (the `[` is consumed), `depth` containers deep in the file. Hot
     loop: runs of whole rows are decoded by orjson in one call (`_RowSplitter`) and
     handed over as one slice; a row the splitter cannot take that lies whole inside the
@@ -821,8 +835,11 @@ def _rows(window: _TextWindow, on_rows: RowsCallback, depth: int) -> None:
     splitter: _RowSplitter | None = None
     index = 0
     while True:
+        before, start = window.text, window.pos
         rows = splitter.rows(window) if splitter is not None else None
         if rows is not None:
+            if on_text is not None:
+                on_text(_decoded_text(window, before, start), rows)
             on_rows(index, rows)
             index += len(rows)
         else:
@@ -838,6 +855,8 @@ def _rows(window: _TextWindow, on_rows: RowsCallback, depth: int) -> None:
                 row = window.value()
             if splitter is None and index < _LEARN_ROWS and isinstance(row, dict | list):
                 splitter = _RowSplitter.learn(window.text, window.pos, depth)
+            if on_text is not None:
+                on_text(_decoded_text(window, before, start), [row])
             on_rows(index, [row])
             index += 1
         text, pos = window.text, window.pos
@@ -850,6 +869,15 @@ def _rows(window: _TextWindow, on_rows: RowsCallback, depth: int) -> None:
             return
         if separator != ",":
             raise NotStreamable("expected ',' or ']'")
+
+
+def _decoded_text(window: _TextWindow, before: str, start: int) -> str:
+    """The text just decoded, which began at `start` of the window's text `before`: when
+    the window read on meanwhile, it kept its text from that start (`_TextWindow.more` is
+    only called with `pos` at the start of the item being decoded)."""
+    if window.text is before:
+        return before[start : window.pos]
+    return window.text[: window.pos]
 
 
 _LEARN_ROWS = 8  # rows after which a file without a learned boundary stays on the scanner

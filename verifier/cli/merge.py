@@ -11,13 +11,13 @@ from verifier.anonymise import require_same_fingerprint
 from verifier.cli.app import emit, main
 from verifier.errors import RefusedError
 from verifier.findings import Report
-from verifier.gate import evaluate
 from verifier.gate_text import refusal_summary
 from verifier.inputs import load_capture_inputs
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.core import MergeResult
 from verifier.merge.formats import WRITERS, write
-from verifier.merge.load import NOT_A_CAPTURE, merge_paths
+from verifier.merge.gated import gated_merge
+from verifier.merge.load import NOT_A_CAPTURE
 from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
 from verifier.store import atomic_write_bytes
@@ -103,22 +103,15 @@ def merge_command(
     require_same_fingerprint(
         [s.capture for s in sources if s.capture is not None], [s.name for s in sources]
     )
-    report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked)
-    if report.verdict == "fail":
+    # One pass per capture: the merge's sums come from the gate's reading, used only when
+    # the gate passes (nothing is written otherwise).
+    report, result = gated_merge(
+        sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked, credit_usd_rate=credit_usd_rate
+    )
+    if result is None:
         emit(report, "text")
         raise RefusedError(f"merge refused, nothing written: {refusal_summary(report)}")
-    # Provisional only when an unlocked surface was actually let through.
-    provisional = allow_unlocked and bool(report.extra.get("unlocked"))
     files = [source.name for source in sources]
-    del sources  # the merge re-reads each file with exact money, one at a time
-    # The gate's pass also indexed each capture's time coverage: no second reading pass.
-    result = merge_paths(
-        files,
-        credit_usd_rate=credit_usd_rate,
-        provisional=provisional,
-        indexes=report.coverage,
-        plans=report.plans,
-    )
     if on_restatement == "fail" and result.restatements:
         emit(Report(command="merge", findings=result.restatements, sources=tuple(files)), "text")
         raise RefusedError(

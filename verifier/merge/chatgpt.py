@@ -10,15 +10,17 @@ unknown (None), never 0."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from typing import Any
 
 from verifier.consumer.declared import CHATGPT_ENTERPRISE_USAGE as CONTRACT
 from verifier.consumer.mapping import ReadingPlan
 from verifier.errors import InputError
 from verifier.inputs import Source
 from verifier.merge.fields import readers
-from verifier.merge.pages import data_arrays
+from verifier.merge.pages import PageParser, feed
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem
 from verifier.surfaces import CHATGPT_ENTERPRISE_USAGE
@@ -70,12 +72,42 @@ class CodexUsage:
 
 def parse(source: Source, plan: ReadingPlan, into: CodexUsage | None = None) -> CodexUsage:
     usage = into if into is not None else CodexUsage()
-    edges = day_reader(plan, "data[]")
-    user, email, credits = readers(plan, "user_id", "email", "credits")
-    counts = readers(plan, *COUNTS)
-    with localcontext(EXACT):  # credits add up exactly or the merge stops
-        for prefix, rows in data_arrays(source):
-            for index, row in enumerate(rows):
+    parser = Parser(source.name, plan)
+    feed(parser, source)
+    combine(usage, parser.usage, source.name)
+    return usage
+
+
+class Parser(PageParser):
+    """One capture's rows into a CodexUsage of its own, slice by slice (a
+    `verifier.merge.pages.RowParser`); `keep` (a row -> bool) leaves rows out unread."""
+
+    def __init__(
+        self, name: str, plan: ReadingPlan, keep: Callable[[Any], bool] | None = None
+    ) -> None:
+        super().__init__(name, keep)
+        self.usage = CodexUsage()
+        self._edges = day_reader(plan, "data[]")
+        self._user, self._email, self._credits = readers(plan, "user_id", "email", "credits")
+        self._counts = readers(plan, *COUNTS)
+
+    @property
+    def sources(self) -> list[str]:
+        return self.usage.sources
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        usage, edges, user, email, credits = (
+            self.usage,
+            self._edges,
+            self._user,
+            self._email,
+            self._credits,
+        )
+        counts, keep, emails = self._counts, self._keep, self.usage.emails
+        with localcontext(EXACT):  # credits add up exactly or the merge stops
+            for index, row in enumerate(rows, first):
+                if keep is not None and not keep(row):
+                    continue
                 try:
                     day, partial = edges.of(row)
                     user_id = user.identifier(row)
@@ -85,18 +117,48 @@ def parse(source: Source, plan: ReadingPlan, into: CodexUsage | None = None) -> 
                     usage.credits_in += amount
                     if user_id is not None:
                         address = email.identifier(row)
-                        if address is not None or user_id not in usage.emails:
-                            usage.emails[user_id] = address
+                        if address is not None or user_id not in emails:
+                            emails[user_id] = address
                 except ValueProblem as problem:
-                    raise problem.at(source.name, prefix, (index,)) from None
+                    raise problem.at(self.name, prefix, (index,)) from None
                 except _Overlap as overlap:
                     raise InputError(
-                        source.name,
-                        f"{prefix}/data/{index}: a second row for the same workspace user and "
-                        f"UTC date {overlap.day}; a merge would count that day twice",
+                        self.name, f"{prefix}/data/{index}: {_second_row(overlap.day)}"
                     ) from None
-    usage.sources.append(source.name)
-    return usage
+
+
+def combine(into: CodexUsage, part: CodexUsage, name: str) -> None:
+    """Add one capture's Codex usage to that of the captures before it (the same rules
+    as rows within one capture: a user's day twice only as two clamped edge pieces)."""
+    if not into.sources:  # the first capture: taken as it is
+        into.days, into.emails, into.credits_in = part.days, part.emails, part.credits_in
+        into.sources.extend(part.sources)
+        return
+    with localcontext(EXACT):
+        for key, totals in part.days.items():
+            known = into.days.get(key)
+            if known is None:
+                into.days[key] = totals
+                continue
+            if key[1] is not None and not (totals.partial and known.partial):
+                raise InputError(name, _second_row(key[0]))
+            known.partial = known.partial or totals.partial
+            known.add(
+                totals.credits,
+                [totals.threads, totals.turns, totals.input, totals.cached_input, totals.output],
+            )
+        into.credits_in += part.credits_in
+    for user_id, address in part.emails.items():
+        if address is not None or user_id not in into.emails:
+            into.emails[user_id] = address
+    into.sources.extend(part.sources)
+
+
+def _second_row(day: str) -> str:
+    return (
+        f"a second row for the same workspace user and UTC date {day}; "
+        "a merge would count that day twice"
+    )
 
 
 class _Overlap(Exception):
@@ -117,4 +179,4 @@ def _day(usage: CodexUsage, day: str, user_id: str | None, partial: bool) -> Cod
     return totals
 
 
-__all__ = ["CONTRACT", "SURFACE", "CodexDay", "CodexUsage", "parse"]
+__all__ = ["CONTRACT", "SURFACE", "CodexDay", "CodexUsage", "Parser", "combine", "parse"]

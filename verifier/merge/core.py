@@ -63,6 +63,21 @@ class MergeInputs:
         else:  # pragma: no cover - the surface registry has exactly these four
             raise InputError(source.name, f"surface {name} has no merge parser")
 
+    def add_parsed(self, surface: str, parser: Any, plan: ReadingPlan | None) -> None:
+        """One capture its surface parser has read (`verifier.merge.stream.Parser`)."""
+        if plan is not None:
+            self.used[surface] = plan
+        if isinstance(parser, chatgpt.Parser):
+            chatgpt.combine(self.codex, parser.usage, parser.name)
+        elif isinstance(parser, usage.Parser):
+            usage.combine(self.api_usage, parser.usage, parser.name, parser.buckets.first)
+        elif isinstance(parser, costs.Parser):
+            costs.combine(self.api_costs, parser.costs, parser.name, parser.buckets.first)
+        elif isinstance(parser, users.Parser):
+            users.combine(self.directory, parser.directory, parser.name)
+        else:  # pragma: no cover - the surface registry has exactly these four
+            raise InputError(surface, f"surface {surface} has no merge parser")
+
     def plan_for(self, source: Source) -> ReadingPlan:
         plan = self.plans.get(source.surface.name)
         if plan is not None:

@@ -8,7 +8,7 @@ refused rather than added to dollars. Fields are read through the consumer contr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -17,10 +17,11 @@ from verifier.consumer.declared import OPENAI_ORG_COSTS as CONTRACT
 from verifier.consumer.mapping import ReadingPlan
 from verifier.errors import InputError
 from verifier.inputs import Source
-from verifier.merge.fields import FieldReader, readers
-from verifier.merge.pages import buckets
+from verifier.merge.fields import readers
+from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem, describe
+from verifier.store import Capture
 from verifier.surfaces import OPENAI_ORG_COSTS
 
 SURFACE = OPENAI_ORG_COSTS
@@ -47,41 +48,107 @@ class ApiCosts:
 
 def parse(source: Source, plan: ReadingPlan, into: ApiCosts | None = None) -> ApiCosts:
     costs = into if into is not None else ApiCosts()
-    fields = readers(plan, "user_id", "amount", "currency")
-    pages = list(buckets(source, day_reader(plan, "data[]"), costs.bucket_days))
-    grouped = _grouped_by_user(source, pages, fields[0])
-    with localcontext(EXACT):  # dollars add up exactly or the merge stops
-        for prefix, index, day, partial, results in pages:
-            cost_day = costs.days.get(day)
-            if cost_day is None:
-                cost_day = costs.days[day] = CostDay(grouped_by_user=grouped)
-            elif cost_day.grouped_by_user != grouped:
-                raise InputError(
-                    source.name,
-                    f"{prefix}/data/{index}: costs for {day} come from captures grouped "
-                    "differently (by user and not); merge one grouping per day",
-                )
-            cost_day.partial = cost_day.partial or partial
-            for position, result in enumerate(results):
-                try:
-                    _add_result(costs, cost_day, fields, result)
-                except ValueProblem as problem:
-                    raise problem.at(source.name, prefix, (index, position)) from None
-    costs.sources.append(source.name)
+    parser = Parser(source.name, plan, source.capture)
+    feed(parser, source)
+    combine(costs, parser.costs, source.name, parser.buckets.first)
     return costs
 
 
-def _grouped_by_user(
-    source: Source, pages: list[tuple[str, int, str, bool, list[Any]]], user: FieldReader
-) -> bool:
-    """Grouped by user when the capture asked for it, or when any result names a user."""
-    if source.capture is not None and "user_id" in _group_by(source.capture.request.query):
-        return True
-    return any(
-        isinstance(result, Mapping) and isinstance(user.raw(result), str)
-        for *_, results in pages
-        for result in results
-    )
+class Parser(PageParser):
+    """One capture's cost buckets into an ApiCosts of its own, slice by slice (a
+    `verifier.merge.pages.RowParser`); `keep` (a bucket -> bool) leaves buckets out.
+
+    A capture is grouped by user when its request asked for it or when any result names
+    a user, which a stream knows only at the end: amounts are summed per user either way
+    and pooled per day at `finish` when the capture turns out not to be grouped."""
+
+    def __init__(
+        self,
+        name: str,
+        plan: ReadingPlan,
+        capture: Capture | None,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> None:
+        super().__init__(name, keep)
+        self.costs = ApiCosts()
+        self.buckets = Buckets(name, day_reader(plan, "data[]"))
+        self.costs.bucket_days = self.buckets.seen
+        self._fields = readers(plan, "user_id", "amount", "currency")
+        self._grouped = capture is not None and "user_id" in _group_by(capture.request.query)
+
+    @property
+    def sources(self) -> list[str]:
+        return self.costs.sources
+
+    def finish(self) -> None:
+        if not self._grouped:
+            with localcontext(EXACT):
+                for cost_day in self.costs.days.values():
+                    cost_day.grouped_by_user = False
+                    for amount in cost_day.by_user.values():
+                        cost_day.pooled += amount
+                    cost_day.by_user = {}
+        super().finish()
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        days, keep = self.costs.days, self._keep
+        with localcontext(EXACT):  # dollars add up exactly or the merge stops
+            for index, bucket in enumerate(rows, first):
+                if keep is not None and not keep(bucket):
+                    continue
+                day, partial, results = self.buckets.bucket(prefix, index, bucket)
+                cost_day = days.get(day)
+                if cost_day is None:
+                    cost_day = days[day] = CostDay()
+                cost_day.partial = cost_day.partial or partial
+                for position, result in enumerate(results):
+                    try:
+                        self._add_result(cost_day, result)
+                    except ValueProblem as problem:
+                        raise problem.at(self.name, prefix, (index, position)) from None
+
+    def _add_result(self, cost_day: CostDay, result: Any) -> None:
+        user, amount, currency = self._fields
+        code = currency.value(result)
+        if not isinstance(code, str) or code.lower() != "usd":
+            shown = f'"{code}"' if isinstance(code, str) and len(code) <= 8 else describe(code)
+            raise ValueProblem(
+                currency.path,
+                f"expected usd, found {shown}; the merge assumes dollars and never converts",
+            )
+        value = amount.money(result)
+        assert value is not None  # required: money() raised otherwise
+        if not self._grouped and isinstance(user.raw(result), str):
+            self._grouped = True  # a result names a user: the capture is grouped by user
+        user_id = user.identifier(result)
+        by_user = cost_day.by_user
+        by_user[user_id] = by_user[user_id] + value if user_id in by_user else value
+        self.costs.dollars_in += value
+
+
+def combine(into: ApiCosts, part: ApiCosts, name: str, first: dict[str, str]) -> None:
+    """Add one capture's costs to those of the captures before it; `first` says where
+    each date's first bucket is in `name` (for the errors naming it)."""
+    combine_seen(name, into.bucket_days, part.bucket_days, first)
+    with localcontext(EXACT):
+        for day, cost_day in part.days.items():
+            known = into.days.get(day)
+            if known is None:
+                into.days[day] = cost_day
+                continue
+            if known.grouped_by_user != cost_day.grouped_by_user:
+                raise InputError(
+                    name,
+                    f"{first.get(day, '')}: costs for {day} come from captures grouped "
+                    "differently (by user and not); merge one grouping per day",
+                )
+            known.partial = known.partial or cost_day.partial
+            known.pooled += cost_day.pooled
+            for user_id, value in cost_day.by_user.items():
+                had = known.by_user.get(user_id)
+                known.by_user[user_id] = value if had is None else had + value
+        into.dollars_in += part.dollars_in
+    into.sources.extend(part.sources)
 
 
 def _group_by(query: Mapping[str, Any]) -> set[str]:
@@ -90,26 +157,4 @@ def _group_by(query: Mapping[str, Any]) -> set[str]:
     return {part.strip() for value in values for part in str(value).split(",")}
 
 
-def _add_result(
-    costs: ApiCosts, cost_day: CostDay, fields: tuple[FieldReader, ...], result: Any
-) -> None:
-    user, amount, currency = fields
-    code = currency.value(result)
-    if not isinstance(code, str) or code.lower() != "usd":
-        shown = f'"{code}"' if isinstance(code, str) and len(code) <= 8 else describe(code)
-        raise ValueProblem(
-            currency.path,
-            f"expected usd, found {shown}; the merge assumes dollars and never converts",
-        )
-    value = amount.money(result)
-    assert value is not None  # required: money() raised otherwise
-    user_id = user.identifier(result)
-    if cost_day.grouped_by_user:
-        by_user = cost_day.by_user
-        by_user[user_id] = by_user[user_id] + value if user_id in by_user else value
-    else:
-        cost_day.pooled += value
-    costs.dollars_in += value
-
-
-__all__ = ["CONTRACT", "SURFACE", "ApiCosts", "CostDay", "parse"]
+__all__ = ["CONTRACT", "SURFACE", "ApiCosts", "CostDay", "Parser", "combine", "parse"]

@@ -1,17 +1,20 @@
-"""Loading captures for the merge with money read exactly from the JSON text.
+"""Merging capture files: each read once, streamed, money exact.
 
-The merge reads capture files with ijson (yajl2_c), which hands over every number that
-has a fraction or an exponent as `decimal.Decimal` built from its JSON text, so credits
-and dollars are exactly what the file says. orjson runs first as the strictness guard
-(UTF-8 without BOM, no NaN/Infinity, no trailing data, depth); when it refuses a file,
-`verifier.inputs.parse_json_bytes` is asked for the tool's usual one-line message.
-(`verify merge` reads every file with `verifier.inputs` first, for the gate, so the CLI
-also applies that reader's integer-range rule.)
+`merge_paths` (and `verify merge`, whose gate runs the same pass, `verifier.gate`)
+streams every capture page by page, row slices inside a page (`verifier.inputs`), into
+the surface parsers (`verifier.merge.stream.MergeSink`) and the coverage index at once;
+only the parsers' aggregates stay in memory. Money is exact: a capture whose number
+texts are not all the shortest form of their doubles is read again with Decimals of the
+text (`verifier.merge.stream.read_exact`, ijson page by page).
 
-Sources built elsewhere (orjson: doubles) still merge exactly in practice: the parsers
-turn a double into Decimal through `repr`, the shortest text that reads back as that
-double, which is the JSON text for every number of up to 15 significant digits and for
-every file a shortest-repr serialiser wrote (all capture files)."""
+Coverage decides which capture each surface-day comes from (`reconcile.plan_merge`,
+the dedupe rules) only after every capture was read, so a capture that lost dates to a
+newer or wider one is read again with those dates left out (only it, and only then).
+
+Sources built elsewhere (`merge_sources`; orjson: doubles) merge exactly in practice:
+the parsers turn a double into Decimal through `repr`, the shortest text that reads back
+as that double, which is the JSON text for every number of up to 15 significant digits
+and for every file a shortest-repr serialiser wrote."""
 
 from __future__ import annotations
 
@@ -26,7 +29,8 @@ from typing import Any
 import ijson
 import orjson
 
-from verifier.consumer.mapping import ReadingPlan
+from verifier.consumer import contract_for
+from verifier.consumer.mapping import ReadingPlan, plan_from_profile
 from verifier.coverage import (
     CoverageSink,
     SourceIndex,
@@ -38,22 +42,27 @@ from verifier.coverage import (
 from verifier.errors import InputError
 from verifier.findings import Finding
 from verifier.inputs import (
+    Body,
     Input,
     Source,
     expand_paths,
+    feed_source,
     load_capture_inputs,
+    nesting_guard,
     parse_json_bytes,
     read_bytes,
     read_input,
     source_from_document,
 )
 from verifier.merge.core import MergeInputs, MergeResult, merge
-from verifier.merge.reconcile import (
-    Totals,
-    day_totals,
+from verifier.merge.reconcile import Totals, day_totals, plan_merge, restatements
+from verifier.merge.stream import (
+    Keep,
+    MergeSink,
+    Parser,
+    new_parser,
     only_days,
-    plan_merge,
-    restatements,
+    read_exact,
     without_days,
 )
 from verifier.store import is_capture_document
@@ -90,26 +99,33 @@ def merge_paths(
     *,
     credit_usd_rate: Decimal | None = None,
     provisional: bool = False,
-    indexes: Sequence[SourceIndex | None] | None = None,
     plans: Mapping[str, ReadingPlan] | None = None,
+    stream_min_bytes: int | None = None,
 ) -> MergeResult:
-    """Merge capture files, parsing one file at a time so only its aggregates stay in
-    memory (a month of per-user data is millions of rows). `indexes` (the coverage of
-    each file, in `expand_paths` order) saves a reading pass when the caller has them;
-    `plans` (the gate's, from the locks) say where each surface's fields are read."""
+    """Merge capture files, streamed: each is read once, a page at a time, and only its
+    aggregates stay in memory (a month of per-user data is millions of rows). `plans`
+    (a lock's, as the gate gives them) say where each surface's fields are read; a surface
+    without one is read as each capture's own profile resolves, which takes a first pass
+    over that capture for the profile. Files under `stream_min_bytes` (default 1 MiB) are
+    loaded whole, then their numbers read again exactly."""
     files = expand_paths(paths)
+    plans = dict(plans or {})
     with _gc_paused():
-        if indexes is None:
-            # Coverage first (the plan needs every file's), streamed: a page at a time.
-            items = load_capture_inputs(files, refusal=NOT_A_CAPTURE)
-            indexes = [_coverage_of(item) for item in items]
-        return _merge_planned(
-            [str(path) for path in files],
+        items = load_capture_inputs(files, refusal=NOT_A_CAPTURE, stream_min_bytes=stream_min_bytes)
+        sinks: list[MergeSink | None] = []
+        indexes: list[SourceIndex | None] = []
+        for item in items:
+            plan = plans.get(item.surface.name) or _own_plan(item)
+            sink, index = read_capture(item, plan)
+            sinks.append(sink)
+            indexes.append(index)
+        return merge_read(
+            items,
+            sinks,
             indexes,
-            lambda position: load_capture(files[position]),
+            plans,
             credit_usd_rate=credit_usd_rate,
             provisional=provisional,
-            plans=plans or {},
         )
 
 
@@ -121,15 +137,68 @@ def merge_sources(
     plans: Mapping[str, ReadingPlan] | None = None,
 ) -> MergeResult:
     """Merge loaded Sources (captures), with the same dedupe and restatement rules.
-    Without `plans`, each surface is read as its captures' own profile resolves."""
-    return _merge_planned(
-        [source.name for source in sources],
+    Without `plans`, each surface is read as its captures' own profile resolves. Their
+    numbers are taken as they are (a double through `repr`, see the module doc)."""
+    plans = dict(plans or {})
+    sinks: list[MergeSink | None] = []
+    for source in sources:
+        sink = MergeSink(source, plans.get(source.surface.name) or _own_plan(source))
+        feed_source(source, sink)
+        sink.finish()
+        sink.exact = True  # nothing better to read: the Source is all there is
+        sinks.append(sink)
+
+    def reread(position: int, plan: ReadingPlan, keep: Keep | None) -> Parser:
+        source = sources[position]
+        parser = new_parser(source.surface.name, source.name, plan, source.capture, keep)
+        feed_source(source, parser)
+        parser.finish()
+        return parser
+
+    return merge_read(
+        sources,
+        sinks,
         [index_source(source) for source in sources],
-        sources.__getitem__,
+        plans,
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
-        plans=plans or {},
+        reread=reread,
     )
+
+
+def read_capture(item: Input, plan: ReadingPlan) -> tuple[MergeSink, SourceIndex | None]:
+    """One pass over a capture: the merge's parser and its time coverage."""
+    with nesting_guard(item.name):
+        sink, capture = read_input(item, lambda: _MergeAndCoverage(item, plan))
+    sink.merge.finish()
+    return sink.merge, sink.coverage.index(item.name, capture)
+
+
+class _MergeAndCoverage:
+    def __init__(self, item: Input, plan: ReadingPlan) -> None:
+        self.merge = MergeSink(item, plan)
+        self.coverage = CoverageSink(item.surface)
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        self.merge.rows(prefix, first, rows)
+        self.coverage.rows(prefix, first, rows)
+
+    def row_text(self, text: str, rows: list[Any]) -> None:
+        self.merge.row_text(text, rows)
+
+    def body(self, body: Body) -> None:
+        self.merge.body(body)
+        self.coverage.body(body)
+
+
+def _own_plan(item: Input) -> ReadingPlan:
+    """The reading plan a capture's own profile resolves (a first pass when streamed)."""
+    contract = contract_for(item.surface)
+    if contract is None:  # pragma: no cover - every surface has a contract
+        raise InputError(item.name, f"surface {item.surface.name} has no merge parser")
+    from verifier.profile import profile_input  # the profiler only when unplanned
+
+    return plan_from_profile(contract, profile_input(item)[0])
 
 
 def restatements_between(items: Sequence[Input]) -> list[Finding]:
@@ -146,8 +215,9 @@ def restatements_between(items: Sequence[Input]) -> list[Finding]:
         plan = plan_merge(indexes, names)
         values: dict[tuple[int, str, str], dict[str, Totals]] = {}
         for position, days in plan.value_days.items():
-            exact = load_capture(Path(names[position]))
-            values.update(_day_values(position, exact, days))
+            item = captures[position]
+            parser = read_exact(item, _own_plan(item), only_days(frozenset(days)))
+            values.update(_day_values(position, item.surface.name, parser, days))
         return restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
     except InputError:
         return []
@@ -158,27 +228,44 @@ def _coverage_of(item: Input) -> SourceIndex | None:
     return sink.index(item.name, capture)
 
 
-def _merge_planned(
-    names: Sequence[str],
+Reread = Callable[[int, ReadingPlan, Keep | None], Parser]
+
+
+def merge_read(
+    items: Sequence[Input],
+    sinks: Sequence[MergeSink | None],
     indexes: Sequence[SourceIndex | None],
-    load: Callable[[int], Source],
+    plans: Mapping[str, ReadingPlan],
     *,
     credit_usd_rate: Decimal | None,
     provisional: bool,
-    plans: Mapping[str, ReadingPlan],
+    reread: Reread | None = None,
 ) -> MergeResult:
-    """Decide which capture each surface-day comes from, parse each capture once with the
-    days it lost left out, and read both versions' values where a day was restated."""
+    """Merge captures whose parsers ran during a reading pass (`sinks`; None: not yet, no
+    plan was known then). Decides which capture each surface-day comes from, reads again
+    (exactly, page by page) only a capture whose pass could not be used as it is: inexact
+    numbers, dates it lost to another capture, or no pass yet; and reads both versions'
+    values where a day was restated."""
+    names = [item.name for item in items]
+    again = reread or (lambda p, plan, keep: read_exact(items[p], plan, keep))
     plan = plan_merge(indexes, names)
     inputs = MergeInputs(plans=plans)
     values: dict[tuple[int, str, str], dict[str, Totals]] = {}
-    for position in range(len(names)):
-        source = load(position)
-        inputs.add(without_days(source, plan.dates_dropped(position)))
+    for position, item in enumerate(items):
+        sink = sinks[position]
+        reading = sink.plan if sink is not None else plans[item.surface.name]
+        dropped = plan.dates_dropped(position)
+        trusted = sink is not None and sink.exact
+        if trusted and sink is not None and sink.error is not None and not dropped:
+            raise sink.error  # read exactly: the same error a second reading would give
+        usable = sink.parser if trusted and sink is not None and sink.error is None else None
         days = plan.value_days.get(position)
         if days:
-            values.update(_day_values(position, source, days, inputs.plan_for(source)))
-        del source
+            alone = usable or again(position, reading, only_days(frozenset(days)))
+            values.update(_day_values(position, item.surface.name, alone, days))
+        if usable is None or dropped:
+            usable = again(position, reading, without_days(dropped) if dropped else None)
+        inputs.add_parsed(item.surface.name, usable, reading)
     restated = restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
     live = [index for index in indexes if index is not None]
     return merge(
@@ -192,13 +279,11 @@ def _merge_planned(
 
 
 def _day_values(
-    position: int, source: Source, days: set[str], plan: ReadingPlan | None = None
+    position: int, surface: str, parser: Parser, days: set[str]
 ) -> dict[tuple[int, str, str], dict[str, Totals]]:
-    """What this capture alone says about each of `days`, per person (read as the
-    whole capture is; without a plan, as its own profile resolves)."""
-    alone = MergeInputs(plans={source.surface.name: plan} if plan else {})
-    alone.add(only_days(source, days))
-    surface = source.surface.name
+    """What this capture alone says about each of `days`, per person."""
+    alone = MergeInputs()
+    alone.add_parsed(surface, parser, None)
     return {
         (position, surface, day): day_totals(
             alone.codex, alone.api_usage, alone.api_costs, surface, day

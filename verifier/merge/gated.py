@@ -1,0 +1,62 @@
+"""The gate and the merge in one pass per capture (`verify merge`).
+
+The gate streams every capture once (`verifier.gate.evaluate`); the merge's parsers
+(`verifier.merge.stream.MergeSink`) ride along in that pass, reading through the lock's
+reading plan, and their sums are used only when the gate passes. A surface without a
+lock (`--allow-unlocked`) has no plan before the gate's profile is known: its captures
+are read once more after the gate, with the plan the gate resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from verifier.consumer.mapping import ReadingPlan
+from verifier.gate import GateReport, evaluate
+from verifier.inputs import Input
+from verifier.merge.core import MergeResult
+from verifier.merge.load import merge_read, read_capture
+from verifier.merge.stream import MergeSink
+
+
+def gated_merge(
+    sources: Sequence[Input],
+    *,
+    locks_dir: Path,
+    allow_unlocked: bool = False,
+    credit_usd_rate: Decimal | None = None,
+) -> tuple[GateReport, MergeResult | None]:
+    """The gate's report, and the merge when the gate passed (None when it failed)."""
+    parsers: dict[int, MergeSink] = {}
+
+    def merging(position: int, item: Input, plan: ReadingPlan | None) -> MergeSink | None:
+        if plan is None:
+            return None  # no lock: the plan comes from the gate's profile, read after it
+        parsers[position] = MergeSink(item, plan)
+        return parsers[position]
+
+    report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked, also=merging)
+    if report.verdict == "fail":
+        return report, None
+    # Provisional only when an unlocked surface was actually let through.
+    provisional = allow_unlocked and bool(report.extra.get("unlocked"))
+    sinks = [_finished(parsers.get(i), item, report.plans) for i, item in enumerate(sources)]
+    result = merge_read(
+        sources,
+        sinks,
+        report.coverage,
+        report.plans,
+        credit_usd_rate=credit_usd_rate,
+        provisional=provisional,
+    )
+    return report, result
+
+
+def _finished(sink: MergeSink | None, item: Input, plans: Mapping[str, ReadingPlan]) -> MergeSink:
+    """The merge's reading of one capture: from the gate's pass, or (an unlocked surface,
+    whose plan the gate resolved from the profile) a pass of its own now."""
+    if sink is None:
+        return read_capture(item, plans[item.surface.name])[0]
+    sink.finish()
+    return sink

@@ -1,0 +1,128 @@
+"""The merge's parsers fed by a capture's stream: the same pass as the gate's.
+
+`verify merge` reads each capture once: the gate's streamed reader (`verifier.inputs`)
+hands every row slice to the gate's sinks and to a `MergeSink`, which runs the surface's
+parser on it. Two things the parser cannot settle during that pass wait for its end:
+
+- errors: a payload the parser cannot read is kept (`MergeSink.error`), not raised, so
+  a capture the gate refuses is refused by the gate, as before;
+- exactness: the rows come decoded by orjson, whose doubles give the vendor's number
+  only when the text is the double's shortest form. Every slice's text is compared with
+  what orjson writes for it (`verifier.exactjson.same_text`); a capture that differs (a
+  number with more digits than a double holds, `1.50`, a capture loaded whole) is read
+  again by `read_exact`, page by page with ijson, whose numbers are Decimals of their
+  text.
+
+`read_exact` is also how a capture that lost dates to an overlapping one (the dedupe
+rules) is read with those dates left out: rare, and only that capture."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from verifier.consumer.mapping import ReadingPlan
+from verifier.coverage import iso_day, unit_interval
+from verifier.errors import InputError
+from verifier.exactjson import same_text
+from verifier.inputs import Body, Input, page_body
+from verifier.merge import chatgpt, costs, usage, users
+from verifier.store import Capture, page_from_json
+
+Parser = chatgpt.Parser | usage.Parser | costs.Parser | users.Parser
+Keep = Callable[[Any], bool]
+
+
+def new_parser(
+    surface: str, name: str, plan: ReadingPlan, capture: Capture | None, keep: Keep | None = None
+) -> Parser:
+    """The parser of `surface` for one capture."""
+    if surface == chatgpt.SURFACE.name:
+        return chatgpt.Parser(name, plan, keep)
+    if surface == usage.SURFACE.name:
+        return usage.Parser(name, plan, keep)
+    if surface == costs.SURFACE.name:
+        return costs.Parser(name, plan, capture, keep)
+    if surface == users.SURFACE.name:
+        return users.Parser(name, plan)
+    raise InputError(name, f"surface {surface} has no merge parser")  # pragma: no cover
+
+
+class MergeSink:
+    """A surface parser as a `verifier.inputs.BodySink` that never raises (see above)."""
+
+    def __init__(self, item: Input, plan: ReadingPlan) -> None:
+        self.plan = plan
+        self.parser: Parser = new_parser(item.surface.name, item.name, plan, item.capture)
+        self.error: InputError | None = None
+        self.exact = True  # every row slice's text checked (`row_text`) and equal
+
+    def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        if self.error is None:
+            self._guarded(self.parser.rows, prefix, first, rows)
+
+    def row_text(self, text: str, rows: list[Any]) -> None:
+        if self.exact and not same_text(text, rows):
+            self.exact = False
+
+    def body(self, body: Body) -> None:
+        if not body.rows_streamed and body.ok and _has_rows(body.value):
+            self.exact = False  # a body loaded whole: its number texts were not seen
+        if self.error is None:
+            self._guarded(self.parser.body, body)
+
+    def finish(self) -> None:
+        if self.error is None:
+            self._guarded(self.parser.finish)
+
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        try:
+            step(*args)
+        except InputError as error:
+            self.error = error
+
+
+def _has_rows(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value.get("data"))
+
+
+def read_exact(item: Input, plan: ReadingPlan, keep: Keep | None = None) -> Parser:
+    """Parse a capture file with exact numbers (raises InputError): ijson streams its
+    pages one at a time, every number with a fraction or an exponent a Decimal of its
+    text. The file has already passed the strict reader (the gate's, or the coverage
+    pass's)."""
+    parser = new_parser(item.surface.name, item.name, plan, item.capture, keep)
+    for body in _exact_bodies(item.name):
+        parser.body(body)
+    parser.finish()
+    return parser
+
+
+def _exact_bodies(name: str) -> Iterator[Body]:
+    try:
+        with Path(name).open("rb") as handle:
+            pages = ijson.items(handle, "pages.item", use_float=False)
+            for index, page in enumerate(pages):
+                yield page_body(page_from_json(page), index)
+    except OSError as exc:
+        raise InputError(name, f"cannot read: {exc.strerror or exc}") from None
+    except (ijson.JSONError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(name, f"invalid capture: {str(exc).splitlines()[0]}") from None
+
+
+def unit_day(unit: Any) -> str | None:
+    """The UTC date a bucket or row is filed under (None when its edges are unreadable,
+    which the parser then reports)."""
+    interval = unit_interval(unit)
+    return None if interval is None else iso_day(interval[0])
+
+
+def without_days(days: frozenset[str]) -> Keep:
+    return lambda unit: unit_day(unit) not in days
+
+
+def only_days(days: frozenset[str]) -> Keep:
+    return lambda unit: unit_day(unit) in days
