@@ -69,6 +69,7 @@ REDACTED_KEY = "[redacted-key]"
 REDACTED_TOKEN = "[redacted-token]"
 REDACTED_SECRET = "[redacted]"
 
+ROWS_PATH = paths.item(paths.child(paths.ROOT, "data"))  # a body's rows: `data[]`
 _EMAIL_HEX = 16
 _STREAM_CONTEXT = b"verify-anon/v1/token\x00"
 _EMAIL_CONTEXT = b"verify-anon/v1/email\x00"
@@ -525,12 +526,18 @@ class _Anonymiser:
 
     def json(self, document: Any, rules: PathRules) -> Any:
         """A new document: iterative (no recursion limit), input untouched."""
-        self._shared = shared_values(document, rules)
+        self.begin_document(shared_values(document, rules))
+        return self.walk(document, rules)
+
+    def begin_document(self, shared: frozenset[str]) -> None:
+        """Before the parts of one document: its k-anonymous values (`shared_values`)."""
+        self._shared = shared
         self._applied.clear()  # what is shared differs per document
+
+    def walk(self, document: Any, rules: PathRules, path: str = paths.ROOT) -> Any:
+        """A new copy of `document`, a part of the current document found at `path`."""
         holder: list[Any] = [None]
-        stack: list[tuple[Any, str, str | None, Any, Any]] = [
-            (document, paths.ROOT, None, holder, 0)
-        ]
+        stack: list[tuple[Any, str, str | None, Any, Any]] = [(document, path, None, holder, 0)]
         while stack:
             node, path, member, target, slot = stack.pop()
             if isinstance(node, str):
@@ -671,19 +678,32 @@ def shared_values(document: Any, rules: PathRules) -> frozenset[str]:
 
     Rows whose identities overlap (an email in one, the same email with a user id in
     another) are one person, so a person never counts twice."""
-    rows = _rows(document)
-    base = paths.item(paths.ROOT if isinstance(document, list) else "data")
-    seen_in: dict[str, list[frozenset[str]]] = {}
-    for row in rows:
-        identities, formatted = _row_strings(row, base, rules)
-        if identities:
-            for value in formatted:
-                seen_in.setdefault(value, []).append(frozenset(identities))
-    return frozenset(
-        value
-        for value, rows_of in seen_in.items()
-        if len(rows_of) >= K_ANONYMITY and _people(rows_of) >= K_ANONYMITY
-    )
+    counter = SharedValues(rules, paths.item(paths.ROOT if isinstance(document, list) else "data"))
+    counter.add(_rows(document))
+    return counter.result()
+
+
+class SharedValues:
+    """`shared_values` of a body whose rows (at `base`) arrive in slices."""
+
+    def __init__(self, rules: PathRules, base: str = ROWS_PATH) -> None:
+        self._rules = rules
+        self._base = base
+        self._seen_in: dict[str, list[frozenset[str]]] = {}
+
+    def add(self, rows: Sequence[Any]) -> None:
+        for row in rows:
+            identities, formatted = _row_strings(row, self._base, self._rules)
+            if identities:
+                for value in formatted:
+                    self._seen_in.setdefault(value, []).append(frozenset(identities))
+
+    def result(self) -> frozenset[str]:
+        return frozenset(
+            value
+            for value, rows_of in self._seen_in.items()
+            if len(rows_of) >= K_ANONYMITY and _people(rows_of) >= K_ANONYMITY
+        )
 
 
 def _people(identity_sets: list[frozenset[str]]) -> int:
@@ -786,6 +806,33 @@ def _request(worker: _Anonymiser, request: RequestInfo, surface: Surface) -> Req
         url_template=worker.url(request.url_template, surface),
         query=worker.query(request.query),
     )
+
+
+class PageInParts:
+    """One 2xx page anonymised in parts (the body's envelope, then its rows slice by
+    slice), the same as `anonymise_capture` makes it of a capture holding that page alone:
+    the same steps in the same order, with the k-anonymous values of all its rows
+    (`SharedValues`, counted in a first pass) given up front. `page.body` is the envelope
+    with `data` emptied; `page` becomes `head`, whose `body` is the envelope anonymised."""
+
+    def __init__(
+        self,
+        surface: Surface,
+        page: Page,
+        shared: frozenset[str],
+        key: AnonKey,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self._worker = _Anonymiser(key, secrets)
+        self._rules = surface_rules(surface)
+        url = self._worker.url(page.url, surface)
+        headers = self._worker.headers(page.headers)
+        self._worker.begin_document(shared)
+        body = self._worker.walk(page.body, self._rules)
+        self.head = Page(status=page.status, url=url, headers=headers, body=body)
+
+    def rows(self, rows: Sequence[Any]) -> list[Any]:
+        return [self._worker.walk(row, self._rules, ROWS_PATH) for row in rows]
 
 
 def _page(worker: _Anonymiser, page: Page, surface: Surface, rules: PathRules) -> Page:

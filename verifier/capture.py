@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,8 +47,9 @@ from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, RefusedError
 from verifier.exactjson import loads_exact
 from verifier.findings import Finding
 from verifier.http_guard import DEFAULT_MAX_BODY_BYTES, Cancelled, HttpGuard
-from verifier.inputs import Body
+from verifier.inputs import STREAM_MIN_BYTES, Body, NotStreamable
 from verifier.keys import AnonKey, key_from_text, load_key
+from verifier.page_stream import LargePage, large_page
 from verifier.pagination import PaginationProblem, cursor_field, next_cursor
 from verifier.store import (
     Capture,
@@ -100,6 +102,8 @@ class CaptureOptions:
     max_pages: int = 10_000
     # Per surface first day, overriding `start` (an incremental run: `--since-last`).
     surface_starts: Mapping[str, date] = field(default_factory=dict)
+    # A 2xx body this large is never decoded whole (when the safety can stream it).
+    stream_page_bytes: int = STREAM_MIN_BYTES
 
     def start_for(self, surface: str) -> date:
         return self.surface_starts.get(surface, self.start)
@@ -127,6 +131,9 @@ class Safety:
 
     anonymise: Callable[[Capture], Capture]
     guard: Callable[[bytes], None]
+    # A large page anonymised, gated and written in row slices (`verifier.page_stream`),
+    # the same bytes as `anonymise` + `guard` of the whole page; None: always whole.
+    stream: Callable[[Surface, LargePage, Callable[[bytes], object]], Page] | None = None
 
 
 class Progress(Protocol):
@@ -329,6 +336,7 @@ class Fetcher:
     _rng_lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: threading.Event = field(default_factory=threading.Event)
     guard: HttpGuard | None = None  # made from the policy when not given
+    stream_from: int | None = None  # 2xx bodies this large become LargePages
 
     def __post_init__(self) -> None:
         if self.guard is None:
@@ -361,7 +369,7 @@ class Fetcher:
                 if last or waited + delay > self.policy.budget:
                     raise _NetworkFailure(f"{reason} after {attempt} attempts") from None
             else:
-                page = page_from_response(response, access)
+                page = page_from_response(response, access, self.stream_from)
                 if not self._should_retry(page) or last:
                     return page
                 reason = f"HTTP {page.status}" if not page.ok else "unreadable body"
@@ -416,9 +424,17 @@ def transport_reason(exc: httpx.TransportError) -> str:
     return exc.__class__.__name__
 
 
-def page_from_response(response: httpx.Response, access: SurfaceAccess) -> Page:
-    """Record an answer: status, every header (the anonymiser drops what must go), body."""
+def page_from_response(
+    response: httpx.Response, access: SurfaceAccess, stream_from: int | None = None
+) -> Page:
+    """Record an answer: status, every header (the anonymiser drops what must go), body.
+    A 2xx JSON body of `stream_from` bytes or more is kept as its text (a LargePage)."""
     content = response.content
+    if stream_from is not None and len(content) >= stream_from and response.is_success:
+        url = recorded_url(response.url, access)
+        large = large_page(response.status_code, url, dict(response.headers), content)
+        if large is not None:
+            return large
     body: Any = None
     body_text: str | None = None
     if content.strip():
@@ -646,6 +662,8 @@ def run_capture(
     fetcher = Fetcher(
         client, options.retry, progress or NoProgress(), sleep, rng or random.Random()
     )
+    if safety.stream is not None:
+        fetcher.stream_from = options.stream_page_bytes
     notes: list[str] = []
     plans: list[tuple[SurfaceAccess, list[Window | None]]] = []
     windows_of: dict[str, list[Window]] = {}
@@ -726,6 +744,14 @@ def page_keeper(surface: Surface, safety: Safety, spool: PageSpool) -> PageKeepe
     shell = Capture(surface.name, RequestInfo("GET", ""), (), "", None)
 
     def keep(page: Page) -> Page:
+        if isinstance(page, LargePage):
+            if safety.stream is not None:
+                try:
+                    with spool.page() as write:
+                        return safety.stream(surface, page, write)
+                except (NotStreamable, RefusedError):
+                    pass  # the whole page decides, and a refusal names the exact place
+            page = page.whole()
         anonymised = safety.anonymise(replace(shell, pages=(page,))).pages[0]
         data = page_bytes(anonymised)
         safety.guard(data)  # refuses (and the run writes nothing) on any leak
@@ -765,13 +791,16 @@ def default_safety(key: AnonKey, secrets: Sequence[str]) -> Safety:
     """The anonymiser and leak gate of the anonymisation module (imported when used)."""
     from verifier.anonymise import anonymise_capture
     from verifier.leakscan import leak_guard
+    from verifier.page_stream import spool_page
 
     literals = tuple(secrets)
+    guard = leak_guard(literals)
 
     def anonymise(capture: Capture) -> Capture:
         return anonymise_capture(capture, key, secrets=literals)
 
-    return Safety(anonymise=anonymise, guard=leak_guard(literals))
+    stream = partial(spool_page, key=key, secrets=literals, guard=guard)
+    return Safety(anonymise=anonymise, guard=guard, stream=stream)
 
 
 def anonymisation_key(*, sandbox: bool, env: Mapping[str, str] | None = None) -> AnonKey:
@@ -824,6 +853,7 @@ def capture_from_sandbox(
     safety: Safety | None = None,
     latency: float = 0.0,
     surface_starts: Mapping[str, date] | None = None,
+    stream_page_bytes: int = STREAM_MIN_BYTES,
 ) -> CaptureRun:
     """Start a sandbox on a free loopback port, capture from it, stop it.
 
@@ -837,6 +867,7 @@ def capture_from_sandbox(
         today=end,
         source=f"sandbox:{scenario}",
         surface_starts=dict(surface_starts or {}),
+        stream_page_bytes=stream_page_bytes,
     )
     keys = sandbox_credentials()
     names = list(surfaces or SURFACE_NAMES)

@@ -35,14 +35,14 @@ class JsonNumber(Decimal):
         return number
 
 
-def _float_or_exact(text: str) -> float | JsonNumber:
+def float_or_exact(text: str) -> float | JsonNumber:
     value = float(text)
     if orjson.dumps(value) == text.encode():
         return value
     return JsonNumber(text)
 
 
-def _int_or_exact(text: str) -> int | JsonNumber:
+def int_or_exact(text: str) -> int | JsonNumber:
     if len(text.lstrip("-")) <= _INT64_DIGITS:
         return int(text)
     return JsonNumber(text)
@@ -62,8 +62,8 @@ def loads_exact(data: bytes | str) -> Any:
     try:
         return json.loads(
             text,
-            parse_float=_float_or_exact,
-            parse_int=_int_or_exact,
+            parse_float=float_or_exact,
+            parse_int=int_or_exact,
             parse_constant=_refuse_constant,
         )
     except RecursionError:  # valid for orjson (<= 1024 levels) but deeper than Python's stack

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import gc
+import io
 import json
 import math
 import re
@@ -16,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import orjson
 
 from verifier.errors import InputError, UsageError
+from verifier.exactjson import JsonNumber, float_or_exact, int_or_exact
 from verifier.store import (
     Capture,
     Page,
@@ -558,8 +560,8 @@ class _CheckedReader:
     by the decoder; nesting by the decoder's recursion limit, which is below orjson's
     1,024 levels, so a deep file always goes to the strict reader.)"""
 
-    def __init__(self, path: Path) -> None:
-        self._handle = path.open("rb")
+    def __init__(self, source: Path | BinaryIO) -> None:
+        self._handle = source.open("rb") if isinstance(source, Path) else source
         self._number_tail = b""
         self._escape_tail = b""
 
@@ -657,7 +659,42 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _exact_finite_float(text: str) -> float | JsonNumber:
+    """A float as `loads_exact` reads it (its text kept when a double would change it)."""
+    _finite_float(text)
+    return float_or_exact(text)
+
+
+def _loads_exact_slice(text: str) -> Any:
+    """`loads_exact` of a slice: orjson first as the strictness guard (its JSONDecodeError
+    is the splitter's "not a cut between items"), then the exact C scanner."""
+    orjson.loads(text)
+    try:
+        return _EXACT_DECODER.decode(text)
+    except (RecursionError, ValueError) as exc:  # depth; a JSONDecodeError orjson let by
+        raise NotStreamable(f"{exc.__class__.__name__}: {exc}") from None
+
+
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_EXACT_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_exact_finite_float, parse_int=int_or_exact
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoding:
+    """How a stream decodes: `values` for envelope members (and rows the splitter leaves
+    to the scanner), `rows` for runs of rows cut by the splitter."""
+
+    values: json.JSONDecoder
+    rows: Callable[[str], Any]
+
+
+_FAST = _Decoding(_DECODER, orjson.loads)  # numbers as orjson reads them (check, diff...)
+# Numbers digit for digit, as `loads_exact` reads a whole body (the capture's pages).
+EXACT = _Decoding(_EXACT_DECODER, _loads_exact_slice)
+# The envelope exactly, the rows fast: for a pass that reads rows only for their strings.
+EXACT_ENVELOPE = _Decoding(_EXACT_DECODER, orjson.loads)
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _CUT_MARGIN = 8  # a value failing this close to the window's end may just be cut off
 _READ_BYTES = 1 << 20  # bytes per read (each checked by _CheckedReader)
@@ -670,8 +707,15 @@ class _TextWindow:
     Text before `pos` is dropped whenever more is read, so memory stays at about one
     chunk plus the largest single value (a row, or an envelope member)."""
 
-    def __init__(self, path: Path, *, first_read: int | None = None) -> None:
-        self._reader = _CheckedReader(path)
+    def __init__(
+        self,
+        source: Path | BinaryIO,
+        *,
+        first_read: int | None = None,
+        decoding: _Decoding = _FAST,
+    ) -> None:
+        self._reader = _CheckedReader(source)
+        self.decoding = decoding
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self._next_read = first_read  # None: a window's worth
         self.text = ""
@@ -730,7 +774,7 @@ class _TextWindow:
         self.skip_whitespace()
         while True:
             try:
-                value, end = _DECODER.raw_decode(self.text, self.pos)
+                value, end = self.decoding.values.raw_decode(self.text, self.pos)
             except json.JSONDecodeError as exc:
                 if self.eof or (exc.pos < len(self.text) - _CUT_MARGIN and not _unterminated(exc)):
                     raise NotStreamable(f"invalid JSON: {exc.msg}") from None
@@ -772,13 +816,32 @@ def stream_raw_body(path: Path, on_rows: RowsCallback) -> dict[str, Any]:
 ParsedT = TypeVar("ParsedT")
 
 
-def _stream_file(path: Path, parse: Callable[[_TextWindow], ParsedT]) -> ParsedT:
+def stream_body_bytes(data: bytes, on_rows: RowsCallback, decoding: _Decoding) -> dict[str, Any]:
+    """`stream_raw_body` over a body held in memory (an HTTP answer), with numbers read as
+    `decoding` says: the rows go to `on_rows` in slices, the envelope comes back with
+    `data` emptied. NotStreamable: decode it whole."""
+
+    def top_level(window: _TextWindow) -> dict[str, Any]:
+        return _body(window, on_rows, _RAW_ROW_DEPTH, require_rows=True)[0]
+
+    # The collector stays on: other threads (a capture's chains) allocate meanwhile.
+    return _stream_file(io.BytesIO(data), top_level, decoding=decoding, pause_gc=False)
+
+
+def _stream_file(
+    source: Path | BinaryIO,
+    parse: Callable[[_TextWindow], ParsedT],
+    *,
+    decoding: _Decoding = _FAST,
+    pause_gc: bool = True,
+) -> ParsedT:
     """Run `parse` over a window on the file, then insist nothing follows its value."""
-    window = _TextWindow(path)
+    window = _TextWindow(source, decoding=decoding)
     # Decoded JSON holds no reference cycles, but millions of new containers would start
     # the cyclic collector again and again (~5% of the time): it waits until the end.
-    collecting = gc.isenabled()
-    gc.disable()
+    collecting = pause_gc and gc.isenabled()
+    if collecting:
+        gc.disable()
     try:
         parsed = parse(window)
         window.skip_whitespace()
@@ -830,7 +893,7 @@ def _rows(
     if window.peek() == "]":
         window.pos += 1
         return
-    scan = _DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner, no wrapper
+    scan = window.decoding.values.scan_once  # type: ignore[attr-defined]  # the C scanner
     skip = _JSON_WHITESPACE.match
     splitter: _RowSplitter | None = None
     index = 0
@@ -947,7 +1010,8 @@ class _RowSplitter:
         for retry in (False, True):
             end = cut + self._closing
             try:
-                items = orjson.loads("".join(("[" * self._depth, text[pos:end], "]" * self._depth)))
+                wrapped = "".join(("[" * self._depth, text[pos:end], "]" * self._depth))
+                items = window.decoding.rows(wrapped)
             except orjson.JSONDecodeError as exc:
                 # Try once more up to the last boundary before where orjson stopped (the
                 # end of this `data` array, in a capture file); else the scanner decides.

@@ -30,7 +30,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -412,6 +412,21 @@ class PageSpool:
         if self.count:
             self._handle.write(b",\n")
         self._handle.write(data)
+        self.count += 1
+
+    @contextlib.contextmanager
+    def page(self) -> Iterator[Callable[[bytes], object]]:
+        """Append one page in parts (`write` each, in order): the page counts once the
+        block ends; an exception inside it takes the page's bytes back out."""
+        mark = self._handle.tell()
+        try:
+            if self.count:
+                self._handle.write(b",\n")
+            yield self._handle.write
+        except BaseException:
+            self._handle.seek(mark)
+            self._handle.truncate()
+            raise
         self.count += 1
 
     def copy_to(self, out: BinaryIO) -> None:

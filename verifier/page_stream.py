@@ -1,0 +1,121 @@
+"""A large page of a capture run, anonymised, leak-gated and spooled in row slices.
+
+A costs page of 180 daily buckets holds every user's results: tens of megabytes of JSON,
+several hundred once decoded, anonymised, serialised and parsed again by the leak gate.
+Such a page (`LargePage`: the body's JSON text as received, its envelope decoded) never
+exists whole in memory; it goes through three passes over its text:
+
+1. when it arrives (`large_page`): the envelope, exactly, for the cursor; the rows are
+   only read, which proves the whole body is JSON that streams (else it is decoded whole,
+   as before);
+2. the rows' strings, for the anonymiser's k-anonymity (`SharedValues`), which must know
+   every row of the page before it anonymises any;
+3. the rows decoded exactly (`loads_exact`, slice by slice), anonymised (`PageInParts`),
+   serialised at their place in the page and leak-gated, one slice at a time, into the
+   chain's spool.
+
+The bytes spooled are those `page_bytes` gives for the page anonymised whole
+(tests/test_capture_streaming.py compares them). Anything the stream cannot do exactly
+(NotStreamable) or a leak-gate refusal falls back to the whole page (`LargePage.whole`),
+which decides and explains as it always did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from verifier.anonymise import ROWS_PATH, PageInParts, SharedValues, surface_rules
+from verifier.exactjson import dumps_default, loads_exact
+from verifier.inputs import EXACT, EXACT_ENVELOPE, ROWS_KEY, NotStreamable, stream_body_bytes
+from verifier.keys import AnonKey
+from verifier.store import Page, page_bytes
+from verifier.surfaces import Surface
+
+_ROW_SHIFT = b" " * 8  # rows sit 5 levels deep in a capture file: pages, page, body, data
+_ROWS_END = b"\n" + b" " * 8 + b"]"  # the closing bracket of a non-empty `data`
+
+
+@dataclass(frozen=True, slots=True)
+class LargePage(Page):
+    """A 2xx page whose body is streamed: `body` is its envelope (`data` emptied, numbers
+    exact), `text` the body's JSON as received."""
+
+    text: bytes = b""
+
+    def whole(self) -> Page:
+        """The page decoded whole, as `verify capture` records a small one."""
+        return Page(self.status, self.url, dict(self.headers), loads_exact(self.text))
+
+    def to_json(self) -> dict[str, Any]:
+        return self.whole().to_json()  # whoever serialises it unaware gets the whole page
+
+
+def _ignore_rows(_first: int, _rows: list[Any]) -> None:
+    pass
+
+
+def large_page(status: int, url: str, headers: dict[str, str], text: bytes) -> LargePage | None:
+    """Pass 1: the page with its envelope, when the body is JSON that streams; else None."""
+    try:
+        envelope = stream_body_bytes(text, _ignore_rows, EXACT_ENVELOPE)
+    except NotStreamable:
+        return None
+    return LargePage(status, url, headers, envelope, text=text)
+
+
+def rows_bytes(rows: Sequence[Any]) -> bytes:
+    """Rows as they sit inside a capture file's `data` array, separated by `,\\n`."""
+    data = orjson.dumps(list(rows), default=dumps_default, option=orjson.OPT_INDENT_2)
+    inner = data[2:-2]  # without `[\n` and `\n]`: rows indented by 2, shifted to their depth
+    return _ROW_SHIFT + inner.replace(b"\n", b"\n" + _ROW_SHIFT)
+
+
+def frame(head: Page) -> tuple[bytes, bytes]:
+    """The serialised page around its `data` array's value: what comes before and after."""
+    body = head.body
+    if not isinstance(body, dict) or ROWS_KEY not in body:
+        raise NotStreamable("the anonymised envelope has no `data`")
+    marker = f"verify-rows-{uuid.uuid4().hex}"  # random: no string of the page equals it
+    data = page_bytes(replace(head, body={**body, ROWS_KEY: marker}))
+    before, found, after = data.partition(orjson.dumps(marker))
+    if not found:
+        raise NotStreamable("the rows' place in the page was not found")
+    return before, after
+
+
+def spool_page(
+    surface: Surface,
+    page: LargePage,
+    write: Callable[[bytes], object],
+    *,
+    key: AnonKey,
+    secrets: Sequence[str],
+    guard: Callable[[bytes], None],
+) -> Page:
+    """Passes 2 and 3: write the anonymised page with `write` in parts, each gated by
+    `guard` before it is written. Returns the anonymised page without its body (the
+    chain's stub)."""
+    shared = SharedValues(surface_rules(surface), ROWS_PATH)
+    stream_body_bytes(page.text, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
+    parts = PageInParts(surface, page, shared.result(), key, secrets)
+    before, after = frame(parts.head)
+    guard(before + b"[]" + after)
+    write(before)
+    written = 0
+
+    def on_rows(_first: int, rows: list[Any]) -> None:
+        nonlocal written
+        data = rows_bytes(parts.rows(rows))
+        guard(b"[\n" + data + b"\n]")
+        write(b",\n" if written else b"[\n")
+        write(data)
+        written += len(rows)
+
+    stream_body_bytes(page.text, on_rows, EXACT)
+    write((_ROWS_END if written else b"[]") + after)
+    return Page(parts.head.status, parts.head.url)
