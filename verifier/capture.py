@@ -38,18 +38,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-import orjson
 
 from verifier import pagination
 from verifier.contract import http_status_finding
 from verifier.credentials import SurfaceAccess, all_secrets, same_origin
 from verifier.errors import EXIT_FINDINGS, EXIT_PASS, NetworkError, RefusedError, UsageError
-from verifier.exactjson import loads_exact
 from verifier.findings import Finding
-from verifier.http_guard import DEFAULT_MAX_BODY_BYTES, Cancelled, HttpGuard
+from verifier.http_guard import DEFAULT_MAX_BODY_BYTES, Cancelled, HttpGuard, body_file
 from verifier.inputs import STREAM_MIN_BYTES, Body, NotStreamable
 from verifier.keys import AnonKey, key_from_text, load_key
-from verifier.page_stream import LargePage, large_page
+from verifier.page_stream import LargePage, decode_body, large_page
 from verifier.pagination import PaginationProblem, cursor_field, next_cursor
 from verifier.store import (
     Capture,
@@ -402,19 +400,32 @@ class Fetcher:
                 params=query,
                 headers=access.auth_headers(),
                 timeout=timeout,
+                spill_from=self.stream_from,
             )
             for _ in range(MAX_REDIRECTS):
                 if not response.is_redirect:
                     break
                 target = response.url.join(response.headers.get("location", ""))
+                discard_body(response)
                 if not same_origin(response.url, target):
                     break  # recorded as the final answer; the key is not sent to another host
                 response = guard.get(
-                    self.client, target, headers=access.auth_headers(), timeout=timeout
+                    self.client,
+                    target,
+                    headers=access.auth_headers(),
+                    timeout=timeout,
+                    spill_from=self.stream_from,
                 )
         except Cancelled:
             raise _NetworkFailure("cancelled") from None
         return response
+
+
+def discard_body(response: httpx.Response) -> None:
+    """Close the temp file of a spilled body that will not be read (a redirect's)."""
+    spilled = body_file(response)
+    if spilled is not None:
+        spilled.close()
 
 
 def transport_reason(exc: httpx.TransportError) -> str:
@@ -429,19 +440,20 @@ def page_from_response(
 ) -> Page:
     """Record an answer: status, every header (the anonymiser drops what must go), body.
     A 2xx JSON body of `stream_from` bytes or more is kept as its text (a LargePage)."""
+    spilled = body_file(response)
     content = response.content
-    if stream_from is not None and len(content) >= stream_from and response.is_success:
+    threshold = math.inf if stream_from is None else stream_from
+    if response.is_success and (spilled is not None or len(content) >= threshold):
         url = recorded_url(response.url, access)
-        large = large_page(response.status_code, url, dict(response.headers), content)
+        source = content if spilled is None else spilled
+        large = large_page(response.status_code, url, dict(response.headers), source)
         if large is not None:
             return large
-    body: Any = None
-    body_text: str | None = None
-    if content.strip():
-        try:
-            body = loads_exact(content)  # numbers digit for digit, never through a double
-        except orjson.JSONDecodeError:
-            body_text = content.decode("utf-8", "replace")
+    if spilled is not None:
+        with spilled:
+            spilled.seek(0)
+            content = spilled.read()
+    body, body_text = decode_body(content)
     if response.is_redirect and body is None and body_text is None:
         body_text = "redirect to another host was not followed (the key is never sent there)"
     return Page(
@@ -745,13 +757,16 @@ def page_keeper(surface: Surface, safety: Safety, spool: PageSpool) -> PageKeepe
 
     def keep(page: Page) -> Page:
         if isinstance(page, LargePage):
-            if safety.stream is not None:
-                try:
-                    with spool.page() as write:
-                        return safety.stream(surface, page, write)
-                except (NotStreamable, RefusedError):
-                    pass  # the whole page decides, and a refusal names the exact place
-            page = page.whole()
+            large = page
+            try:
+                if safety.stream is not None:
+                    with contextlib.suppress(NotStreamable, RefusedError), spool.page() as write:
+                        return safety.stream(surface, large, write)
+                # Else, or the stream gave up: the whole page decides (a refusal then names
+                # the exact place).
+                page = large.whole()
+            finally:
+                large.close()
         anonymised = safety.anonymise(replace(shell, pages=(page,))).pages[0]
         data = page_bytes(anonymised)
         safety.guard(data)  # refuses (and the run writes nothing) on any leak

@@ -6,7 +6,8 @@ request of a capture goes through `HttpGuard.get`, which
 
 * streams the body and inflates gzip/deflate itself in bounded steps, so at most
   `max_body_bytes` (+ one step) are ever held; a bigger answer raises `BodyTooLarge`
-  (an operational failure, exit 3);
+  (an operational failure, exit 3); with `spill_from`, a body that grows past it goes on
+  to an unnamed temp file instead (`body_file`), so a large answer is never in memory;
 * enforces a whole-request deadline: the read timeouts never exceed the time left, the
   deadline is checked after every chunk, and a watchdog shuts the request's socket when
   the deadline passes while the server is still sending (or dripping) its headers; an
@@ -23,18 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
 from verifier.errors import OperationalError
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024
+BODY_FILE = "verify_body_file"  # the response extension holding a spilled body
 _STEP = 1024 * 1024  # inflate at most this much per step
 _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS  # auto-detect gzip or zlib header
 _SOCKET_EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
@@ -104,8 +107,10 @@ class HttpGuard:
         headers: Mapping[str, str],
         timeout: float,
         params: Mapping[str, str] | None = None,
+        spill_from: int | None = None,
     ) -> httpx.Response:
-        """GET `url` within `timeout` seconds in all, body fully read and bounded."""
+        """GET `url` within `timeout` seconds in all, body fully read and bounded. A body
+        of more than `spill_from` bytes is in a temp file (`body_file`), not `content`."""
         if self._cancelled.is_set():
             raise Cancelled
         deadline = time.monotonic() + timeout
@@ -136,7 +141,7 @@ class HttpGuard:
                 timeout=httpx.Timeout(timeout),
                 extensions={"trace": trace},
             ) as response:
-                body = self._read_body(response, deadline)
+                body = self._read_body(response, deadline, spill_from)
                 return _rebuilt(response, body)
         except httpx.TransportError:
             if time.monotonic() >= deadline:
@@ -149,7 +154,9 @@ class HttpGuard:
             with self._lock:
                 self._sockets.difference_update(mine)
 
-    def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
+    def _read_body(
+        self, response: httpx.Response, deadline: float, spill_from: int | None = None
+    ) -> bytes | IO[bytes]:
         encoding = response.headers.get("content-encoding", "").strip().lower()
         limit = self.max_body_bytes
         if _inflater(encoding) is not None:
@@ -157,6 +164,7 @@ class HttpGuard:
         else:
             chunks = response.iter_bytes()
         parts: list[bytes] = []
+        spilled: IO[bytes] | None = None
         size = 0
         try:
             for chunk in chunks:
@@ -167,26 +175,60 @@ class HttpGuard:
                     raise httpx.ReadTimeout("the whole-request deadline passed")
                 if self._cancelled.is_set():
                     raise Cancelled
-                parts.append(chunk)
+                if spilled is None and spill_from is not None and size > spill_from:
+                    spilled = tempfile.TemporaryFile()  # noqa: SIM115  # closed by its reader
+                    spilled.writelines(parts)
+                    parts.clear()
+                if spilled is not None:
+                    spilled.write(chunk)
+                else:
+                    parts.append(chunk)
         except _Overflow:
+            _close(spilled)
             raise BodyTooLarge(
                 f"the server sent a body of more than {limit} bytes (after decompression); "
                 "raise --max-body-mb if such answers are expected"
             ) from None
         except zlib.error:
+            _close(spilled)
             raise httpx.DecodingError("the compressed body is corrupt") from None
+        except BaseException:
+            _close(spilled)
+            raise
+        if spilled is not None:
+            spilled.seek(0)
+            return spilled
         return b"".join(parts)
 
 
-def _rebuilt(response: httpx.Response, body: bytes) -> httpx.Response:
-    """A plain response holding the (already inflated) body."""
+def _close(spilled: IO[bytes] | None) -> None:
+    if spilled is not None:
+        spilled.close()
+
+
+def body_file(response: httpx.Response) -> IO[bytes] | None:
+    """The temp file holding a spilled body (its reader closes it), else None."""
+    found: IO[bytes] | None = response.extensions.get(BODY_FILE)
+    return found
+
+
+def _rebuilt(response: httpx.Response, body: bytes | IO[bytes]) -> httpx.Response:
+    """A plain response holding the (already inflated) body, or, spilled, pointing at it."""
     headers = [
         (name, value)
         for name, value in response.headers.multi_items()
         if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
     ]
+    if isinstance(body, bytes):
+        return httpx.Response(
+            response.status_code, headers=headers, content=body, request=response.request
+        )
     return httpx.Response(
-        response.status_code, headers=headers, content=body, request=response.request
+        response.status_code,
+        headers=headers,
+        content=b"",
+        request=response.request,
+        extensions={BODY_FILE: body},
     )
 
 

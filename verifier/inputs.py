@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 import orjson
 
@@ -560,7 +560,8 @@ class _CheckedReader:
     by the decoder; nesting by the decoder's recursion limit, which is below orjson's
     1,024 levels, so a deep file always goes to the strict reader.)"""
 
-    def __init__(self, source: Path | BinaryIO) -> None:
+    def __init__(self, source: Path | IO[bytes]) -> None:
+        self._owned = isinstance(source, Path)  # a handle given is the giver's to close
         self._handle = source.open("rb") if isinstance(source, Path) else source
         self._number_tail = b""
         self._escape_tail = b""
@@ -584,7 +585,8 @@ class _CheckedReader:
         return chunk
 
     def close(self) -> None:
-        self._handle.close()
+        if self._owned:
+            self._handle.close()
 
 
 _STRIDE = 4
@@ -709,7 +711,7 @@ class _TextWindow:
 
     def __init__(
         self,
-        source: Path | BinaryIO,
+        source: Path | IO[bytes],
         *,
         first_read: int | None = None,
         decoding: _Decoding = _FAST,
@@ -816,20 +818,27 @@ def stream_raw_body(path: Path, on_rows: RowsCallback) -> dict[str, Any]:
 ParsedT = TypeVar("ParsedT")
 
 
-def stream_body_bytes(data: bytes, on_rows: RowsCallback, decoding: _Decoding) -> dict[str, Any]:
-    """`stream_raw_body` over a body held in memory (an HTTP answer), with numbers read as
-    `decoding` says: the rows go to `on_rows` in slices, the envelope comes back with
-    `data` emptied. NotStreamable: decode it whole."""
+def stream_body_bytes(
+    data: bytes | IO[bytes], on_rows: RowsCallback, decoding: _Decoding
+) -> dict[str, Any]:
+    """`stream_raw_body` over an HTTP answer's body (bytes, or a temp file read from its
+    start and left open), with numbers read as `decoding` says: the rows go to `on_rows`
+    in slices, the envelope comes back with `data` emptied. NotStreamable: decode it
+    whole."""
 
     def top_level(window: _TextWindow) -> dict[str, Any]:
         return _body(window, on_rows, _RAW_ROW_DEPTH, require_rows=True)[0]
 
+    if isinstance(data, bytes):
+        data = io.BytesIO(data)
+    else:
+        data.seek(0)
     # The collector stays on: other threads (a capture's chains) allocate meanwhile.
-    return _stream_file(io.BytesIO(data), top_level, decoding=decoding, pause_gc=False)
+    return _stream_file(data, top_level, decoding=decoding, pause_gc=False)
 
 
 def _stream_file(
-    source: Path | BinaryIO,
+    source: Path | IO[bytes],
     parse: Callable[[_TextWindow], ParsedT],
     *,
     decoding: _Decoding = _FAST,

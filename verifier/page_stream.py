@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -40,16 +40,38 @@ _ROW_SHIFT = b" " * 8  # rows sit 5 levels deep in a capture file: pages, page, 
 _ROWS_END = b"\n" + b" " * 8 + b"]"  # the closing bracket of a non-empty `data`
 
 
+def decode_body(content: bytes) -> tuple[Any, str | None]:
+    """(body, body_text) of an answer as recorded: JSON with exact numbers, else text."""
+    if not content.strip():
+        return None, None
+    try:
+        return loads_exact(content), None  # numbers digit for digit, never through a double
+    except orjson.JSONDecodeError:
+        return None, content.decode("utf-8", "replace")
+
+
 @dataclass(frozen=True, slots=True)
 class LargePage(Page):
     """A 2xx page whose body is streamed: `body` is its envelope (`data` emptied, numbers
-    exact), `text` the body's JSON as received."""
+    exact), `source` the body's JSON as received (in a temp file, or bytes); whoever
+    holds it closes it."""
 
-    text: bytes = b""
+    source: bytes | IO[bytes] = b""
+
+    def content(self) -> bytes:
+        if isinstance(self.source, bytes):
+            return self.source
+        self.source.seek(0)
+        return self.source.read()
 
     def whole(self) -> Page:
         """The page decoded whole, as `verify capture` records a small one."""
-        return Page(self.status, self.url, dict(self.headers), loads_exact(self.text))
+        body, text = decode_body(self.content())
+        return Page(self.status, self.url, dict(self.headers), body, text)
+
+    def close(self) -> None:
+        if not isinstance(self.source, bytes):
+            self.source.close()
 
     def to_json(self) -> dict[str, Any]:
         return self.whole().to_json()  # whoever serialises it unaware gets the whole page
@@ -59,13 +81,15 @@ def _ignore_rows(_first: int, _rows: list[Any]) -> None:
     pass
 
 
-def large_page(status: int, url: str, headers: dict[str, str], text: bytes) -> LargePage | None:
+def large_page(
+    status: int, url: str, headers: dict[str, str], source: bytes | IO[bytes]
+) -> LargePage | None:
     """Pass 1: the page with its envelope, when the body is JSON that streams; else None."""
     try:
-        envelope = stream_body_bytes(text, _ignore_rows, EXACT_ENVELOPE)
+        envelope = stream_body_bytes(source, _ignore_rows, EXACT_ENVELOPE)
     except NotStreamable:
         return None
-    return LargePage(status, url, headers, envelope, text=text)
+    return LargePage(status, url, headers, envelope, source=source)
 
 
 def rows_bytes(rows: Sequence[Any]) -> bytes:
@@ -101,7 +125,7 @@ def spool_page(
     `guard` before it is written. Returns the anonymised page without its body (the
     chain's stub)."""
     shared = SharedValues(surface_rules(surface), ROWS_PATH)
-    stream_body_bytes(page.text, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
+    stream_body_bytes(page.source, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
     parts = PageInParts(surface, page, shared.result(), key, secrets)
     before, after = frame(parts.head)
     guard(before + b"[]" + after)
@@ -116,6 +140,6 @@ def spool_page(
         write(data)
         written += len(rows)
 
-    stream_body_bytes(page.text, on_rows, EXACT)
+    stream_body_bytes(page.source, on_rows, EXACT)
     write((_ROWS_END if written else b"[]") + after)
     return Page(parts.head.status, parts.head.url)
