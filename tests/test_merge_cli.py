@@ -126,7 +126,7 @@ def test_unlocked_surfaces_refuse_unless_allowed_and_then_output_is_provisional(
     assert allowed.code == 0, allowed.stderr
     assert "PROVISIONAL" in allowed.stdout
     header, *rows = out.read_text().splitlines()
-    assert header.endswith(",partial,covered_by,provisional")
+    assert header.endswith(",partial,covered_by,codex_native_cost_usd,provisional")
     assert rows and all(row.endswith(",true") for row in rows)
 
 

@@ -23,6 +23,7 @@ from verifier.consumer import CONTRACTS, consumed_paths, is_consumed
 from verifier.consumer.mapping import plan_from_profile
 from verifier.inputs import Body, Source
 from verifier.merge import chatgpt, costs, usage, users
+from verifier.merge.breakdown import BREAKDOWNS
 from verifier.merge.core import MergeInputs
 from verifier.profile import profile_source
 from verifier.schemas import surface_nodes
@@ -72,6 +73,25 @@ def traced_source(plain: Source, log: set[str]) -> Source:
     return Source(plain.name, plain.surface, bodies, plain.capture)
 
 
+VENDOR_CODEX_ROW = {
+    "object": "user.codex.usage.result",
+    "start_time": 1777593600,
+    "end_time": 1777680000,
+    "user_id": "w1",
+    "actor": {"type": "ACCOUNT_USER", "user_id": "w1", "email": "a@x.invalid"},
+    "totals": {
+        "threads": 1,
+        "turns": 2,
+        "credits": 3.5,
+        "cost_usd": "0.25",
+        "uncached_text_input_tokens": 5,
+        "cached_text_input_tokens": 6,
+        "text_output_tokens": 7,
+    },
+    "clients": [{"client_id": "CODEX_CLI", "threads": 1, "turns": 2, "credits": 3.5}],
+    "models": [{"model": "gpt-5-codex", "speed": "fast", "credits": 3.5}],
+}
+
 SAMPLES = {
     "chatgpt_enterprise_usage": chatgpt_body(
         [chatgpt_row("w1", email="a@x.invalid", credits=1.5), chatgpt_row("w2", credits="2")]
@@ -79,7 +99,17 @@ SAMPLES = {
     "openai_org_usage_completions": openai_body(
         [bucket([usage_result("u1", tokens_in=2, out=1), usage_result(None)])]
     ),
-    "openai_org_costs": openai_body([bucket([cost_result("u1", 0.5), cost_result(None, "1")])]),
+    "openai_org_costs": openai_body(
+        [
+            bucket(
+                [
+                    cost_result("u1", 0.5),
+                    cost_result(None, "1"),
+                    {**cost_result(None, "2"), "user_email": "b@x.invalid"},
+                ]
+            )
+        ]
+    ),
     "openai_org_users": users_body([("u1", "a@x.invalid"), ("u2", None)]),
 }
 
@@ -94,16 +124,32 @@ def allowed(declared: frozenset[str]) -> set[str]:
     return out - {paths.ROOT}
 
 
-@pytest.mark.parametrize("surface", sorted(SAMPLES))
-def test_each_parser_reads_only_the_paths_it_declares(surface: str) -> None:
+CASES = [
+    *((surface, body) for surface, body in sorted(SAMPLES.items())),
+    ("chatgpt_enterprise_usage", {"object": "page", **chatgpt_body([VENDOR_CODEX_ROW])}),
+]
+
+
+@pytest.mark.parametrize(("surface", "body"), CASES)
+def test_each_parser_reads_only_the_paths_it_declares(surface: str, body: Any) -> None:
     log: set[str] = set()
-    plain = source(surface, SAMPLES[surface])
+    plain = source(surface, body)
     plan = plan_from_profile(CONTRACTS[surface], profile_source(plain))
-    MergeInputs(plans={surface: plan}).add(traced_source(plain, log))
+    for by in (None, *BREAKDOWNS):  # the default table, then each Codex breakdown
+        MergeInputs(plans={surface: plan}, breakdown=by).add(traced_source(plain, log))
     declared = consumed_paths(surface)
     assert log <= allowed(declared), f"undeclared reads: {sorted(log - allowed(declared))}"
-    # And every field of the plan is really read (no stale declaration).
-    assert plan.paths <= log
+    # And every field the plan located is really read (no stale declaration).
+    located = {p.path for p in plan.fields.values() if p.located}
+    assert located <= log, sorted(located - log)
+
+
+def test_the_vendor_codex_sample_locates_every_field() -> None:
+    plain = source(
+        "chatgpt_enterprise_usage", {"object": "page", **chatgpt_body([VENDOR_CODEX_ROW])}
+    )
+    plan = plan_from_profile(CONTRACTS["chatgpt_enterprise_usage"], profile_source(plain))
+    assert all(p.located for p in plan.fields.values())
 
 
 @pytest.mark.parametrize("surface", sorted(SURFACES))
@@ -126,6 +172,13 @@ def test_each_parser_reads_through_the_contract_of_its_surface() -> None:
         ("openai_org_costs", "data[].results[].amount", True),  # an ancestor of a read
         ("openai_org_costs", "data[].results[].line_item", False),
         ("openai_org_costs", "data[].results[].project_id", False),
+        ("openai_org_costs", "data[].results[].user_email", True),
+        ("openai_org_costs", "data[].results[].organization_id", False),  # ignored
+        ("chatgpt_enterprise_usage", "data[].totals.cost_usd", True),
+        ("chatgpt_enterprise_usage", "data[].totals.estimated_cost_usd", False),
+        ("chatgpt_enterprise_usage", "data[].models[].credits", True),
+        ("chatgpt_enterprise_usage", "data[].clients[].client_id", True),
+        ("chatgpt_enterprise_usage", "data[].code_attribution", False),
         ("chatgpt_enterprise_usage", "data[].user", True),
         ("chatgpt_enterprise_usage", "next_page", False),
         ("openai_org_usage_completions", "data[].results[].model", False),

@@ -9,11 +9,12 @@ import click
 
 from verifier.anonymise import require_same_fingerprint
 from verifier.cli.app import emit, main
-from verifier.errors import RefusedError
+from verifier.errors import RefusedError, UsageError
 from verifier.findings import Report
 from verifier.gate_text import refusal_summary
 from verifier.inputs import load_capture_inputs
 from verifier.lock import DEFAULT_LOCKS_DIR
+from verifier.merge.breakdown import BREAKDOWNS, Breakdown
 from verifier.merge.core import MergeResult
 from verifier.merge.formats import WRITERS, write
 from verifier.merge.gated import gated_merge
@@ -47,7 +48,20 @@ _MAX_NAMED = 12  # restatements listed in the summary
     "rate",
     metavar="RATE",
     help="Dollars per Codex credit (your contract's rate). Without it credits are never "
-    "turned into dollars; with it codex_cost_usd and total_cost_usd columns appear.",
+    "turned into dollars; with it codex_cost_usd and total_cost_usd columns appear. It "
+    "prices credits only: codex_native_cost_usd (the vendor's own dollars) is never "
+    "converted or added to them.",
+)
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["person", *BREAKDOWNS]),
+    default="person",
+    show_default=True,
+    help="person: the table per person per day. model / client: Codex credits per "
+    "(day, person, model+speed) / (day, person, client) as the vendor's models[] / "
+    "clients[] give them, plus a `difference to totals` row where the parts do not add "
+    "up to the row's credits (csv, jsonl, json).",
 )
 @click.option(
     "--allow-unlocked",
@@ -75,6 +89,7 @@ def merge_command(
     out: Path,
     fmt: str,
     rate: str | None,
+    by: str,
     allow_unlocked: bool,
     locks_dir: Path,
     on_restatement: str,
@@ -96,8 +111,10 @@ def merge_command(
       verify merge captures/2026-05 --out spend.csv
       verify merge captures/ --out spend.csv --on-restatement fail
       verify merge captures/2026-05 --out spend.json --format json --credit-usd-rate 0.04
+      verify merge captures/2026-05 --out models.csv --by model
     """
     credit_usd_rate = parse_rate(rate) if rate is not None else None
+    breakdown = _breakdown(by, fmt)
     # Large captures stream: the gate holds one page at a time, never every file at once.
     sources = load_capture_inputs(captures, refusal=NOT_A_CAPTURE)
     require_same_fingerprint(
@@ -106,7 +123,11 @@ def merge_command(
     # One pass per capture: the merge's sums come from the gate's reading, used only when
     # the gate passes (nothing is written otherwise).
     report, result = gated_merge(
-        sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked, credit_usd_rate=credit_usd_rate
+        sources,
+        locks_dir=locks_dir,
+        allow_unlocked=allow_unlocked,
+        credit_usd_rate=credit_usd_rate,
+        breakdown=breakdown,
     )
     if result is None:
         emit(report, "text")
@@ -124,6 +145,19 @@ def merge_command(
     return 0
 
 
+def _breakdown(by: str, fmt: str) -> Breakdown | None:
+    """The breakdown asked for, refused up front where the format has no such table."""
+    for choice in BREAKDOWNS:
+        if by == choice:
+            if fmt == "focus":
+                raise UsageError(
+                    f"--by {by} has no FOCUS form (FOCUS rows are charges per person and "
+                    "day); use --format csv, jsonl or json"
+                )
+            return choice
+    return None
+
+
 def summary(result: MergeResult, out: Path, fmt: str) -> str:
     """What was written and how well the identities joined, in a few lines."""
     coverage = result.coverage
@@ -137,6 +171,11 @@ def summary(result: MergeResult, out: Path, fmt: str) -> str:
         + _share(coverage.dollars.ratio, coverage.dollars.joined, coverage.dollars.total)
         + f"; {coverage.people_joined} of {coverage.people} people known on both surfaces",
     ]
+    if result.breakdown:
+        lines.append(
+            f"by {result.breakdown}: {len(result.parts)} row(s) of Codex credits written "
+            "(a `difference to totals` row where the vendor's parts do not add up)"
+        )
     partial = sum(1 for row in result.rows if row.partial)
     if partial:
         lines.append(f"{partial} row(s) flagged partial (a bucket that is not a whole UTC day)")

@@ -5,7 +5,13 @@ exactly what the parser reads. Variant names: `seed` is the illustrative sample 
 parsers were first written against (the ChatGPT rows of `schemas/`' seed variant),
 `vendor` the vendor's documented shape (api-facts §2.1 for Codex, the official OpenAI
 spec for the rest), `vendor-actor` the Codex rows that carry identity only under
-`actor{}` (peer fixtures)."""
+`actor{}` (peer fixtures), `live` what the vendor sends but does not document (costs
+`user_email`, api-facts §1.2.2).
+
+Codex breakdowns (`verify merge --by model|client`): the vendor documents per entry of
+`models[]` the `model` ('other' when unknown), its `speed` and its `credits`, and per
+entry of `clients[]` the `client_id`, `threads`, `turns` and `credits` (api-facts §2.1;
+"tokens..." are named there without their members, so no token breakdown is read)."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from verifier.consumer.model import (
     ZONED_RFC3339,
     Assumption,
     ConsumedField,
+    IgnoredField,
+    Role,
     SurfaceContract,
 )
 
@@ -22,6 +30,7 @@ _EDGE_FORMATS = ZONED_RFC3339 | UNIX_FORMATS
 _MONEY = frozenset({"number", "integer", NUMERIC_STRING_TYPE})
 _COUNT = frozenset({"integer"})
 _ID = frozenset({"string"})
+_LIST = frozenset({"array"})
 
 
 def _edges(start: str, end: str, formats: frozenset[str]) -> tuple[ConsumedField, ...]:
@@ -42,6 +51,23 @@ def _edges(start: str, end: str, formats: frozenset[str]) -> tuple[ConsumedField
             timestamp_formats=formats,
             description="bucket end, exclusive; a bucket shorter than a day is partial",
         ),
+    )
+
+
+def _optional(
+    name: str, path: str, types: frozenset[str], role: Role, unit: str | None, what: str
+) -> ConsumedField:
+    """A field only the vendor's shape documents, as optional: absent is unknown."""
+    return ConsumedField(
+        name,
+        (("vendor", path),),
+        types,
+        role,
+        unit=unit,
+        nullable=True,
+        absent="unknown",
+        optional=True,
+        description=what,
     )
 
 
@@ -120,6 +146,31 @@ CHATGPT_ENTERPRISE_USAGE = SurfaceContract(
             "tokens",
             "text output tokens",
         ),
+        _optional(
+            "cost_usd",
+            "data[].totals.cost_usd",
+            _MONEY,
+            "money",
+            "usd",
+            "native USD-billed Codex usage, separate from credits (api-facts §2.1); its own "
+            "column, never added to API dollars; absent is unknown, never 0",
+        ),
+        # Breakdowns, read only for `verify merge --by model|client`.
+        _optional("models", "data[].models", _LIST, "container", None, "per-model breakdown"),
+        _optional("model", "data[].models[].model", _ID, "label", None, "model name"),
+        _optional("model_speed", "data[].models[].speed", _ID, "label", None, "standard|fast"),
+        _optional(
+            "model_credits", "data[].models[].credits", _MONEY, "money", "credits", "per model"
+        ),
+        _optional("clients", "data[].clients", _LIST, "container", None, "per-client breakdown"),
+        _optional("client_id", "data[].clients[].client_id", _ID, "label", None, "client enum"),
+        _optional(
+            "client_credits", "data[].clients[].credits", _MONEY, "money", "credits", "per client"
+        ),
+        _optional(
+            "client_threads", "data[].clients[].threads", _COUNT, "count", "count", "threads"
+        ),
+        _optional("client_turns", "data[].clients[].turns", _COUNT, "count", "count", "turns"),
     ),
     assumptions=(
         Assumption(
@@ -214,6 +265,17 @@ OPENAI_ORG_COSTS = SurfaceContract(
             description="lowercase ISO-4217 currency of the amount",
         ),
         _OPENAI_USER,
+        ConsumedField(
+            "user_email",
+            (("live", "data[].results[].user_email"),),
+            _ID,
+            "email",
+            nullable=True,
+            absent="unknown",
+            optional=True,
+            description="not in the spec, sent live on every row (api-facts §1.2.2): joins a "
+            "result that has no user_id to the person with this email",
+        ),
     ),
     assumptions=(
         Assumption(
@@ -225,8 +287,18 @@ OPENAI_ORG_COSTS = SurfaceContract(
         Assumption(
             "attributed-by-user",
             "user_id",
-            "costs are attributed by user_id (capture costs with group_by=user_id)",
+            "costs are attributed by user_id, or by user_email where a result has no "
+            "user_id (capture costs with group_by=user_id)",
             attributed=True,
+            fallbacks=("user_email",),
+        ),
+    ),
+    ignored=(
+        IgnoredField(
+            "data[].results[].organization_id",
+            "an admin key reads one organization, so every result of a capture names the "
+            "same one: it attributes nothing to a person or a day (a pseudonym when "
+            "anonymised; the merge never writes it)",
         ),
     ),
 )

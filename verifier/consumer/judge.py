@@ -10,12 +10,12 @@ unknown values, broken assumptions (currency, attribution), fields nobody can lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from verifier.consumer import ABSENCE_MEANING, contract_for, is_consumed
 from verifier.consumer.mapping import FieldPlan, ReadingPlan, readable_formats
-from verifier.consumer.model import ConsumedField
+from verifier.consumer.model import Assumption, ConsumedField
 from verifier.findings import Finding, FindingKind, Severity
 from verifier.profile import NUMERIC_STRING, PathProfile, Profile
 
@@ -134,9 +134,16 @@ def _tolerance(
     return ""
 
 
+def _unless_fallback(plan: ReadingPlan, consumed: ConsumedField) -> str:
+    names = [n for a in plan.contract.assumptions_on(consumed.name) for n in a.fallbacks]
+    return f" unless it carries {' or '.join(names)}" if names else ""
+
+
 def _null_meaning(consumed: ConsumedField) -> str:
     if consumed.role == "identity":
         return "an unattributed row"
+    if consumed.role == "email":
+        return "a person not joined by email (their id stands alone)"
     return "read as 0" if consumed.absent == "zero" else "shown as missing, never 0"
 
 
@@ -185,7 +192,7 @@ def consumer_findings(
         if seen is None or seen.present == 0:
             found = _unlocated(plan, field_plan, observed, source)
         else:
-            found = _located(plan, field_plan, seen, source)
+            found = _located(plan, field_plan, seen, source, observed)
         for finding in found:
             if (finding.kind, finding.path) not in done:
                 done.add((finding.kind, finding.path))
@@ -228,14 +235,19 @@ def _unlocated(
     plan: ReadingPlan, field_plan: FieldPlan, observed: Profile, source: str
 ) -> list[Finding]:
     consumed = field_plan.field
-    if not _parent_exists(observed, field_plan.path):
-        return []  # no rows at all: nothing is missing
+    if consumed.optional or not _parent_exists(observed, field_plan.path):
+        return []  # documented optional, or no rows at all: nothing is missing
     elsewhere = [p for p in consumed.candidate_paths if observed.paths.get(p)]
     assumptions = plan.contract.assumptions_on(consumed.name)
     attributed = [a for a in assumptions if a.attributed]
+    fallback = _attributing_fallback(plan, attributed, observed)
     tolerated = consumed.absent != "required" and not attributed
-    if tolerated:
+    if fallback:
         severity: Severity = "warning"
+        expected = f"{consumed.name} at {field_plan.path}"
+        observed_text = f"absent everywhere; tolerated: {fallback}"
+    elif tolerated:
+        severity = "warning"
         expected = f"{consumed.name} at {field_plan.path}"
         observed_text = f"absent everywhere; tolerated: {ABSENCE_MEANING[consumed.absent]}"
     else:
@@ -258,14 +270,32 @@ def _unlocated(
     ]
 
 
+def _attributing_fallback(
+    plan: ReadingPlan, attributed: Sequence[Assumption], observed: Profile
+) -> str:
+    """The tolerance when a field an attribution assumption names has no value anywhere
+    but one of its fallbacks (costs `user_email` for `user_id`) has values, else ""."""
+    for assumption in attributed:
+        for name in assumption.fallbacks:
+            fallback = plan.fields.get(name)
+            seen = observed.paths.get(fallback.path) if fallback else None
+            if seen is not None and seen.present > seen.nulls:
+                return (
+                    f"results are attributed by {name} (assumption {assumption.name}); "
+                    f"one with neither is unattributed"
+                )
+    return ""
+
+
 def _located(
-    plan: ReadingPlan, field_plan: FieldPlan, seen: PathProfile, source: str
+    plan: ReadingPlan, field_plan: FieldPlan, seen: PathProfile, source: str, observed: Profile
 ) -> list[Finding]:
     consumed = field_plan.field
     out: list[Finding] = _unreadable(plan, field_plan, seen, source)
     path = field_plan.path
     for assumption in plan.contract.assumptions_on(consumed.name):
         if assumption.attributed and seen.nulls == seen.present:
+            fallback = _attributing_fallback(plan, (assumption,), observed)
             out.append(
                 _finding(
                     plan,
@@ -273,10 +303,11 @@ def _located(
                     "nullability_changed",
                     path,
                     seen.type_pointers.get("null", seen.first_pointer),
-                    "breaking",
+                    "warning" if fallback else "breaking",
                     f"a {consumed.name} to attribute by (assumption {assumption.name}: "
                     f"{assumption.statement})",
-                    f"null in every one of {seen.present} place(s): nothing can be attributed",
+                    f"null in every one of {seen.present} place(s): "
+                    + (f"tolerated: {fallback}" if fallback else "nothing can be attributed"),
                 )
             )
         if assumption.values is not None:
@@ -321,7 +352,7 @@ def _located(
                 "warning",
                 f"a {consumed.name} on every row",
                 f"null in {_share(seen.nulls, seen.present)} place(s); tolerated: "
-                f"{_null_meaning(consumed)}",
+                f"{_null_meaning(consumed)}{_unless_fallback(plan, consumed)}",
             )
         )
     absent = seen.parents - seen.present

@@ -5,10 +5,14 @@ what one parser reads and what it can tolerate, field by field:
 
     ConsumedField   a canonical field (`credits`) -> contract path per known shape
                     variant, accepted JSON types, accepted timestamp formats, unit,
-                    nullable or not, and what absence means (`required`, `zero`, `unknown`)
+                    nullable or not, what absence means (`required`, `zero`, `unknown`)
+                    and whether the vendor documents it as optional (`optional`: a
+                    capture that never carries it is no drift)
     Assumption      something the parser relies on that the vendor never promised
-                    (currency is usd; costs carry a user_id)
-    SurfaceContract the fields and assumptions of one surface's parser
+                    (currency is usd; costs carry a user_id, or a user_email instead)
+    IgnoredField    a member the vendor may send that the parser deliberately does not
+                    read, with the reason (costs `organization_id`)
+    SurfaceContract the fields, assumptions and ignored members of one surface's parser
 
 Severity comes from here (`verifier.consumer.judge`): drift on a consumed field is
 `breaking` only when what arrives is outside what the parser accepts, or the field can
@@ -26,7 +30,9 @@ from typing import Any, Literal
 from verifier import paths
 
 Absence = Literal["required", "zero", "unknown"]
-Role = Literal["timestamp", "money", "count", "identity", "email", "currency", "container", "flag"]
+Role = Literal[
+    "timestamp", "money", "count", "identity", "email", "currency", "container", "flag", "label"
+]
 
 # A string holding a decimal number: an accepted "type" for money (`"12.50"`).
 NUMERIC_STRING_TYPE = "numeric-string"
@@ -48,7 +54,11 @@ class ConsumedField:
     """One canonical field a parser reads.
 
     `paths` lists (variant, contract path) in preference order; one variant may offer
-    several paths (the vendor's row carries `user_id` and `actor.user_id`)."""
+    several paths (the vendor's row carries `user_id` and `actor.user_id`).
+
+    `optional`: the vendor documents the field as optional (Codex `totals.cost_usd`,
+    `models[]`), so a capture that never carries it is not drift: no finding when it is
+    absent everywhere (a lock that had it still reports its disappearance)."""
 
     name: str
     paths: tuple[tuple[str, str], ...]
@@ -59,6 +69,7 @@ class ConsumedField:
     nullable: bool = False
     absent: Absence = "required"
     description: str = ""
+    optional: bool = False
 
     @property
     def candidate_paths(self) -> tuple[str, ...]:
@@ -88,6 +99,7 @@ class ConsumedField:
             "unit": self.unit,
             "nullable": self.nullable,
             "absent": self.absent,
+            "optional": self.optional,
             "description": self.description,
         }
 
@@ -103,6 +115,7 @@ class ConsumedField:
             nullable=bool(raw.get("nullable", False)),
             absent=raw.get("absent", "required"),
             description=str(raw.get("description", "")),
+            optional=bool(raw.get("optional", False)),
         )
 
 
@@ -112,13 +125,16 @@ class Assumption:
     `breaking`, with a message naming the assumption.
 
     `values`: the only values the field may take (case-insensitive), or None.
-    `attributed`: the field must be non-null somewhere (else nothing can be attributed)."""
+    `attributed`: the field must be non-null somewhere (else nothing can be attributed).
+    `fallbacks`: fields that attribute a row when this one is null or absent (costs
+    `user_email` for `user_id`); the assumption holds while one of them has values."""
 
     name: str
     field: str
     statement: str
     values: frozenset[str] | None = None
     attributed: bool = False
+    fallbacks: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -127,7 +143,20 @@ class Assumption:
             "statement": self.statement,
             "values": None if self.values is None else sorted(self.values),
             "attributed": self.attributed,
+            "fallbacks": list(self.fallbacks),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredField:
+    """A member the vendor may send that the parser deliberately does not read. Drift on
+    it is judged like any unread path; `reason` documents why it is not read."""
+
+    path: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +170,7 @@ class SurfaceContract:
     fields: tuple[ConsumedField, ...]
     envelope: tuple[str, ...] = ("data", "has_more")
     assumptions: tuple[Assumption, ...] = field(default_factory=tuple)
+    ignored: tuple[IgnoredField, ...] = field(default_factory=tuple)
 
     def __iter__(self) -> Iterator[ConsumedField]:
         return iter(self.fields)
@@ -175,6 +205,7 @@ class SurfaceContract:
             "envelope": list(self.envelope),
             "fields": [f.to_json() for f in self.fields],
             "assumptions": [a.to_json() for a in self.assumptions],
+            "ignored": [i.to_json() for i in self.ignored],
         }
 
 

@@ -28,6 +28,7 @@ from verifier.findings import Finding
 from verifier.inputs import Source
 from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.allocate import split_exactly
+from verifier.merge.breakdown import Breakdown, PartRow, part_rows
 from verifier.merge.values import EXACT
 
 UNATTRIBUTED = "unattributed"
@@ -47,13 +48,14 @@ class MergeInputs:
     directory: users.Directory = field(default_factory=users.Directory)
     plans: Mapping[str, ReadingPlan] = field(default_factory=dict)
     used: dict[str, ReadingPlan] = field(default_factory=dict)
+    breakdown: Breakdown | None = None  # `--by model|client`: Codex credits per part
 
     def add(self, source: Source) -> None:
         name = source.surface.name
         plan = self.plan_for(source)
         self.used[name] = plan
         if name == chatgpt.SURFACE.name:
-            chatgpt.parse(source, plan, self.codex)
+            chatgpt.parse(source, plan, self.codex, self.breakdown)
         elif name == usage.SURFACE.name:
             usage.parse(source, plan, self.api_usage)
         elif name == costs.SURFACE.name:
@@ -101,9 +103,11 @@ class MergeInputs:
 
 
 def parse_sources(
-    sources: Iterable[Source], plans: Mapping[str, ReadingPlan] | None = None
+    sources: Iterable[Source],
+    plans: Mapping[str, ReadingPlan] | None = None,
+    breakdown: Breakdown | None = None,
 ) -> MergeInputs:
-    inputs = MergeInputs(plans=plans or {})
+    inputs = MergeInputs(plans=plans or {}, breakdown=breakdown)
     for source in sources:
         inputs.add(source)
     return inputs
@@ -131,9 +135,12 @@ class MergedRow(NamedTuple):
     api_cost_usd: Decimal | None
     api_cost_basis: str | None
     partial: bool
-    codex_cost_usd: Decimal | None = None
+    codex_cost_usd: Decimal | None = None  # credits x --credit-usd-rate
     total_cost_usd: Decimal | None = None
     covered_by: str = ""  # the surfaces whose captures cover this date, space-separated
+    # The vendor's `totals.cost_usd`: Codex usage billed natively in dollars, separate
+    # from credits; None when a row behind the cell did not carry it (never 0).
+    codex_native_cost_usd: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,8 @@ class MergeResult:
         return tuple(f for f in self.findings if f.kind == "value_restated")
 
     readings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    breakdown: Breakdown | None = None  # `--by model|client`: `parts` is the table
+    parts: tuple[PartRow, ...] = ()
 
 
 class _Person:
@@ -215,6 +224,11 @@ class _Identities:
 
     def chatgpt(self, user_id: str | None) -> str:
         return UNATTRIBUTED if user_id is None else self._chatgpt[user_id]
+
+    def by_email(self, address: str) -> str:
+        """The person an email names (a cost result with no user_id, only user_email):
+        whoever the users list or ChatGPT knows by that email, else a new person."""
+        return self._enrol(address, f"email:{address}")
 
     def openai(self, user_id: str | None) -> str:
         if user_id is None:
@@ -281,7 +295,19 @@ def merge(
             for day, cost_day in inputs.api_costs.days.items()
         }
         dates = _dates_covered(inputs, covered)
-        merged = _finish(rows, ids, costs_on, dates, credit_usd_rate)
+        merged = _finish(rows, ids, costs_on, dates, credit_usd_rate, inputs.codex.native_reported)
+        by = inputs.breakdown
+        parts = (
+            part_rows(
+                by,
+                inputs.codex.days,
+                inputs.codex.parts,
+                ids.chatgpt,
+                lambda person: _identity_columns(ids.people.get(person)),
+            )
+            if by
+            else ()
+        )
     return MergeResult(
         rows=merged,
         coverage=_coverage(merged, ids),
@@ -292,6 +318,8 @@ def merge(
         gaps=tuple(gaps),
         findings=tuple(findings),
         readings=readings_json(inputs.used),
+        breakdown=by,
+        parts=parts,
     )
 
 
@@ -366,6 +394,8 @@ def _add_costs(
             for user_id, amount in cost_day.by_user.items():
                 basis = UNATTRIBUTED if user_id is None else BILLED
                 _charge(_row(rows, (day, ids.openai(user_id))), amount, basis, cost_day.partial)
+            for address, amount in cost_day.by_email.items():
+                _charge(_row(rows, (day, ids.by_email(address))), amount, BILLED, cost_day.partial)
         else:
             _allocate(rows, day, cost_day, weights.get(day, {}))
 
@@ -408,6 +438,7 @@ def _finish(
     costs_on: dict[str, tuple[str, bool]],
     dates: Mapping[str, frozenset[str]],
     rate: Decimal | None,
+    native_reported: bool = False,
 ) -> tuple[MergedRow, ...]:
     """Freeze rows in (date, person) order. A surface's cells are figures (zero when it
     does not name the person) on the dates its captures cover, and empty elsewhere: a
@@ -433,7 +464,7 @@ def _finish(
             on = [name for name in TIME_SURFACES if day in dates.get(name, ())]
             covered_by = by_date[day] = " ".join(on)
         codex_cells: tuple[Any, ...] = (
-            _codex_cells(codex) if codex or day in codex_dates else _NO_CODEX
+            _codex_cells(codex, native_reported) if codex or day in codex_dates else _NO_CODEX
         )
         usage_cells: tuple[Any, ...] = (
             (row.api_input, row.api_cached, row.api_output, row.requests)
@@ -466,20 +497,23 @@ def _finish(
                 codex_cost_usd=codex_cost,
                 total_cost_usd=total,
                 covered_by=covered_by,
+                codex_native_cost_usd=codex_cells[6],
             )
         )
     return tuple(out)
 
 
-_NO_CODEX: tuple[None, None, None, None, None, None] = (None, None, None, None, None, None)
+_NO_CODEX: tuple[None, ...] = (None,) * 7
 _NO_USAGE: tuple[None, None, None, None] = (None, None, None, None)
 
 
 def _codex_cells(
-    codex: chatgpt.CodexDay | None,
-) -> tuple[Decimal, int | None, int | None, int | None, int | None, int | None]:
+    codex: chatgpt.CodexDay | None, native_reported: bool
+) -> tuple[Decimal, int | None, int | None, int | None, int | None, int | None, Decimal | None]:
+    """A covered date the Codex capture does not name the person on: no Codex usage, so
+    zeros; native dollars too, but only when the capture reports them at all."""
     if codex is None:
-        return Decimal(0), 0, 0, 0, 0, 0
+        return Decimal(0), 0, 0, 0, 0, 0, Decimal(0) if native_reported else None
     return (
         codex.credits,
         codex.threads,
@@ -487,6 +521,7 @@ def _codex_cells(
         codex.input,
         codex.cached_input,
         codex.output,
+        codex.cost_usd,
     )
 
 

@@ -4,7 +4,12 @@ grouped by `user_id`.
 `amount.value` is DOLLARS, read exactly (Decimal) from a JSON number or a numeric
 string (times the scale a reviewer stated in the lock); any currency but `usd` is
 refused rather than added to dollars. Fields are read through the consumer contract
-(`verifier.consumer.declared.OPENAI_ORG_COSTS`) at the paths the reading plan gives."""
+(`verifier.consumer.declared.OPENAI_ORG_COSTS`) at the paths the reading plan gives.
+
+A result is attributed by `user_id`; one without a `user_id` but with the live-only
+`user_email` (api-facts §1.2.2) is attributed to the person with that email (emails are
+pseudonymised from the address alone, so the same address joins across surfaces); one
+with neither is unattributed. `organization_id` is not read (see the contract)."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ class CostDay:
     no user); `pooled` is a per-day/per-project total the merge allocates by tokens."""
 
     by_user: dict[str | None, Decimal] = field(default_factory=dict)
+    by_email: dict[str, Decimal] = field(default_factory=dict)  # no user_id, an email
     pooled: Decimal = Decimal(0)
     grouped_by_user: bool = True
     partial: bool = False
@@ -73,7 +79,7 @@ class Parser(PageParser):
         self.costs = ApiCosts()
         self.buckets = Buckets(name, day_reader(plan, "data[]"))
         self.costs.bucket_days = self.buckets.seen
-        self._fields = readers(plan, "user_id", "amount", "currency")
+        self._fields = readers(plan, "user_id", "amount", "currency", "user_email")
         self._grouped = capture is not None and "user_id" in _group_by(capture.request.query)
 
     @property
@@ -85,9 +91,9 @@ class Parser(PageParser):
             with localcontext(EXACT):
                 for cost_day in self.costs.days.values():
                     cost_day.grouped_by_user = False
-                    for amount in cost_day.by_user.values():
+                    for amount in (*cost_day.by_user.values(), *cost_day.by_email.values()):
                         cost_day.pooled += amount
-                    cost_day.by_user = {}
+                    cost_day.by_user, cost_day.by_email = {}, {}
         super().finish()
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
@@ -108,7 +114,7 @@ class Parser(PageParser):
                         raise problem.at(self.name, prefix, (index, position)) from None
 
     def _add_result(self, cost_day: CostDay, result: Any) -> None:
-        user, amount, currency = self._fields
+        user, amount, currency, email = self._fields
         code = currency.value(result)
         if not isinstance(code, str) or code.lower() != "usd":
             shown = f'"{code}"' if isinstance(code, str) and len(code) <= 8 else describe(code)
@@ -118,11 +124,17 @@ class Parser(PageParser):
             )
         value = amount.money(result)
         assert value is not None  # required: money() raised otherwise
-        if not self._grouped and isinstance(user.raw(result), str):
-            self._grouped = True  # a result names a user: the capture is grouped by user
         user_id = user.identifier(result)
-        by_user = cost_day.by_user
-        by_user[user_id] = by_user[user_id] + value if user_id in by_user else value
+        address = email.identifier(result) if user_id is None else None
+        if not self._grouped and (isinstance(user.raw(result), str) or address is not None):
+            self._grouped = True  # a result names a user: the capture is grouped by user
+        if address is not None:
+            key = address.strip().lower()  # as the merge keys people by email
+            by_email = cost_day.by_email
+            by_email[key] = by_email[key] + value if key in by_email else value
+        else:
+            by_user = cost_day.by_user
+            by_user[user_id] = by_user[user_id] + value if user_id in by_user else value
         self.costs.dollars_in += value
 
 
@@ -147,6 +159,9 @@ def combine(into: ApiCosts, part: ApiCosts, name: str, first: dict[str, str]) ->
             for user_id, value in cost_day.by_user.items():
                 had = known.by_user.get(user_id)
                 known.by_user[user_id] = value if had is None else had + value
+            for address, value in cost_day.by_email.items():
+                had = known.by_email.get(address)
+                known.by_email[address] = value if had is None else had + value
         into.dollars_in += part.dollars_in
     into.sources.extend(part.sources)
 

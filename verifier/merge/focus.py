@@ -1,9 +1,10 @@
 """FinOps FOCUS 1.2 export of a merge result (CSV with FOCUS column names).
 
-Each merged row becomes up to two charge rows: a Codex row (ChatGPT Enterprise, priced
-in credits) and an OpenAI API row (priced in dollars); a side with no activity and no
-cost gives no row. Where FOCUS needs a value the APIs do not give, the choice is below
-and in docs/merge.md:
+Each merged row becomes up to three charge rows: a Codex row (ChatGPT Enterprise, priced
+in credits), a Codex row for what the vendor billed natively in dollars (its
+`totals.cost_usd`, separate from credits: only when it is non-zero) and an OpenAI API
+row (priced in dollars); a side with no activity and no cost gives no row. Where FOCUS
+needs a value the APIs do not give, the choice is below and in docs/merge.md:
 
 - BilledCost / EffectiveCost / ListCost / ContractedCost: the API's dollar amount for
   API rows (the Costs API reports one amount, no list or negotiated price, so all four
@@ -23,6 +24,9 @@ and in docs/merge.md:
 - ConsumedQuantity: tokens (Codex: input + cached input + output; API: input, cached
   included, + output), ConsumedUnit `Tokens`. PricingQuantity/Unit: credits / `Credits`
   for Codex, tokens / `Tokens` for the API.
+- The native-dollar Codex row: BilledCost and the other costs = `cost_usd`, PricingCurrency
+  `USD`, no quantities (the row's tokens and credits are on the credits row; the vendor
+  does not split them between the two ways of billing).
 - Person, ids, token breakdown, cost basis and flags are `x_` custom columns.
 """
 
@@ -33,6 +37,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from verifier.errors import UsageError
 from verifier.merge.chatgpt import SURFACE as CHATGPT_SURFACE
 from verifier.merge.core import MergedRow, MergeResult
 from verifier.merge.output import csv_bytes, csv_cell
@@ -112,6 +117,14 @@ _CODEX = {
     "PricingUnit": "Credits",
     "ServiceName": "ChatGPT Enterprise Codex",
 }
+_CODEX_NATIVE = {
+    **_CODEX,
+    "ChargeDescription": "Codex usage billed natively in US dollars (the vendor's cost_usd, "
+    "separate from credits)",
+    "PricingCurrency": "USD",
+    "PricingUnit": None,
+    "ConsumedUnit": None,
+}
 _API = {
     "BillingAccountId": "openai-organization",
     "BillingAccountType": "OpenAI API organization",
@@ -123,6 +136,11 @@ _API = {
 
 
 def write_focus(result: MergeResult) -> bytes:
+    if result.breakdown is not None:
+        raise UsageError(
+            f"--format focus writes charges per person and day; it has no --by "
+            f"{result.breakdown} table (use csv, jsonl or json)"
+        )
     return csv_bytes(FOCUS_COLUMNS, _rows(result))
 
 
@@ -178,6 +196,23 @@ def _charges(row: MergedRow, result: MergeResult) -> Iterator[dict[str, Any]]:
             "x_OutputTokens": row.codex_output_tokens,
             "x_Threads": row.codex_threads,
             "x_Turns": row.codex_turns,
+            "x_Requests": None,
+            "x_CostBasis": None,
+        }
+    if row.codex_native_cost_usd:  # the tokens and credits are on the row above
+        native = money_text(row.codex_native_cost_usd)
+        yield {
+            **_shared(row, result),
+            **_CODEX_NATIVE,
+            **_costs(native),
+            "ConsumedQuantity": None,
+            "PricingCurrencyEffectiveCost": native,
+            "PricingQuantity": None,
+            "x_InputTokens": None,
+            "x_CachedInputTokens": None,
+            "x_OutputTokens": None,
+            "x_Threads": None,
+            "x_Turns": None,
             "x_Requests": None,
             "x_CostBasis": None,
         }

@@ -15,6 +15,7 @@ from pathlib import Path
 from verifier.consumer.mapping import ReadingPlan
 from verifier.gate import GateReport, evaluate
 from verifier.inputs import Input
+from verifier.merge.breakdown import Breakdown
 from verifier.merge.core import MergeResult
 from verifier.merge.load import merge_read, read_capture
 from verifier.merge.stream import MergeSink
@@ -26,14 +27,16 @@ def gated_merge(
     locks_dir: Path,
     allow_unlocked: bool = False,
     credit_usd_rate: Decimal | None = None,
+    breakdown: Breakdown | None = None,
 ) -> tuple[GateReport, MergeResult | None]:
-    """The gate's report, and the merge when the gate passed (None when it failed)."""
+    """The gate's report, and the merge when the gate passed (None when it failed);
+    `breakdown`: the Codex credits per model or client too (`verify merge --by`)."""
     parsers: dict[int, MergeSink] = {}
 
     def merging(position: int, item: Input, plan: ReadingPlan | None) -> MergeSink | None:
         if plan is None:
             return None  # no lock: the plan comes from the gate's profile, read after it
-        parsers[position] = MergeSink(item, plan)
+        parsers[position] = MergeSink(item, plan, breakdown)
         return parsers[position]
 
     report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked, also=merging)
@@ -41,7 +44,9 @@ def gated_merge(
         return report, None
     # Provisional only when an unlocked surface was actually let through.
     provisional = allow_unlocked and bool(report.extra.get("unlocked"))
-    sinks = [_finished(parsers.get(i), item, report.plans) for i, item in enumerate(sources)]
+    sinks = [
+        _finished(parsers.get(i), item, report.plans, breakdown) for i, item in enumerate(sources)
+    ]
     result = merge_read(
         sources,
         sinks,
@@ -49,14 +54,20 @@ def gated_merge(
         report.plans,
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
+        breakdown=breakdown,
     )
     return report, result
 
 
-def _finished(sink: MergeSink | None, item: Input, plans: Mapping[str, ReadingPlan]) -> MergeSink:
+def _finished(
+    sink: MergeSink | None,
+    item: Input,
+    plans: Mapping[str, ReadingPlan],
+    breakdown: Breakdown | None,
+) -> MergeSink:
     """The merge's reading of one capture: from the gate's pass, or (an unlocked surface,
     whose plan the gate resolved from the profile) a pass of its own now."""
     if sink is None:
-        return read_capture(item, plans[item.surface.name])[0]
+        return read_capture(item, plans[item.surface.name], breakdown)[0]
     sink.finish()
     return sink

@@ -54,6 +54,7 @@ from verifier.inputs import (
     read_input,
     source_from_document,
 )
+from verifier.merge.breakdown import Breakdown
 from verifier.merge.core import MergeInputs, MergeResult, merge
 from verifier.merge.reconcile import Totals, day_totals, plan_merge, restatements
 from verifier.merge.stream import (
@@ -101,6 +102,7 @@ def merge_paths(
     provisional: bool = False,
     plans: Mapping[str, ReadingPlan] | None = None,
     stream_min_bytes: int | None = None,
+    breakdown: Breakdown | None = None,
 ) -> MergeResult:
     """Merge capture files, streamed: each is read once, a page at a time, and only its
     aggregates stay in memory (a month of per-user data is millions of rows). `plans`
@@ -116,7 +118,7 @@ def merge_paths(
         indexes: list[SourceIndex | None] = []
         for item in items:
             plan = plans.get(item.surface.name) or _own_plan(item)
-            sink, index = read_capture(item, plan)
+            sink, index = read_capture(item, plan, breakdown)
             sinks.append(sink)
             indexes.append(index)
         return merge_read(
@@ -126,6 +128,7 @@ def merge_paths(
             plans,
             credit_usd_rate=credit_usd_rate,
             provisional=provisional,
+            breakdown=breakdown,
         )
 
 
@@ -135,6 +138,7 @@ def merge_sources(
     credit_usd_rate: Decimal | None = None,
     provisional: bool = False,
     plans: Mapping[str, ReadingPlan] | None = None,
+    breakdown: Breakdown | None = None,
 ) -> MergeResult:
     """Merge loaded Sources (captures), with the same dedupe and restatement rules.
     Without `plans`, each surface is read as its captures' own profile resolves. Their
@@ -142,7 +146,7 @@ def merge_sources(
     plans = dict(plans or {})
     sinks: list[MergeSink | None] = []
     for source in sources:
-        sink = MergeSink(source, plans.get(source.surface.name) or _own_plan(source))
+        sink = MergeSink(source, plans.get(source.surface.name) or _own_plan(source), breakdown)
         feed_source(source, sink)
         sink.finish()
         sink.exact = True  # nothing better to read: the Source is all there is
@@ -150,7 +154,7 @@ def merge_sources(
 
     def reread(position: int, plan: ReadingPlan, keep: Keep | None) -> Parser:
         source = sources[position]
-        parser = new_parser(source.surface.name, source.name, plan, source.capture, keep)
+        parser = new_parser(source.surface.name, source.name, plan, source.capture, keep, breakdown)
         feed_source(source, parser)
         parser.finish()
         return parser
@@ -163,20 +167,23 @@ def merge_sources(
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,
         reread=reread,
+        breakdown=breakdown,
     )
 
 
-def read_capture(item: Input, plan: ReadingPlan) -> tuple[MergeSink, SourceIndex | None]:
+def read_capture(
+    item: Input, plan: ReadingPlan, breakdown: Breakdown | None = None
+) -> tuple[MergeSink, SourceIndex | None]:
     """One pass over a capture: the merge's parser and its time coverage."""
     with nesting_guard(item.name):
-        sink, capture = read_input(item, lambda: _MergeAndCoverage(item, plan))
+        sink, capture = read_input(item, lambda: _MergeAndCoverage(item, plan, breakdown))
     sink.merge.finish()
     return sink.merge, sink.coverage.index(item.name, capture)
 
 
 class _MergeAndCoverage:
-    def __init__(self, item: Input, plan: ReadingPlan) -> None:
-        self.merge = MergeSink(item, plan)
+    def __init__(self, item: Input, plan: ReadingPlan, breakdown: Breakdown | None) -> None:
+        self.merge = MergeSink(item, plan, breakdown)
         self.coverage = CoverageSink(item.surface)
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
@@ -240,6 +247,7 @@ def merge_read(
     credit_usd_rate: Decimal | None,
     provisional: bool,
     reread: Reread | None = None,
+    breakdown: Breakdown | None = None,
 ) -> MergeResult:
     """Merge captures whose parsers ran during a reading pass (`sinks`; None: not yet, no
     plan was known then). Decides which capture each surface-day comes from, reads again
@@ -247,9 +255,9 @@ def merge_read(
     numbers, dates it lost to another capture, or no pass yet; and reads both versions'
     values where a day was restated."""
     names = [item.name for item in items]
-    again = reread or (lambda p, plan, keep: read_exact(items[p], plan, keep))
+    again = reread or (lambda p, plan, keep: read_exact(items[p], plan, keep, breakdown))
     plan = plan_merge(indexes, names)
-    inputs = MergeInputs(plans=plans)
+    inputs = MergeInputs(plans=plans, breakdown=breakdown)
     values: dict[tuple[int, str, str], dict[str, Totals]] = {}
     for position, item in enumerate(items):
         sink = sinks[position]

@@ -3,7 +3,10 @@ returns bytes; the CLI writes them atomically.
 
 Money is a plain decimal string in every format (never a float); a missing figure is
 an empty CSV cell / JSON null. `codex_cost_usd` and `total_cost_usd` appear only when a
-credit rate was given; a `provisional` column appears only in provisional output."""
+credit rate was given; a `provisional` column appears only in provisional output.
+`codex_native_cost_usd` is the vendor's own `totals.cost_usd` (dollars billed natively,
+separate from credits), never part of `api_cost_usd` or `total_cost_usd`.
+With `--by model|client` the table is the Codex breakdown (`verifier.merge.breakdown`)."""
 
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ from typing import Any
 
 import orjson
 
+from verifier.merge import breakdown
 from verifier.merge.core import MergedRow, MergeResult
 from verifier.merge.values import money_text
 
 OUTPUT_FORMAT = "verify-merge"
-OUTPUT_FORMAT_VERSION = 2  # 2: empty cells where a surface does not cover a date, covered_by
+# 2: empty cells where a surface does not cover a date, covered_by; 3: codex_native_cost_usd,
+# metadata `by` (`--by model|client` breakdown tables)
+OUTPUT_FORMAT_VERSION = 3
 
 COLUMNS: tuple[str, ...] = (
     "date",
@@ -40,11 +46,14 @@ COLUMNS: tuple[str, ...] = (
     "api_cost_basis",
     "partial",
     "covered_by",
+    "codex_native_cost_usd",
 )
 RATE_COLUMNS: tuple[str, ...] = ("codex_cost_usd", "total_cost_usd")
 
 
 def columns(result: MergeResult) -> tuple[str, ...]:
+    if result.breakdown is not None:
+        return breakdown.columns(result.breakdown)
     rate = RATE_COLUMNS if result.credit_usd_rate is not None else ()
     provisional = ("provisional",) if result.provisional else ()
     return COLUMNS + rate + provisional
@@ -72,6 +81,7 @@ def row_values(row: MergedRow, result: MergeResult) -> list[Any]:
         row.api_cost_basis,
         row.partial,
         row.covered_by,
+        money_text(row.codex_native_cost_usd),
     ]
     if result.credit_usd_rate is not None:
         values += [money_text(row.codex_cost_usd), money_text(row.total_cost_usd)]
@@ -88,9 +98,10 @@ def metadata(result: MergeResult) -> dict[str, Any]:
         "format_version": OUTPUT_FORMAT_VERSION,
         "provisional": result.provisional,
         "surfaces": list(result.surfaces),
+        "by": result.breakdown or "person",
         "credit_usd_rate": money_text(result.credit_usd_rate),
         "columns": list(columns(result)),
-        "rows": len(result.rows),
+        "rows": len(result.parts) if result.breakdown else len(result.rows),
         # The locks read through and the field mappings (accepted moves, scales) used.
         "readings": {name: dict(reading) for name, reading in result.readings.items()},
         "join_coverage": {
@@ -130,11 +141,18 @@ def coverage_table(result: MergeResult) -> list[dict[str, Any]]:
 
 def records(result: MergeResult) -> Iterable[dict[str, Any]]:
     names = columns(result)
+    if result.breakdown is not None:
+        for values in breakdown.iter_values(result.parts, money_text):
+            yield dict(zip(names, values, strict=True))
+        return
     for row in result.rows:
         yield dict(zip(names, row_values(row, result), strict=True))
 
 
 def write_csv(result: MergeResult) -> bytes:
+    if result.breakdown is not None:
+        cells = breakdown.iter_values(result.parts, money_text)
+        return csv_bytes(columns(result), ([csv_cell(v) for v in row] for row in cells))
     rate = result.credit_usd_rate is not None
     provisional = ["true"] if result.provisional else []
     rows = (_csv_row(row, rate) + provisional for row in result.rows)
@@ -144,7 +162,7 @@ def write_csv(result: MergeResult) -> bytes:
 def _csv_row(row: MergedRow, rate: bool) -> list[Any]:
     """`row_values` spelled out for CSV (empty for null, true/false): a million rows
     go through here, so no per-cell function calls."""
-    cost, credits = row.api_cost_usd, row.codex_credits
+    cost, credits, native = row.api_cost_usd, row.codex_credits, row.codex_native_cost_usd
     cells: list[Any] = [
         row.date,
         row.person,
@@ -165,6 +183,7 @@ def _csv_row(row: MergedRow, rate: bool) -> list[Any]:
         row.api_cost_basis or "",
         "true" if row.partial else "false",
         row.covered_by,
+        "" if native is None else format(native, "f"),
     ]
     if rate:
         cells += [money_text(row.codex_cost_usd) or "", money_text(row.total_cost_usd) or ""]

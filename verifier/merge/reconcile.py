@@ -142,7 +142,7 @@ def day_totals(
             if date == day:
                 # A row naming nobody is the unattributed credits; a count the vendor
                 # did not send is missing (never 0).
-                out[user or "unattributed"] = {
+                figures = {
                     "credits": _text(row.credits),
                     "threads": _count(row.threads),
                     "turns": _count(row.turns),
@@ -150,6 +150,9 @@ def day_totals(
                     "cached_input_tokens": _count(row.cached_input),
                     "output_tokens": _count(row.output),
                 }
+                if row.cost_usd is not None:  # the vendor's native dollars, when sent
+                    figures["cost_usd"] = _text(row.cost_usd)
+                out[user or "unattributed"] = figures
     elif surface == usage.SURFACE.name:
         for (date, api_user), api_row in api.days.items():
             if date == day:
@@ -165,6 +168,8 @@ def day_totals(
             if cost_day.grouped_by_user:
                 for cost_user, amount in cost_day.by_user.items():
                     out[cost_user or UNATTRIBUTED] = {"cost_usd": _text(amount)}
+                for address, amount in cost_day.by_email.items():
+                    out[address] = {"cost_usd": _text(amount)}
             else:
                 out[UNATTRIBUTED] = {"cost_usd": _text(cost_day.pooled)}
     return out

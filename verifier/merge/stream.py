@@ -30,6 +30,7 @@ from verifier.errors import InputError
 from verifier.exactjson import same_text
 from verifier.inputs import Body, Input, page_body
 from verifier.merge import chatgpt, costs, usage, users
+from verifier.merge.breakdown import Breakdown
 from verifier.store import Capture, page_from_json
 
 Parser = chatgpt.Parser | usage.Parser | costs.Parser | users.Parser
@@ -37,11 +38,16 @@ Keep = Callable[[Any], bool]
 
 
 def new_parser(
-    surface: str, name: str, plan: ReadingPlan, capture: Capture | None, keep: Keep | None = None
+    surface: str,
+    name: str,
+    plan: ReadingPlan,
+    capture: Capture | None,
+    keep: Keep | None = None,
+    breakdown: Breakdown | None = None,
 ) -> Parser:
-    """The parser of `surface` for one capture."""
+    """The parser of `surface` for one capture (`breakdown`: Codex credits per part)."""
     if surface == chatgpt.SURFACE.name:
-        return chatgpt.Parser(name, plan, keep)
+        return chatgpt.Parser(name, plan, keep, breakdown)
     if surface == usage.SURFACE.name:
         return usage.Parser(name, plan, keep)
     if surface == costs.SURFACE.name:
@@ -54,9 +60,11 @@ def new_parser(
 class MergeSink:
     """A surface parser as a `verifier.inputs.BodySink` that never raises (see above)."""
 
-    def __init__(self, item: Input, plan: ReadingPlan) -> None:
+    def __init__(self, item: Input, plan: ReadingPlan, breakdown: Breakdown | None = None) -> None:
         self.plan = plan
-        self.parser: Parser = new_parser(item.surface.name, item.name, plan, item.capture)
+        self.parser: Parser = new_parser(
+            item.surface.name, item.name, plan, item.capture, breakdown=breakdown
+        )
         self.error: InputError | None = None
         self.exact = True  # every row slice's text checked (`row_text`) and equal
 
@@ -89,12 +97,14 @@ def _has_rows(value: Any) -> bool:
     return isinstance(value, dict) and bool(value.get("data"))
 
 
-def read_exact(item: Input, plan: ReadingPlan, keep: Keep | None = None) -> Parser:
+def read_exact(
+    item: Input, plan: ReadingPlan, keep: Keep | None = None, breakdown: Breakdown | None = None
+) -> Parser:
     """Parse a capture file with exact numbers (raises InputError): ijson streams its
     pages one at a time, every number with a fraction or an exponent a Decimal of its
     text. The file has already passed the strict reader (the gate's, or the coverage
     pass's)."""
-    parser = new_parser(item.surface.name, item.name, plan, item.capture, keep)
+    parser = new_parser(item.surface.name, item.name, plan, item.capture, keep, breakdown)
     for body in _exact_bodies(item.name):
         parser.body(body)
     parser.finish()

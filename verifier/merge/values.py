@@ -11,7 +11,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from verifier import paths
 from verifier.errors import InputError, UsageError
@@ -194,3 +194,11 @@ def parse_rate(text: str) -> Decimal:
 def money_text(amount: Decimal | None) -> str | None:
     """Money as a plain decimal string (never exponent notation); None stays None."""
     return None if amount is None else format(amount, "f")
+
+
+N = TypeVar("N", int, Decimal)
+
+
+def add_known(total: N | None, more: N | None) -> N | None:
+    """A sum that stays unknown once one part is unknown."""
+    return None if total is None or more is None else total + more
