@@ -23,6 +23,7 @@ from tests.test_closed_loop import (
     raw_totals,
     sandbox,
 )
+from verifier.merge import merge_paths
 
 CODEX = "chatgpt_enterprise_usage"
 COSTS = "openai_org_costs"
@@ -218,3 +219,19 @@ def test_breakdowns_by_model_and_client_add_up_to_the_credits(tmp_path: Path) ->
     again = _merge(captures, locks, tmp_path / "again.json")
     assert again["rows"] == table["rows"]
     assert again["metadata"]["by"] == "person"
+
+
+def test_streamed_and_whole_reads_give_the_same_native_dollars_and_parts(tmp_path: Path) -> None:
+    """The merge reads a large capture as a stream (the gate's pass) and a small one
+    whole: both give the same table, native dollars and breakdowns."""
+    captures = sandbox(tmp_path / "live", "vendor-docs")
+    edit_captures(captures, CODEX, _vendor_extras)
+    edit_captures(captures, COSTS, _email_only)
+    files = sorted(captures.glob("*.json"))
+    for by in (None, "model", "client"):
+        streamed = merge_paths(files, breakdown=by, stream_min_bytes=0)
+        whole = merge_paths(files, breakdown=by, stream_min_bytes=1 << 30)
+        assert streamed.rows == whole.rows
+        assert streamed.parts == whole.parts
+        assert any(row.codex_native_cost_usd for row in whole.rows)
+        assert bool(whole.parts) == (by is not None)
