@@ -324,6 +324,13 @@ def _alive(pid: int) -> bool:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` through `write(handle)` (in pieces: nothing has to be held whole) so
+    that readers see the old file or the whole new one: a temp file beside it, fsynced,
+    renamed; removed whatever stops `write` (an error, an interrupt)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and not path.is_file():
@@ -336,7 +343,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise DiskError(f"could not write {path}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)

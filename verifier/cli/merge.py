@@ -16,12 +16,12 @@ from verifier.inputs import load_capture_inputs
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.breakdown import BREAKDOWNS, Breakdown
 from verifier.merge.core import MergeResult
-from verifier.merge.formats import WRITERS, write
+from verifier.merge.formats import WRITERS, write_to
 from verifier.merge.gated import gated_merge
 from verifier.merge.load import NOT_A_CAPTURE
 from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
-from verifier.store import atomic_write_bytes
+from verifier.store import atomic_write
 
 _MAX_NAMED = 12  # restatements listed in the summary
 
@@ -140,7 +140,7 @@ def merge_command(
             "between captures (--on-restatement fail); the findings above name each day, "
             "person and both totals"
         )
-    atomic_write_bytes(out, write(result, fmt))
+    atomic_write(out, lambda handle: write_to(result, fmt, handle))
     click.echo(summary(result, out, fmt))
     return 0
 

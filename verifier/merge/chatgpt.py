@@ -27,7 +27,7 @@ from verifier.merge.breakdown import Breakdown, PartReader, Parts
 from verifier.merge.fields import readers
 from verifier.merge.pages import PageParser, feed
 from verifier.merge.timestamps import day_reader
-from verifier.merge.values import EXACT, ValueProblem, add_known
+from verifier.merge.values import EXACT, ValueProblem, add_known, identity
 from verifier.surfaces import CHATGPT_ENTERPRISE_USAGE
 
 SURFACE = CHATGPT_ENTERPRISE_USAGE
@@ -142,7 +142,7 @@ class Parser(PageParser):
                     continue
                 try:
                     day, partial = edges.of(row)
-                    user_id = user.identifier(row)
+                    user_id = identity(user.identifier(row))
                     amount = credits.money(row)
                     assert amount is not None  # required: money() raised otherwise
                     native = native_reader.money(row)

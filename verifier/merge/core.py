@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from verifier.consumer import contract_for
 from verifier.consumer.mapping import ReadingPlan, plan_from_profile, readings_json
@@ -276,27 +276,34 @@ def merge(
     covered: Mapping[str, Iterable[str]] | None = None,
     gaps: Sequence[Gap] = (),
     findings: Sequence[Finding] = (),
+    consume: bool = False,
 ) -> MergeResult:
     """Join and aggregate parsed surfaces into one row per (UTC date, person).
 
     `covered` gives per surface the UTC dates its captures cover (`verifier.coverage`);
     a surface's cells are empty on every other date. Without it, the dates the parsed
-    data itself names are taken as covered."""
+    data itself names are taken as covered. `consume` empties `inputs` as they are
+    joined (the aggregates and the rows are never all held at once)."""
     if not (inputs.codex.sources or inputs.api_usage.sources or inputs.api_costs.sources):
         raise InputError("merge", "no ChatGPT usage, OpenAI usage or OpenAI costs capture given")
     with localcontext(EXACT):
         ids = _Identities(inputs.codex.emails, inputs.directory.emails)
-        rows: dict[tuple[str, str], _Row] = {}
-        _add_codex(rows, ids, inputs.codex)
-        _add_api_usage(rows, ids, inputs.api_usage)
-        _add_costs(rows, ids, inputs.api_costs, inputs.api_usage)
+        dates = _dates_covered(inputs, covered)
         costs_on = {
             day: (BILLED if cost_day.grouped_by_user else ALLOCATED, cost_day.partial)
             for day, cost_day in inputs.api_costs.days.items()
         }
-        dates = _dates_covered(inputs, covered)
-        merged = _finish(rows, ids, costs_on, dates, credit_usd_rate, inputs.codex.native_reported)
+        pooled = {d for d, c in inputs.api_costs.days.items() if not c.grouped_by_user}
+        weights = _token_weights(ids, inputs.api_usage, pooled)
         by = inputs.breakdown
+        rows: dict[tuple[str, str], _Row] = {}
+        # The breakdown reads the Codex days again below: those are kept then.
+        _add_codex(rows, ids, _items(inputs.codex.days, consume and not by))
+        _add_api_usage(rows, ids, _items(inputs.api_usage.days, consume))
+        _add_costs(rows, ids, _items(inputs.api_costs.days, consume), weights)
+        merged = _finish(
+            rows, ids, costs_on, dates, credit_usd_rate, inputs.codex.native_reported, consume
+        )
         parts = (
             part_rows(
                 by,
@@ -344,10 +351,25 @@ def _row(rows: dict[tuple[str, str], _Row], key: tuple[str, str]) -> _Row:
     return row
 
 
+KeyT = TypeVar("KeyT")
+ValueT = TypeVar("ValueT")
+
+
+def _items(mapping: dict[KeyT, ValueT], consume: bool) -> Iterable[tuple[KeyT, ValueT]]:
+    """A mapping's items, emptied as they are read when `consume` (memory goes back)."""
+    if not consume:
+        yield from mapping.items()
+        return
+    while mapping:
+        yield mapping.popitem()
+
+
 def _add_codex(
-    rows: dict[tuple[str, str], _Row], ids: _Identities, codex: chatgpt.CodexUsage
+    rows: dict[tuple[str, str], _Row],
+    ids: _Identities,
+    days: Iterable[tuple[tuple[str, str | None], chatgpt.CodexDay]],
 ) -> None:
-    for (day, user_id), totals in codex.days.items():
+    for (day, user_id), totals in days:
         row = _row(rows, (day, ids.chatgpt(user_id)))
         if row.codex is None:
             row.codex = totals
@@ -369,9 +391,11 @@ def _sum_codex(a: chatgpt.CodexDay, b: chatgpt.CodexDay) -> chatgpt.CodexDay:
 
 
 def _add_api_usage(
-    rows: dict[tuple[str, str], _Row], ids: _Identities, api: usage.ApiUsage
+    rows: dict[tuple[str, str], _Row],
+    ids: _Identities,
+    days: Iterable[tuple[tuple[str, str | None], usage.ApiDay]],
 ) -> None:
-    for (day, user_id), totals in api.days.items():
+    for (day, user_id), totals in days:
         row = _row(rows, (day, ids.openai(user_id)))
         row.api_input += totals.input
         row.api_cached += totals.cached_input
@@ -383,13 +407,10 @@ def _add_api_usage(
 def _add_costs(
     rows: dict[tuple[str, str], _Row],
     ids: _Identities,
-    api_costs: costs.ApiCosts,
-    api: usage.ApiUsage,
+    days: Iterable[tuple[str, costs.CostDay]],
+    weights: dict[str, dict[str, int]],
 ) -> None:
-    weights = _token_weights(
-        ids, api, {d for d, c in api_costs.days.items() if not c.grouped_by_user}
-    )
-    for day, cost_day in api_costs.days.items():
+    for day, cost_day in days:
         if cost_day.grouped_by_user:
             for user_id, amount in cost_day.by_user.items():
                 basis = UNATTRIBUTED if user_id is None else BILLED
@@ -439,6 +460,7 @@ def _finish(
     dates: Mapping[str, frozenset[str]],
     rate: Decimal | None,
     native_reported: bool = False,
+    consume: bool = False,
 ) -> tuple[MergedRow, ...]:
     """Freeze rows in (date, person) order. A surface's cells are figures (zero when it
     does not name the person) on the dates its captures cover, and empty elsewhere: a
@@ -450,7 +472,9 @@ def _finish(
     codex_dates = dates.get(chatgpt.SURFACE.name, frozenset())
     usage_dates = dates.get(usage.SURFACE.name, frozenset())
     by_date: dict[str, str] = {}
-    for (day, person), row in sorted(rows.items()):
+    new_row = MergedRow._make
+    for day, person in sorted(rows):
+        row = rows.pop((day, person)) if consume else rows[day, person]
         codex = row.codex
         cost, basis, partial = row.cost, row.basis, row.partial
         if cost is None and day in costs_on:
@@ -474,30 +498,33 @@ def _finish(
         credits = codex_cells[0]
         codex_cost = None if rate is None or credits is None else credits * rate
         total = None if codex_cost is None or cost is None else codex_cost + cost
+        # Positional: a million rows, and keyword arguments cost a third of this loop.
         out.append(
-            MergedRow(
-                date=day,
-                person=person,
-                email=identity[0],
-                chatgpt_user_id=identity[1],
-                openai_user_id=identity[2],
-                codex_credits=credits,
-                codex_threads=codex_cells[1],
-                codex_turns=codex_cells[2],
-                codex_input_tokens=codex_cells[3],
-                codex_cached_input_tokens=codex_cells[4],
-                codex_output_tokens=codex_cells[5],
-                api_input_tokens=usage_cells[0],
-                api_cached_input_tokens=usage_cells[1],
-                api_output_tokens=usage_cells[2],
-                api_requests=usage_cells[3],
-                api_cost_usd=cost,
-                api_cost_basis=basis,
-                partial=partial,
-                codex_cost_usd=codex_cost,
-                total_cost_usd=total,
-                covered_by=covered_by,
-                codex_native_cost_usd=codex_cells[6],
+            new_row(
+                (
+                    day,
+                    person,
+                    identity[0],
+                    identity[1],
+                    identity[2],
+                    credits,
+                    codex_cells[1],
+                    codex_cells[2],
+                    codex_cells[3],
+                    codex_cells[4],
+                    codex_cells[5],
+                    usage_cells[0],
+                    usage_cells[1],
+                    usage_cells[2],
+                    usage_cells[3],
+                    cost,
+                    basis,
+                    partial,
+                    codex_cost,
+                    total,
+                    covered_by,
+                    codex_cells[6],
+                )
             )
         )
     return tuple(out)

@@ -25,7 +25,7 @@ from verifier.inputs import Source
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
 from verifier.merge.timestamps import day_reader
-from verifier.merge.values import EXACT, ValueProblem, describe
+from verifier.merge.values import EXACT, ValueProblem, describe, identity
 from verifier.store import Capture
 from verifier.surfaces import OPENAI_ORG_COSTS
 
@@ -124,7 +124,7 @@ class Parser(PageParser):
             )
         value = amount.money(result)
         assert value is not None  # required: money() raised otherwise
-        user_id = user.identifier(result)
+        user_id = identity(user.identifier(result))
         address = email.identifier(result) if user_id is None else None
         if not self._grouped and (isinstance(user.raw(result), str) or address is not None):
             self._grouped = True  # a result names a user: the capture is grouped by user

@@ -9,6 +9,8 @@ declaration: `required` raises, `zero` reads 0, `unknown` reads None (shown as m
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +25,7 @@ class FieldReader:
     """One field of a row: `raw(row)` is the value (ABSENT when missing; None when the
     value or an object above it is null)."""
 
-    __slots__ = ("absent", "keys", "name", "nullable", "path", "scale")
+    __slots__ = ("_get", "absent", "keys", "name", "nullable", "path", "scale")
 
     def __init__(self, plan: FieldPlan, row_path: str) -> None:
         self.name = plan.field.name
@@ -32,8 +34,17 @@ class FieldReader:
         self.nullable = plan.field.nullable
         self.scale = plan.scale
         self.keys = relative_keys(plan.path, row_path)
+        self._get = _getter(self.keys)
 
     def raw(self, row: Any) -> Any:
+        # The common case in one expression (millions of rows): every object on the way
+        # is a dict holding the key. Anything else takes the careful walk below.
+        try:
+            return self._get(row)
+        except (KeyError, TypeError):
+            return self._walk(row)
+
+    def _walk(self, row: Any) -> Any:
         node = row
         for depth, key in enumerate(self.keys):
             if not isinstance(node, dict):
@@ -96,6 +107,22 @@ class FieldReader:
             self._missing(value)
             return None
         return identifier(value, self.path)
+
+
+def _getter(keys: tuple[str, ...]) -> Callable[[Any], Any]:
+    """`row[k1][k2]...` as one function: KeyError or TypeError when a step is not there."""
+    if len(keys) == 1:
+        return operator.itemgetter(keys[0])
+    if len(keys) == 2:
+        outer, inner = keys
+        return lambda row: row[outer][inner]
+
+    def walk(row: Any) -> Any:
+        for key in keys:
+            row = row[key]
+        return row
+
+    return walk
 
 
 def relative_keys(path: str, row_path: str) -> tuple[str, ...]:

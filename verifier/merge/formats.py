@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import BinaryIO
 
 from verifier.errors import UsageError
 from verifier.merge.core import MergeResult
 from verifier.merge.focus import write_focus
-from verifier.merge.output import write_csv, write_json, write_jsonl
+from verifier.merge.output import write_csv, write_csv_to, write_json, write_jsonl
 
 Writer = Callable[[MergeResult], bytes]
 
@@ -26,3 +27,11 @@ def write(result: MergeResult, fmt: str) -> bytes:
         known = ", ".join(WRITERS)
         raise UsageError(f"unknown merge output format {fmt!r}; known: {known}") from None
     return writer(result)
+
+
+def write_to(result: MergeResult, fmt: str, handle: BinaryIO) -> None:
+    """`write` into an open file; CSV goes a buffer at a time, never held whole."""
+    if fmt == "csv":
+        write_csv_to(result, handle)
+    else:
+        handle.write(write(result, fmt))

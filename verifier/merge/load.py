@@ -283,6 +283,7 @@ def merge_read(
         covered=covered_days(live),
         gaps=coverage_gaps(live),
         findings=[*restated, *gap_findings(live)],
+        consume=True,
     )
 
 

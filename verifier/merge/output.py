@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -150,13 +150,26 @@ def records(result: MergeResult) -> Iterable[dict[str, Any]]:
 
 
 def write_csv(result: MergeResult) -> bytes:
+    return csv_bytes(columns(result), _csv_rows(result))
+
+
+def write_csv_to(result: MergeResult, handle: BinaryIO) -> None:
+    """`write_csv` straight into a file, a buffer at a time (the table is never one text)."""
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns(result))
+    writer.writerows(_csv_rows(result))
+    text.flush()
+    text.detach()  # the caller's file stays open
+
+
+def _csv_rows(result: MergeResult) -> Iterator[list[Any]]:
     if result.breakdown is not None:
         cells = breakdown.iter_values(result.parts, money_text)
-        return csv_bytes(columns(result), ([csv_cell(v) for v in row] for row in cells))
+        return ([csv_cell(v) for v in row] for row in cells)
     rate = result.credit_usd_rate is not None
     provisional = ["true"] if result.provisional else []
-    rows = (_csv_row(row, rate) + provisional for row in result.rows)
-    return csv_bytes(columns(result), rows)
+    return (_csv_row(row, rate) + provisional for row in result.rows)
 
 
 def _csv_row(row: MergedRow, rate: bool) -> list[Any]:

@@ -17,7 +17,7 @@ from verifier.inputs import Source
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
 from verifier.merge.timestamps import day_reader
-from verifier.merge.values import ValueProblem
+from verifier.merge.values import ValueProblem, identity
 from verifier.surfaces import OPENAI_ORG_USAGE_COMPLETIONS
 
 SURFACE = OPENAI_ORG_USAGE_COMPLETIONS
@@ -89,7 +89,7 @@ class Parser(PageParser):
             day, partial, results = self.buckets.bucket(prefix, index, bucket)
             for position, result in enumerate(results):
                 try:
-                    user_id = user.identifier(result)
+                    user_id = identity(user.identifier(result))
                     counts = (
                         tokens_in.count(result),
                         cached.count(result),

@@ -9,6 +9,7 @@ never a silently wrong number."""
 from __future__ import annotations
 
 import decimal
+import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -98,9 +99,17 @@ def money(value: Any, path: str) -> Decimal:
     the JSON text itself; files whose numbers carry more digits than a double holds are
     re-read with Decimal parsing by `verifier.merge.load` before they reach here.
     """
-    if isinstance(value, bool):
+    if type(value) is float:  # the common case first (a million amounts)
+        amount = Decimal(repr(value))
+        # A double's shortest form has at most 17 significant digits: only its magnitude
+        # can be out of range (the full check below says how).
+        if amount.is_finite() and (
+            -MAX_MONEY_DIGITS < amount.adjusted() < MAX_MONEY_EXPONENT or not amount
+        ):
+            return amount
+    elif isinstance(value, bool):
         raise ValueProblem(path, "expected a number or a numeric string, found a boolean")
-    if isinstance(value, int):
+    elif isinstance(value, int):
         amount = Decimal(value)  # exact, but held to the same range as any other amount
     elif isinstance(value, Decimal):
         amount = value
@@ -170,6 +179,12 @@ def identifier(value: Any, path: str) -> str | None:
     if isinstance(value, str):
         return value or None
     raise ValueProblem(path, f"expected a string or null, found {describe(value)}")
+
+
+def identity(user_id: str | None) -> str | None:
+    """A user id as the one string object kept for it: every row of a user names it, and
+    the aggregates key on it per day (hundreds of thousands of keys, a few thousand ids)."""
+    return None if user_id is None else sys.intern(user_id)
 
 
 def flag(value: Any, path: str) -> bool:
