@@ -16,13 +16,14 @@ from typing import Any
 import orjson
 import pytest
 
-from verifier import inputs
+from verifier import inputs, leakscan
 from verifier.capture import capture_from_sandbox
 from verifier.contract import run_check
 from verifier.drift import run_diff
 from verifier.errors import InputError, VerifierError
 from verifier.gate import run_gate
 from verifier.inputs import NotStreamable, StreamedSource, load_inputs
+from verifier.leakscan import scan_paths
 from verifier.lock import Review, build_lock, run_lock
 from verifier.profile import ProfileSink
 from verifier.sandbox import SCENARIO_NAMES
@@ -30,7 +31,7 @@ from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import SURFACE_NAMES, get_surface
 
 from .cli_helpers import run_cli
-from .conftest import DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS, ROOT
+from .conftest import CANARIES, DOCUMENTED_BODIES, DOCUMENTED_CAPTURES, REFERENCE_PAYLOADS, ROOT
 from .drift_support import fixed_capture
 
 STREAMED = 0
@@ -160,6 +161,7 @@ def all_readers(path: Path) -> dict[str, Callable[[int], Any]]:
         return [document, [f.to_json() for f in findings]]
 
     return {
+        "scan": lambda limit: scan_paths(paths, CANARIES, stream_min_bytes=limit).to_json(),
         "check": lambda limit: run_check(paths, stream_min_bytes=limit).to_json(),
         "diff": lambda limit: run_diff(paths, stream_min_bytes=limit).to_json(),
         "diff-lock": lambda limit: run_diff(
@@ -392,3 +394,68 @@ def test_merge_streams_its_gate_and_writes_the_same_table(
         outputs.append((out.read_bytes(), result.stdout.replace(str(out), "OUT")))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count(b"\n") > 10
+
+
+def _leaky_capture(layout: str) -> str:
+    """The documented costs capture with leaks planted everywhere a scan looks: rows,
+    member names (withheld from paths), headers, the envelope, a finding, a second page;
+    in the given member order and layout."""
+    document = json.loads(_capture_text())
+    page = document["pages"][0]
+    page["headers"]["x-contact"] = "ops@corp.example"
+    rows = page["body"]["data"]
+    rows[0]["results"][0]["note"] = "mail jane.doe@corp.example, key sk-admin-abcdefghijklmnop"
+    rows[-1]["ann@corp.example"] = {"inner": "Bearer abc.def.ghi", "ok": "fine"}
+    page["body"]["contact"] = "billing@corp.example"
+    second = copy.deepcopy(page)
+    second["body"]["data"] = [*rows, {"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl": 1}]
+    document["pages"] = [page, second, {"status": 500, "body_text": "<p>ops@corp.example</p>"}]
+    document["request"]["query"]["emails"] = [CANARIES[0], "x@corp.example"]
+    document["unknown"] = {"deep": [{"who": "z@corp.example"}]}
+    if layout == "format-last":
+        document = {
+            **{k: v for k, v in document.items() if k != "format"},
+            "format": "verify-capture",
+        }
+    if layout == "not-a-capture":
+        document["format"] = "something-else"
+    if layout == "surface-object":
+        document["surface"] = {"name": "openai_org_costs"}
+    if layout == "compact":
+        return json.dumps(document, separators=(",", ":"))
+    return json.dumps(document, indent=2)
+
+
+@pytest.mark.parametrize(
+    "layout", ["indented", "compact", "format-last", "not-a-capture", "surface-object"]
+)
+def test_scan_streams_a_leaky_capture_with_the_whole_file_findings(
+    tmp_path: Path, windows: str, layout: str
+) -> None:
+    path = tmp_path / f"{layout}.json"
+    path.write_text(_leaky_capture(layout))
+    scans = [scan_paths([path], CANARIES, stream_min_bytes=limit) for limit in (STREAMED, WHOLE)]
+    assert scans[0].to_json() == scans[1].to_json()
+    assert len(scans[0].findings) >= 8
+    if layout == "surface-object":  # read whole: the stream cannot tell the surface
+        with pytest.raises(NotStreamable):
+            leakscan._scan_streamed(path, CANARIES)
+    else:  # really streamed, no fallback
+        streamed = leakscan._scan_streamed(path, CANARIES)
+        assert [f.to_json() for f in streamed] == [f.to_json() for f in scans[1].findings]
+
+
+def test_scan_streams_raw_bodies_and_reads_text_whole(tmp_path: Path) -> None:
+    body = _documented("chatgpt_enterprise_usage")
+    body["data"][0]["email"] = "raw@corp.example"
+    files = {
+        "raw.json": json.dumps(body, indent=2),
+        "array.json": json.dumps([body, {"k": CANARIES[1]}]),
+        "merged.csv": "date,email\n2026-05-01,csv@corp.example\n",
+        "clean.json": json.dumps(_documented("openai_org_users")),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        path = tmp_path / name
+        scans = [scan_paths([path], CANARIES, stream_min_bytes=n) for n in (STREAMED, WHOLE)]
+        assert scans[0].to_json() == scans[1].to_json(), name

@@ -547,6 +547,84 @@ def _array(window: _TextWindow, item: Callable[[_TextWindow, int], None]) -> Non
             raise NotStreamable("expected ',' or ']'")
 
 
+# -- Streaming any JSON file in document order (`verify scan`) ------------------------------
+
+ContextT = TypeVar("ContextT")
+_TREE_OBJECT_DEPTH = 3  # objects this deep stream member by member (a capture's page body)
+
+
+class TreeVisitor(Protocol[ContextT]):
+    """What `stream_tree` tells its consumer, in document order. A context stands for one
+    value's place (its path, say); the visitor makes them."""
+
+    def member(self, parent: ContextT, name: str) -> ContextT:
+        """The next member of a streamed object: the context of its value."""
+
+    def item(self, parent: ContextT, index: int) -> ContextT:
+        """An item of a streamed array: its context."""
+
+    def value(self, where: ContextT, value: Any) -> None:
+        """A value decoded whole at `where`."""
+
+    def end(self, container: ContextT) -> None:
+        """The streamed object or array at `container` is over (after its last member)."""
+
+
+def stream_tree(path: Path, visitor: TreeVisitor[ContextT], root: ContextT) -> None:
+    """Every value of a JSON file whose top-level value is an object, in document order,
+    never holding the file: objects down to depth 3 stream member by member (a capture's
+    envelope, page and body), the items of a top-level `pages` array one by one, those of
+    any other array in row slices; anything else is decoded whole. Raises NotStreamable
+    where the strict reader must decide (a repeated member included: orjson keeps one)."""
+
+    def top_level(window: _TextWindow) -> None:
+        if window.peek() != "{":
+            raise NotStreamable("not an object")
+        _tree(window, visitor, root, 0, pages=False)
+
+    _stream_file(path, top_level)
+
+
+def _tree(
+    window: _TextWindow,
+    visitor: TreeVisitor[ContextT],
+    here: ContextT,
+    depth: int,
+    *,
+    pages: bool,
+) -> None:
+    """The value at the window, `depth` containers deep; `pages`: it is the top-level
+    `pages` member, whose items stream one by one."""
+    opening = window.peek()
+    if opening == "{" and depth <= _TREE_OBJECT_DEPTH:
+        seen: set[str] = set()
+        for name in _members(window):
+            if name in seen:
+                raise NotStreamable("a repeated member")
+            seen.add(name)
+            child = visitor.member(here, name)
+            _tree(window, visitor, child, depth + 1, pages=depth == 0 and name == PAGES_KEY)
+        visitor.end(here)
+    elif opening == "[" and pages:
+
+        def page(inner: _TextWindow, index: int) -> None:
+            _tree(inner, visitor, visitor.item(here, index), depth + 1, pages=False)
+
+        _array(window, page)
+        visitor.end(here)
+    elif opening == "[":
+        window.pos += 1
+
+        def rows(first: int, items: list[Any]) -> None:
+            for index, row in enumerate(items, first):
+                visitor.value(visitor.item(here, index), row)
+
+        _rows(window, rows, depth + 1, None)
+        visitor.end(here)
+    else:
+        visitor.value(here, window.value())
+
+
 # A JSON number token follows `[`, `:` or `,` (and whitespace); digit runs inside strings
 # (ids, cursors) do not make a file unstreamable.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")

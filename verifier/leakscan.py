@@ -13,7 +13,7 @@ Anonymised emails (`u-<hex>@anon.invalid`) are the anonymiser's output, not leak
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,13 @@ from verifier.detect import (
 )
 from verifier.errors import RefusedError
 from verifier.findings import Finding, Report
-from verifier.inputs import expand_paths, read_bytes
+from verifier.inputs import (
+    STREAM_MIN_BYTES,
+    NotStreamable,
+    expand_paths,
+    read_bytes,
+    stream_tree,
+)
 from verifier.surfaces import SURFACES
 
 __all__ = [
@@ -70,34 +76,54 @@ class _Hit:
 
 
 _WITHHELD = "<withheld>"
+_MAX_NAMES = 10_000
 
 
 def _walk_json(document: Any, literals: tuple[str, ...]) -> Iterator[_Hit]:
-    """One pass over every string and member name; sensitive names are withheld from
-    the paths and pointers of everything beneath them, so a report never repeats them."""
-    found_by = detector(literals)
-    name_leaks_memo: dict[str, list[LeakKind]] = {}  # member names repeat in every row
-    stack: list[tuple[Any, str, str]] = [(document, paths.ROOT, "")]
-    while stack:
-        node, path, ptr = stack.pop()
-        if isinstance(node, str):
-            for kind in _leaks(node, found_by):
-                yield _Hit(kind, path, ptr)
-        elif isinstance(node, dict):
-            children = []
-            for name, value in node.items():
-                name_leaks = name_leaks_memo.get(name)
-                if name_leaks is None:
-                    name_leaks = name_leaks_memo[name] = _leaks(name, found_by)
-                shown = _WITHHELD if name_leaks else name
-                for kind in name_leaks:
-                    yield _Hit(kind, path, ptr, in_member_name=True)
-                child_ptr = f"{ptr}/{paths.escape_token(shown)}"
-                children.append((value, paths.child(path, shown), child_ptr))
-            stack.extend(reversed(children))
-        elif isinstance(node, list):
-            item_path = paths.item(path)
-            stack.extend((v, item_path, f"{ptr}/{i}") for i, v in reversed(list(enumerate(node))))
+    return _Walker(literals).walk(document)
+
+
+class _Walker:
+    """Finds the leaks in decoded JSON values, remembering which member names leak."""
+
+    def __init__(self, literals: tuple[str, ...]) -> None:
+        self._found_by = detector(literals)
+        self._names: dict[str, list[LeakKind]] = {}  # member names repeat in every row
+
+    def name_leaks(self, name: str) -> list[LeakKind]:
+        found = self._names.get(name)
+        if found is None:
+            found = _leaks(name, self._found_by)
+            if len(self._names) < _MAX_NAMES:
+                self._names[name] = found
+        return found
+
+    def walk(self, document: Any, path: str = paths.ROOT, ptr: str = "") -> Iterator[_Hit]:
+        """One pass over every string and member name of `document` (found at `path` and
+        `ptr`); sensitive names are withheld from the paths and pointers of everything
+        beneath them, so a report never repeats them."""
+        found_by = self._found_by
+        stack: list[tuple[Any, str, str]] = [(document, path, ptr)]
+        while stack:
+            node, path, ptr = stack.pop()
+            if isinstance(node, str):
+                for kind in _leaks(node, found_by):
+                    yield _Hit(kind, path, ptr)
+            elif isinstance(node, dict):
+                children = []
+                for name, value in node.items():
+                    name_leaks = self.name_leaks(name)
+                    shown = _WITHHELD if name_leaks else name
+                    for kind in name_leaks:
+                        yield _Hit(kind, path, ptr, in_member_name=True)
+                    child_ptr = f"{ptr}/{paths.escape_token(shown)}"
+                    children.append((value, paths.child(path, shown), child_ptr))
+                stack.extend(reversed(children))
+            elif isinstance(node, list):
+                item_path = paths.item(path)
+                stack.extend(
+                    (v, item_path, f"{ptr}/{i}") for i, v in reversed(list(enumerate(node)))
+                )
 
 
 def _walk_text(text: str, literals: tuple[str, ...]) -> Iterator[tuple[_Hit, int]]:
@@ -145,22 +171,37 @@ def _surely_clean(data: bytes, found_by: Detector) -> bool:
     return found_by.trigger_bytes.search(data) is None
 
 
+# (path as walked, leak group) -> [first hit, occurrences], in the order of first hits.
+_Tally = dict[tuple[str, str], list[Any]]
+
+
+def _count(tally: _Tally, hit: _Hit) -> None:
+    entry = tally.get((hit.path, hit.kind.group))
+    if entry is None:
+        tally[(hit.path, hit.kind.group)] = [hit, 1]
+    else:
+        entry[1] += 1
+
+
 def _json_findings(
     hits: Iterator[_Hit], source: str, surface: str, *, in_capture: bool
 ) -> list[Finding]:
-    first_hits: dict[tuple[str, str, bool], _Hit] = {}
-    counts: dict[tuple[str, str, bool], int] = {}
+    tally: _Tally = {}
     for hit in hits:
-        path, in_body = _body_path(hit.path) if in_capture else (hit.path, True)
-        group_key = (path, hit.kind.group, in_body)
-        first_hits.setdefault(group_key, hit)
-        counts[group_key] = counts.get(group_key, 0) + 1
+        _count(tally, hit)
+    return _tally_findings(tally, source, surface, in_capture=in_capture)
+
+
+def _tally_findings(tally: _Tally, source: str, surface: str, *, in_capture: bool) -> list[Finding]:
+    """One finding per (path, leak group). Inside a capture file body paths are reported
+    in contract notation; that mapping is one to one (`in_body` tells the two `x` apart),
+    so grouping by the walked path groups as the reported one would."""
     findings = []
-    for (path, group, in_body), first in first_hits.items():
+    for (walked, group), (first, count) in tally.items():
+        path, in_body = _body_path(walked) if in_capture else (walked, True)
         consumed = in_body and surface in SURFACES and is_consumed(surface, path)
         where = path or "(document)"
         place = "a member name under " + where if first.in_member_name else where
-        count = counts[(path, group, in_body)]
         findings.append(
             _finding(source, surface, _BY_GROUP[group], path, first.pointer, place, count, consumed)
         )
@@ -240,16 +281,118 @@ def leak_guard(
     return guard
 
 
-def scan_paths(raw_paths: Iterable[str | Path], literals: Sequence[str] = ()) -> Report:
-    """`verify scan` as a library call: every file scanned, every leak a finding."""
+def scan_paths(
+    raw_paths: Iterable[str | Path],
+    literals: Sequence[str] = (),
+    *,
+    stream_min_bytes: int = STREAM_MIN_BYTES,
+) -> Report:
+    """`verify scan` as a library call: every file scanned, every leak a finding. Files of
+    `stream_min_bytes` or more are streamed (`scan_file`)."""
     files = expand_paths(raw_paths, recursive=True)
     findings = [
-        finding
-        for path in files
-        for finding in scan_bytes(read_bytes(path), source=str(path), surface="", literals=literals)
+        finding for path in files for finding in scan_file(path, literals, stream_min_bytes)
     ]
     return Report(
         command="scan",
         findings=tuple(findings),
         sources=tuple(str(p) for p in files),
     )
+
+
+def scan_file(
+    path: Path, literals: Sequence[str] = (), stream_min_bytes: int = STREAM_MIN_BYTES
+) -> list[Finding]:
+    """`scan_bytes` of a file; one of `stream_min_bytes` or more is read as a stream (a
+    JSON object: its members, a capture's pages one by one, rows in slices), never held
+    whole, with the same findings. What does not stream (text, a JSON array, anything the
+    strict reader must decide) is read whole."""
+    frozen = tuple(literals)
+    try:
+        if path.stat().st_size >= stream_min_bytes:
+            return _scan_streamed(path, frozen)
+    except (NotStreamable, OSError):
+        pass  # the whole-file reader decides, and explains a file it cannot read
+    return scan_bytes(read_bytes(path), source=str(path), surface="", literals=frozen)
+
+
+_CHUNK = 1 << 20
+_OVERLAP = 1 << 16  # longer than any trigger: a trigger cut by a chunk's end is still seen
+
+
+def _file_surely_clean(path: Path, found_by: Detector) -> bool:
+    """`_surely_clean` of a file read in chunks, each searched with the end of the last."""
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            if b"\\" in chunk or found_by.trigger_bytes.search(tail + chunk):
+                return False
+            tail = (tail + chunk)[-_OVERLAP:]
+    return True
+
+
+def _scan_streamed(path: Path, literals: tuple[str, ...]) -> list[Finding]:
+    if _file_surely_clean(path, detector(literals)):
+        return []
+    scan = _StreamScan(literals)
+    stream_tree(path, scan, scan.root)
+    in_capture = scan.top.get("format") == "verify-capture"
+    surface = str(scan.top.get("surface") or "") if in_capture else ""
+    return _tally_findings(scan.document.children, str(path), surface, in_capture=in_capture)
+
+
+@dataclass(slots=True)
+class _Place:
+    """Where a streamed value sits, and, for a streamed object or array, the leaks of its
+    member names and, after them, of what is inside it: the order a whole walk finds them
+    in (an object's member names before its members' values)."""
+
+    path: str
+    ptr: str
+    parent: _Place | None
+    name: str | None = None  # the member name, as in the file
+    names: _Tally = field(default_factory=dict)
+    children: _Tally = field(default_factory=dict)
+
+
+class _StreamScan:
+    """The visitor of `inputs.stream_tree` that scans: hits go to the tally of the streamed
+    container they are found in, which joins its parent's when it ends."""
+
+    def __init__(self, literals: tuple[str, ...]) -> None:
+        self._walker = _Walker(literals)
+        self.document = _Place(paths.ROOT, "", None)
+        self.root = _Place(paths.ROOT, "", self.document)
+        self.top: dict[str, Any] = {}  # the top-level `format` and `surface`
+
+    def member(self, parent: _Place, name: str) -> _Place:
+        leaks = self._walker.name_leaks(name)
+        for kind in leaks:
+            _count(parent.names, _Hit(kind, parent.path, parent.ptr, in_member_name=True))
+        shown = _WITHHELD if leaks else name
+        child_ptr = f"{parent.ptr}/{paths.escape_token(shown)}"
+        return _Place(paths.child(parent.path, shown), child_ptr, parent, name)
+
+    def item(self, parent: _Place, index: int) -> _Place:
+        return _Place(paths.item(parent.path), f"{parent.ptr}/{index}", parent)
+
+    def value(self, where: _Place, value: Any) -> None:
+        assert where.parent is not None
+        tally = where.parent.children
+        for hit in self._walker.walk(value, where.path, where.ptr):
+            _count(tally, hit)
+        if where.parent is self.root and where.name in ("format", "surface"):
+            self.top[where.name] = value
+
+    def end(self, container: _Place) -> None:
+        assert container.parent is not None
+        if container.parent is self.root and container.name in ("format", "surface"):
+            raise NotStreamable("an object where a capture names its format or surface")
+        tally = container.parent.children
+        for part in (container.names, container.children):
+            for key, (first, count) in part.items():
+                entry = tally.get(key)
+                if entry is None:
+                    tally[key] = [first, count]
+                else:
+                    entry[1] += count
