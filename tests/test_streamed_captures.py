@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 
-from verifier import inputs, leakscan
-from verifier.capture import capture_from_sandbox
+from verifier import anonymise_files, inputs, leakscan
+from verifier.anonymise_files import run_anonymise
+from verifier.capture import SANDBOX_KEY_TEXT, capture_from_sandbox
 from verifier.contract import run_check
 from verifier.drift import run_diff
 from verifier.errors import InputError, VerifierError
@@ -160,7 +163,16 @@ def all_readers(path: Path) -> dict[str, Callable[[int], Any]]:
         document["locked_at"] = ""
         return [document, [f.to_json() for f in findings]]
 
+    def anonymise(limit: int) -> Any:
+        """With the sandbox's key: its captures are cleaned again, the raw ones (no
+        fingerprint) anonymised, others refused for their key."""
+        out = path.parent / f".anonymised-{limit}-{path.stem}"
+        with mock.patch.dict(os.environ, {"VERIFY_ANON_KEY": SANDBOX_KEY_TEXT}):
+            run_anonymise((str(path),), out, None, 200, False, stream_min_bytes=limit)
+        return {p.name: p.read_text() for p in sorted(out.iterdir())}
+
     return {
+        "anonymise": anonymise,
         "scan": lambda limit: scan_paths(paths, CANARIES, stream_min_bytes=limit).to_json(),
         "check": lambda limit: run_check(paths, stream_min_bytes=limit).to_json(),
         "diff": lambda limit: run_diff(paths, stream_min_bytes=limit).to_json(),
@@ -459,3 +471,55 @@ def test_scan_streams_raw_bodies_and_reads_text_whole(tmp_path: Path) -> None:
         path = tmp_path / name
         scans = [scan_paths([path], CANARIES, stream_min_bytes=n) for n in (STREAMED, WHOLE)]
         assert scans[0].to_json() == scans[1].to_json(), name
+
+
+def anonymised(path: Path, limit: int, surface: str | None, keep_raw: bool) -> dict[str, str]:
+    """The output of `verify anonymise`; streamed (STREAMED), it must not fall back on
+    reading the file whole."""
+    out = path.parent / f"out-{limit}-{keep_raw}"
+    whole = anonymise_files.output_bytes
+
+    def not_whole(*args: Any) -> bytes:
+        raise AssertionError("the streamed input was read whole")
+
+    with mock.patch.object(anonymise_files, "output_bytes", whole if limit else not_whole):
+        run_anonymise((str(path),), out, surface, 403, keep_raw, stream_min_bytes=limit)
+    return {p.name: p.read_text() for p in sorted(out.iterdir())}
+
+
+@pytest.mark.parametrize("keep_raw", [False, True], ids=["as-capture", "raw"])
+def test_anonymise_streams_raw_bodies_with_the_whole_file_output(
+    tmp_path: Path, windows: str, keep_raw: bool
+) -> None:
+    """Raw bodies of every surface, with personal data in rows and envelope, exact
+    numbers, and values shared by few or many people (k-anonymity over all slices)."""
+    for surface in SURFACE_NAMES:
+        body = _documented(surface)
+        rows = [copy.deepcopy(body["data"][n % len(body["data"])]) for n in range(30)]
+        for n, row in enumerate(rows):
+            if isinstance(row, dict):
+                row["email"] = f"person{n % 7}@corp.example"
+                row["seen_on"] = "2026-05-01" if n < 9 else f"2026-06-{n:02d}"
+        body["data"] = rows
+        body["contact"] = "ops@corp.example"
+        text = json.dumps(body, indent=2).replace('"contact"', '"amount": 1.50, "contact"', 1)
+        path = tmp_path / surface / "body.json"
+        path.parent.mkdir()
+        path.write_text(text)
+        streamed = anonymised(path, STREAMED, surface, keep_raw)
+        assert streamed == anonymised(path, WHOLE, surface, keep_raw), surface
+        assert "corp.example" not in "".join(streamed.values())
+        assert '"amount": 1.50' in "".join(streamed.values())
+
+
+def test_anonymise_streams_a_leaky_capture_and_writes_what_the_whole_path_writes(
+    tmp_path: Path, windows: str
+) -> None:
+    path = tmp_path / "leaky.json"
+    document = json.loads(_leaky_capture("indented"))
+    document["pages"][1]["status"] = 503  # a page decoded whole between streamed ones
+    document["anonymisation"]["key_fingerprint"] = None
+    path.write_text(json.dumps(document, indent=2))
+    outputs = [anonymised(path, limit, None, False) for limit in (STREAMED, WHOLE)]
+    assert outputs[0] == outputs[1]
+    assert "corp.example" not in "".join(outputs[0].values())

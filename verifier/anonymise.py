@@ -781,21 +781,22 @@ def _reclean(capture: Capture, worker: _Anonymiser) -> Capture:
             url_template=worker.scrub(request.url_template),
             query=worker.scrubbed_json(dict(request.query)),
         ),
-        pages=tuple(
-            Page(
-                status=page.status,
-                url=worker.scrub(page.url),
-                headers=worker.headers(page.headers, reclean=True),
-                body=worker.scrubbed_json(page.body),
-                body_text=None if page.body_text is None else worker.scrub(str(page.body_text)),
-            )
-            for page in capture.pages
-        ),
+        pages=tuple(_reclean_page(worker, page) for page in capture.pages),
         findings=tuple(
             finding_from_json(worker.scrubbed_json(dict(f)), f"{capture.surface} capture").to_json()
             for f in capture.findings
         ),
         source=worker.scrub(capture.source),  # idempotent: a pseudonym stays
+    )
+
+
+def _reclean_page(worker: _Anonymiser, page: Page) -> Page:
+    return Page(
+        status=page.status,
+        url=worker.scrub(page.url),
+        headers=worker.headers(page.headers, reclean=True),
+        body=worker.scrubbed_json(page.body),
+        body_text=None if page.body_text is None else worker.scrub(str(page.body_text)),
     )
 
 
@@ -813,7 +814,7 @@ class PageInParts:
     slice), the same as `anonymise_capture` makes it of a capture holding that page alone:
     the same steps in the same order, with the k-anonymous values of all its rows
     (`SharedValues`, counted in a first pass) given up front. `page.body` is the envelope
-    with `data` emptied; `page` becomes `head`, whose `body` is the envelope anonymised."""
+    with `data` emptied; `head` is the page with that envelope anonymised."""
 
     def __init__(
         self,
@@ -825,14 +826,59 @@ class PageInParts:
     ) -> None:
         self._worker = _Anonymiser(key, secrets)
         self._rules = surface_rules(surface)
-        url = self._worker.url(page.url, surface)
-        headers = self._worker.headers(page.headers)
-        self._worker.begin_document(shared)
-        body = self._worker.walk(page.body, self._rules)
-        self.head = Page(status=page.status, url=url, headers=headers, body=body)
+        self.head = _page_head(self._worker, page, surface, self._rules, shared)
 
     def rows(self, rows: Sequence[Any]) -> list[Any]:
         return [self._worker.walk(row, self._rules, ROWS_PATH) for row in rows]
+
+
+class CaptureInParts:
+    """`anonymise_capture` of a capture whose pages arrive one by one (`verify anonymise`
+    of a large file): `envelope` is the capture anonymised without its pages; then each
+    page, whole (`page`) or in parts (`page_head` with the k-anonymous values of its rows,
+    then `rows`), in order. One worker goes through the same steps in the same order as
+    the whole capture's: a page's URL sees the values the page before it shared."""
+
+    def __init__(self, capture: Capture, key: AnonKey, secrets: Sequence[str] = ()) -> None:
+        self.envelope = anonymise_capture(replace(capture, pages=()), key, secrets=secrets)
+        self._surface = get_surface(capture.surface)
+        self._rules = surface_rules(self._surface)
+        self._worker = _Anonymiser(key, secrets)
+        self._reclean = capture.key_fingerprint == key.fingerprint
+        if not self._reclean:
+            _request(self._worker, capture.request, self._surface)  # the worker's first steps
+
+    def page(self, page: Page) -> Page:
+        if self._reclean:
+            return _reclean_page(self._worker, page)
+        return _page(self._worker, page, self._surface, self._rules)
+
+    def page_head(self, page: Page, shared: frozenset[str]) -> Page:
+        """`page` (its body the envelope, `data` emptied) anonymised; its rows follow."""
+        if self._reclean:
+            return _reclean_page(self._worker, page)
+        return _page_head(self._worker, page, self._surface, self._rules, shared)
+
+    def rows(self, rows: Sequence[Any]) -> list[Any]:
+        if self._reclean:
+            return [self._worker.scrubbed_json(row) for row in rows]
+        return [self._worker.walk(row, self._rules, ROWS_PATH) for row in rows]
+
+
+def _page_head(
+    worker: _Anonymiser, page: Page, surface: Surface, rules: PathRules, shared: frozenset[str]
+) -> Page:
+    """`_page` of a page whose rows come later: the same steps, `shared` given."""
+    url = worker.url(page.url, surface)
+    headers = worker.headers(page.headers)
+    worker.begin_document(shared)
+    return Page(
+        status=page.status,
+        url=url,
+        headers=headers,
+        body=worker.walk(page.body, rules),
+        body_text=None if page.body_text is None else worker.free_text(str(page.body_text)),
+    )
 
 
 def _page(worker: _Anonymiser, page: Page, surface: Surface, rules: PathRules) -> Page:

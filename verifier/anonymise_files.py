@@ -1,21 +1,32 @@
 """Anonymising files saved by other means (`verify anonymise`): read every input, wrap
 raw bodies in the capture envelope, anonymise and leak-gate every output, and only then
-write them all, so a refused run leaves nothing half-done on disk."""
+put them all in place, so a refused run leaves nothing half-done on disk. A large input
+(STREAM_MIN_BYTES or more) is never held whole: read and written as a stream
+(`verifier.anonymise_stream`), with the same bytes."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from verifier.anonymise import anonymise_capture, pseudonym_token
-from verifier.errors import DiskError, InputError, UsageError
+from verifier.anonymise_stream import StreamPlan, plan_stream, write_stream
+from verifier.errors import DiskError, InputError, RefusedError, UsageError
 from verifier.exactjson import loads_exact
-from verifier.inputs import expand_paths, nesting_guard, parse_json_bytes, read_bytes
+from verifier.inputs import (
+    STREAM_MIN_BYTES,
+    NotStreamable,
+    expand_paths,
+    nesting_guard,
+    parse_json_bytes,
+    read_bytes,
+)
 from verifier.keys import AnonKey, load_key
 from verifier.leakscan import leak_guard, leaks_in, literal_secrets
 from verifier.store import (
@@ -39,9 +50,12 @@ class Job:
     """One input file, read and resolved to a capture, and where its output goes."""
 
     source: Path
-    capture: Capture
+    capture: Capture  # without pages when the input streams (`plan`)
     raw: bool  # the input was a raw response body, not a capture file
     target: Path
+    plan: StreamPlan | None = None  # a large input, read again as a stream when written
+    surface: Surface | None = None  # as given (--surface), to read it whole after all
+    status: int = 200
 
 
 def capture_of_raw_body(body: Any, surface: Surface, status: int, source: Path) -> Capture:
@@ -65,19 +79,36 @@ def load_exact(path: Path) -> Any:
     return loads_exact(data)
 
 
-def read_job(path: Path, surface: Surface | None, status: int, out_dir: Path) -> Job:
-    document = load_exact(path)
+def read_job(
+    path: Path,
+    surface: Surface | None,
+    status: int,
+    out_dir: Path,
+    stream_min_bytes: int | None = None,
+) -> Job:
+    """One input, checked as a whole read would check it; a large one streams."""
+    limit = STREAM_MIN_BYTES if stream_min_bytes is None else stream_min_bytes
     target = out_dir / path.name
+
+    def wrap(body: Any) -> Capture:
+        assert surface is not None  # a raw body streams only when its surface is given
+        return capture_of_raw_body(body, surface, status, path)
+
+    plan = plan_stream(path, surface, limit, wrap, status)
+    if plan is not None:
+        return Job(path, plan.capture, plan.raw, target, plan, surface, status)
+    document = load_exact(path)
     if is_capture_document(document):
         capture = capture_from_json(document, str(path))
         if surface is not None and surface.name != capture.surface:
             raise InputError(
                 str(path), f"is a {capture.surface} capture but --surface {surface.name} was given"
             )
-        return Job(path, capture, raw=False, target=target)
+        return Job(path, capture, raw=False, target=target, surface=surface, status=status)
     if surface is None:
         raise UsageError(f"{path}: raw response body; say which surface it is with --surface NAME")
-    return Job(path, capture_of_raw_body(document, surface, status, path), raw=True, target=target)
+    capture = capture_of_raw_body(document, surface, status, path)
+    return Job(path, capture, raw=True, target=target, surface=surface, status=status)
 
 
 def safe_file_name(name: str, key: AnonKey, secrets: tuple[str, ...]) -> str:
@@ -110,6 +141,7 @@ def check_targets(jobs: list[Job]) -> None:
 
 
 def output_bytes(job: Job, key: AnonKey, secrets: tuple[str, ...], keep_raw: bool) -> bytes:
+    """The whole output of a job read whole, leak-gated."""
     with nesting_guard(str(job.source)):
         anonymised = anonymise_capture(job.capture, key, secrets=secrets)
     if keep_raw and job.raw:
@@ -120,12 +152,47 @@ def output_bytes(job: Job, key: AnonKey, secrets: tuple[str, ...], keep_raw: boo
     return data
 
 
+def output_writer(
+    job: Job, key: AnonKey, secrets: tuple[str, ...], keep_raw: bool
+) -> Callable[[BinaryIO], object]:
+    """What writes a job's output into its staged file. A streamed job writes as it goes;
+    if it gives up (NotStreamable) or its gate refuses, its input is read whole after all,
+    and the whole output decides (a refusal then names the exact place)."""
+    plan = job.plan
+    if plan is None:
+        data = output_bytes(job, key, secrets, keep_raw)
+        return lambda handle: handle.write(data)
+
+    def streamed(handle: BinaryIO) -> None:
+        guard = leak_guard(secrets, where=str(job.target))
+        mark = handle.tell()
+        try:
+            write_stream(plan, key, secrets, keep_raw=keep_raw, write=handle.write, guard=guard)
+            return
+        except (NotStreamable, RefusedError):
+            handle.seek(mark)
+            handle.truncate()
+        whole = read_job(job.source, job.surface, job.status, job.target.parent, 1 << 62)
+        handle.write(output_bytes(replace(whole, target=job.target), key, secrets, keep_raw))
+
+    return streamed
+
+
 def run_anonymise(
-    inputs: tuple[str, ...], out_dir: Path, surface_name: str | None, status: int, keep_raw: bool
+    inputs: tuple[str, ...],
+    out_dir: Path,
+    surface_name: str | None,
+    status: int,
+    keep_raw: bool,
+    *,
+    stream_min_bytes: int | None = None,
 ) -> tuple[AnonKey, list[Job]]:
-    """Read every input, anonymise and gate every output, and only then write them all."""
+    """Read every input, anonymise and gate every output, and only then put them all in
+    place. Inputs of `stream_min_bytes` (default STREAM_MIN_BYTES) or more stream."""
     surface = get_surface(surface_name) if surface_name else None
-    jobs = [read_job(path, surface, status, out_dir) for path in expand_paths(inputs)]
+    jobs = [
+        read_job(path, surface, status, out_dir, stream_min_bytes) for path in expand_paths(inputs)
+    ]
     key = load_key()
     secrets = literal_secrets(os.environ)
     jobs = [
@@ -133,19 +200,19 @@ def run_anonymise(
         for job in jobs
     ]
     check_targets(jobs)
-    outputs = [(job, output_bytes(job, key, secrets, keep_raw)) for job in jobs]
-    write_all_or_nothing([(job.target, data) for job, data in outputs])
-    return key, [job for job, _ in outputs]
+    write_all_or_nothing([(job.target, output_writer(job, key, secrets, keep_raw)) for job in jobs])
+    return key, jobs
 
 
-def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
+def write_all_or_nothing(files: Iterable[tuple[Path, Callable[[BinaryIO], object]]]) -> None:
     """Every file is first written and fsynced beside its target; only when all of them
     are on disk are they renamed into place, so a failure (a full disk, a directory in
-    the way) leaves none of the outputs behind."""
+    the way, a refusal) leaves none of the outputs behind. `files` is consumed lazily:
+    each output is made (and may be refused) just before it is staged."""
     staged: list[tuple[str, Path]] = []
     try:
-        for target, data in files:
-            staged.append((stage(target, data), target))
+        for target, fill in files:
+            staged.append((stage(target, fill), target))
         for temp, target in staged:
             os.replace(temp, target)
     except OSError as exc:
@@ -158,14 +225,19 @@ def write_all_or_nothing(files: list[tuple[Path, bytes]]) -> None:
                 os.unlink(temp)
 
 
-def stage(target: Path, data: bytes) -> str:
+def stage(target: Path, fill: Callable[[BinaryIO], object]) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not target.is_file():
         raise IsADirectoryError(21, "not a regular file", str(target))
     clear_stale_temp_files(target.parent)
     fd, temp = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            fill(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
     return temp

@@ -12,9 +12,9 @@ import math
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
@@ -55,6 +55,7 @@ class Body:
     # True when the `data` items were handed over in slices before this body, whose
     # `value` then holds `"data": []` (a streamed page); False: `value` is the whole body.
     rows_streamed: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)  # of a capture file's page
 
     @property
     def ok(self) -> bool:
@@ -230,7 +231,9 @@ def source_from_document(document: Any, name: str, surface: Surface | None) -> S
 def page_body(page: Page, index: int, *, rows_streamed: bool = False) -> Body:
     """The Body of page `index` of a capture file (pointers `/pages/N/body/...`)."""
     prefix = f"/pages/{index}/body"
-    return Body(page.status, page.body, prefix, page.url, page.body_text, rows_streamed)
+    return Body(
+        page.status, page.body, prefix, page.url, page.body_text, rows_streamed, page.headers
+    )
 
 
 def load_sources(paths: Sequence[str | Path], surface_name: str | None = None) -> list[Source]:
@@ -338,15 +341,17 @@ class StreamedSource:
 
         return stream_raw_body(self.path, each)
 
-    def stream_bodies(self, sink: BodySink) -> Capture | None:
+    def stream_bodies(self, sink: BodySink, decoding: _Decoding | None = None) -> Capture | None:
         """Hand every body (and its rows) to `sink`; return a capture file's metadata
         (with its recorded findings, without pages), None for a raw body. Raises
-        NotStreamable when the file must be loaded whole (the sink then holds a part)."""
+        NotStreamable when the file must be loaded whole (the sink then holds a part).
+        `decoding` (EXACT, EXACT_ENVELOPE) keeps numbers' texts as `loads_exact` does."""
+        how = _FAST if decoding is None else decoding
         if self.capture is None:
-            envelope = stream_raw_body(self.path, partial(sink.rows, ""))
+            envelope = stream_raw_body(self.path, partial(sink.rows, ""), how)
             sink.body(Body(200, envelope, "", rows_streamed=True))
             return None
-        document = _stream_file(self.path, partial(_capture_document, sink=sink))
+        document = _stream_file(self.path, partial(_capture_document, sink=sink), decoding=how)
         try:
             return capture_header(document, self.name)
         except InputError:
@@ -417,6 +422,11 @@ def load_capture_inputs(
             raise InputError(str(path), refusal)
         out.append(source_from_document(document, str(path), None))
     return out
+
+
+def open_streamed(path: Path, surface: Surface | None, min_bytes: int) -> StreamedSource | None:
+    """A large capture file (or, `surface` given, raw body) as a stream; None: read whole."""
+    return _open_streamed(path, surface, min_bytes)
 
 
 def _open_streamed(path: Path, surface: Surface | None, min_bytes: int) -> StreamedSource | None:
@@ -881,7 +891,9 @@ def _unterminated(exc: json.JSONDecodeError) -> bool:
     return exc.msg.startswith("Unterminated string")
 
 
-def stream_raw_body(path: Path, on_rows: RowsCallback) -> dict[str, Any]:
+def stream_raw_body(
+    path: Path, on_rows: RowsCallback, decoding: _Decoding | None = None
+) -> dict[str, Any]:
     """Stream the `data` items of a raw body to `on_rows(first index, items)` in slices
     and return the envelope (every other member, `data` emptied) — one pass, bounded
     memory. Errors raised by `on_rows` propagate unchanged; NotStreamable means "read it
@@ -890,7 +902,7 @@ def stream_raw_body(path: Path, on_rows: RowsCallback) -> dict[str, Any]:
     def top_level(window: _TextWindow) -> dict[str, Any]:
         return _body(window, on_rows, _RAW_ROW_DEPTH, require_rows=True)[0]
 
-    return _stream_file(path, top_level)
+    return _stream_file(path, top_level, decoding=_FAST if decoding is None else decoding)
 
 
 ParsedT = TypeVar("ParsedT")

@@ -36,8 +36,10 @@ from verifier.keys import AnonKey
 from verifier.store import Page, page_bytes
 from verifier.surfaces import Surface
 
-_ROW_SHIFT = b" " * 8  # rows sit 5 levels deep in a capture file: pages, page, body, data
-_ROWS_END = b"\n" + b" " * 8 + b"]"  # the closing bracket of a non-empty `data`
+# Rows sit 5 levels deep in a capture file (envelope, pages, page, body, data): orjson
+# indents them by 10 spaces, 8 more than the items of an array written alone.
+PAGE_ROWS = 8
+RAW_ROWS = 2  # 2 levels deep in a raw body written alone (body, data)
 
 
 def decode_body(content: bytes) -> tuple[Any, str | None]:
@@ -92,24 +94,57 @@ def large_page(
     return LargePage(status, url, headers, envelope, source=source)
 
 
-def rows_bytes(rows: Sequence[Any]) -> bytes:
-    """Rows as they sit inside a capture file's `data` array, separated by `,\\n`."""
-    data = orjson.dumps(list(rows), default=dumps_default, option=orjson.OPT_INDENT_2)
-    inner = data[2:-2]  # without `[\n` and `\n]`: rows indented by 2, shifted to their depth
-    return _ROW_SHIFT + inner.replace(b"\n", b"\n" + _ROW_SHIFT)
+class RowsWriter:
+    """Writes a `data` array's value in slices between the bytes before and after it, as
+    orjson writes it whole (`[]`, or its rows indented `shift` more than orjson indents
+    the items of an array written alone). Every part passes `guard` first."""
+
+    def __init__(
+        self,
+        write: Callable[[bytes], object],
+        guard: Callable[[bytes], None],
+        frame: tuple[bytes, bytes],
+        shift: int,
+    ) -> None:
+        self._write, self._guard = write, guard
+        self._before, self._after = frame
+        self._shift = b" " * shift
+        self.rows = 0
+        guard(self._before + b"[]" + self._after)
+        write(self._before)
+
+    def add(self, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        data = orjson.dumps(list(rows), default=dumps_default, option=orjson.OPT_INDENT_2)
+        inner = data[2:-2]  # without `[\n` and `\n]`: the items, indented by 2
+        shifted = self._shift + inner.replace(b"\n", b"\n" + self._shift)
+        self._guard(b"[\n" + shifted + b"\n]")
+        self._write(b",\n" if self.rows else b"[\n")
+        self._write(shifted)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        end = b"\n" + self._shift + b"]" if self.rows else b"[]"
+        self._write(end + self._after)
 
 
-def frame(head: Page) -> tuple[bytes, bytes]:
-    """The serialised page around its `data` array's value: what comes before and after."""
-    body = head.body
+def around_rows(body: Any, serialise_with: Callable[[Any], bytes]) -> tuple[bytes, bytes]:
+    """The bytes `serialise_with` gives around the value of `body`'s `data` (the body as
+    it would be written with that value in its place)."""
     if not isinstance(body, dict) or ROWS_KEY not in body:
         raise NotStreamable("the anonymised envelope has no `data`")
     marker = f"verify-rows-{uuid.uuid4().hex}"  # random: no string of the page equals it
-    data = page_bytes(replace(head, body={**body, ROWS_KEY: marker}))
+    data = serialise_with({**body, ROWS_KEY: marker})
     before, found, after = data.partition(orjson.dumps(marker))
     if not found:
-        raise NotStreamable("the rows' place in the page was not found")
+        raise NotStreamable("the rows' place was not found")
     return before, after
+
+
+def page_frame(head: Page) -> tuple[bytes, bytes]:
+    """The bytes of a page (as in a capture file) around its body's `data` value."""
+    return around_rows(head.body, lambda body: page_bytes(replace(head, body=body)))
 
 
 def spool_page(
@@ -127,19 +162,7 @@ def spool_page(
     shared = SharedValues(surface_rules(surface), ROWS_PATH)
     stream_body_bytes(page.source, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
     parts = PageInParts(surface, page, shared.result(), key, secrets)
-    before, after = frame(parts.head)
-    guard(before + b"[]" + after)
-    write(before)
-    written = 0
-
-    def on_rows(_first: int, rows: list[Any]) -> None:
-        nonlocal written
-        data = rows_bytes(parts.rows(rows))
-        guard(b"[\n" + data + b"\n]")
-        write(b",\n" if written else b"[\n")
-        write(data)
-        written += len(rows)
-
-    stream_body_bytes(page.source, on_rows, EXACT)
-    write((_ROWS_END if written else b"[]") + after)
+    out = RowsWriter(write, guard, page_frame(parts.head), PAGE_ROWS)
+    stream_body_bytes(page.source, lambda _first, rows: out.add(parts.rows(rows)), EXACT)
+    out.close()
     return Page(parts.head.status, parts.head.url)

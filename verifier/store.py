@@ -394,6 +394,13 @@ _INDENT = b"    "  # a page sits two levels deep: {"pages": [ {...} ]}
 _NO_PAGES = b'\n  "pages": [],\n'
 
 
+def pages_frame(data: bytes) -> tuple[bytes, bytes]:
+    """A serialised capture without pages, cut where pages go: the bytes before the first
+    page and after the last (pages are separated by `,\n`)."""
+    head, tail = data.split(_NO_PAGES)
+    return head + b'\n  "pages": [\n', b"\n  ],\n" + tail
+
+
 def page_bytes(page: Page) -> bytes:
     """A page serialised exactly as it sits in a capture file's `pages` array."""
     data = orjson.dumps(page.to_json(), default=dumps_default, option=orjson.OPT_INDENT_2)
@@ -467,13 +474,13 @@ def save_new_capture_spooled(
         if not filled:
             handle.write(data)
             return
-        head, tail = data.split(_NO_PAGES)
-        handle.write(head + b'\n  "pages": [\n')
+        head, tail = pages_frame(data)
+        handle.write(head)
         for index, spool in enumerate(filled):
             if index:
                 handle.write(b",\n")
             spool.copy_to(handle)
-        handle.write(b"\n  ],\n" + tail)
+        handle.write(tail)
 
     return _create_new(capture, out_dir, run_id, write)
 
