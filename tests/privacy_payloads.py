@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from tests.cli_helpers import run_cli
 from tests.conftest import CANARY_CODEX_KEY, CANARY_OPENAI_KEY, CANARY_WORKSPACE_ID
+from verifier.keys import key_from_text
 from verifier.surfaces import SURFACE_NAMES
 
 # Distinctive planted values: none of them can appear in an output by coincidence.
@@ -40,6 +41,7 @@ EMAIL_FORMS = (
     f"{PERSON_LOCAL}\\u0040corp.example",
     f"{PERSON_LOCAL}＠corp.example",  # noqa: RUF001 - full-width at
     f"mailto:{PERSON_LOCAL}@corp.example?subject=x",
+    f"{PERSON_LOCAL}@anon.invalid",  # the anonymised domain, but no pseudonym
 )
 SECRET_FORMS = (
     CANARY_OPENAI_KEY,
@@ -58,6 +60,7 @@ ENV = {
     "CHATGPT_WORKSPACE_ID": CANARY_WORKSPACE_ID,
     "VERIFY_ANON_KEY": "privacy-fuzz-anonymisation-key",
 }
+CURRENT = key_from_text(ENV["VERIFY_ANON_KEY"]).fingerprint  # the fingerprint the runs use
 # What must never be in any output, whatever the form planted.
 NEVER_SHOWN = (PERSON_LOCAL, PERSON_LOCAL.upper(), "zelda", "ZELDA", "Quokka")
 SECRET_TELLS = (  # distinctive parts only: the canaries end in runs of zeros
@@ -129,7 +132,8 @@ def captures(draw: st.DrawFn) -> dict[str, Any]:
         "source": draw(st.one_of(st.just("live"), wrapped)),
         "anonymisation": {
             "method": "hmac-sha256/v1",
-            "key_fingerprint": draw(st.sampled_from((None, "sha256:forged0000000000"))),
+            # None, another key's, or the current key's: a claim, never a proof.
+            "key_fingerprint": draw(st.sampled_from((None, "sha256:forged0000000000", CURRENT))),
         },
         "request": {"method": "GET", "url_template": "https://api.example/v1", "query": {}},
         "pages": [

@@ -36,7 +36,7 @@ from verifier.surfaces import get_surface
 KEY = key_from_text("unit-test-anonymisation-key-0123456789")
 OTHER_KEY = key_from_text("another-unit-test-key-9876543210")
 PAYLOADS = REFERENCE_PAYLOADS
-ANON_EMAIL = re.compile(r"u-[0-9a-f]{16}@anon\.invalid")
+ANON_EMAIL = re.compile(r"u-[0-9a-f]{24}@anon\.invalid")  # 16 hex digits and an 8-digit tag
 USAGE = get_surface("chatgpt_enterprise_usage")
 COMPLETIONS = get_surface("openai_org_usage_completions")
 COSTS = get_surface("openai_org_costs")

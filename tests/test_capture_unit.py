@@ -453,8 +453,10 @@ def test_findings_are_built_from_the_anonymised_pages(tmp_path: Path) -> None:
         }
     }
 
+    pseudonym = b"u-0123456789abcdef01234567@anon.invalid"  # shaped like the anonymiser's
+
     def scrub(capture: Capture) -> Capture:
-        text = orjson.dumps(capture.to_json()).replace(b"dev1@sandbox.example", b"u-1@anon.invalid")
+        text = orjson.dumps(capture.to_json()).replace(b"dev1@sandbox.example", pseudonym)
         from verifier.store import capture_from_json
 
         return capture_from_json(orjson.loads(text), "memory")
@@ -465,7 +467,7 @@ def test_findings_are_built_from_the_anonymised_pages(tmp_path: Path) -> None:
         ["openai_org_costs"],
         safety=Safety(anonymise=scrub, guard=lambda b: None),
     )
-    assert "u-1@anon.invalid" in result.findings[0].message
+    assert pseudonym.decode() in result.findings[0].message
     assert b"dev1@sandbox.example" not in result.paths[0].read_bytes()
 
 

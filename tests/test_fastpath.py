@@ -30,7 +30,7 @@ from verifier.contract import (
 from verifier.drift import run_diff
 from verifier.errors import InputError
 from verifier.inputs import StreamedSource, load_inputs, load_sources
-from verifier.profile import ProfileSink, profile_input, profile_source
+from verifier.profile import ProfileSink, profile_input, profile_source, sketch_key
 from verifier.surfaces import SURFACES, Surface
 
 from .conftest import REFERENCE_PAYLOADS, ROOT
@@ -379,7 +379,7 @@ def test_split_rows_equal_the_whole_document(
     assert envelope == {**whole, "data": []}
     if layout != "compact":  # compact: a string holds the boundary `]},{"`; see below
         assert sum(small_windows) > len(body["data"]) // 2  # most rows were split
-    sink = ProfileSink(item.surface)
+    sink = ProfileSink(item.surface, sketch_key([item]))  # a raw body: keyed fingerprints
     item.stream_bodies(sink)  # it really streams (NotStreamable otherwise)
     whole_profile = profile_source(load_sources([path], "openai_org_usage_completions")[0])
     assert sink.profiler.result() == whole_profile

@@ -18,7 +18,7 @@ import pytest
 
 from tests.cli_helpers import run_cli
 from tests.conftest import CANARY_OPENAI_KEY, CANARY_WORKSPACE_ID, DOCUMENTED_CAPTURES, ROOT
-from verifier.anonymise import anonymise_body, anonymise_text
+from verifier.anonymise import anonymise_body, anonymise_text, is_pseudonym, pseudonym
 from verifier.detect import leaks_in
 from verifier.findings import Finding
 from verifier.keys import key_from_text
@@ -286,6 +286,99 @@ def test_a_forged_fingerprint_does_not_turn_anonymisation_off(tmp_path: Path) ->
     )
     assert again.code == 0
     assert (tmp_path / "again" / "forged.json").read_text() == written  # idempotent
+
+
+def _users_capture(rows: list[dict[str, Any]], fingerprint: str | None) -> dict[str, Any]:
+    return _capture(
+        surface="openai_org_users",
+        anonymisation={"method": "hmac-sha256/v2", "key_fingerprint": fingerprint},
+        pages=[
+            {
+                "status": 200,
+                "url": "",
+                "headers": {},
+                "body": {"object": "list", "data": rows, "has_more": False},
+            }
+        ],
+    )
+
+
+def _user(uid: str, name: str, email: str) -> dict[str, Any]:
+    return {"object": "organization.user", "id": uid, "name": name, "email": email}
+
+
+def test_raw_values_in_a_capture_claiming_the_current_fingerprint_are_replaced(
+    tmp_path: Path,
+) -> None:
+    """A fingerprint is a claim: only pseudonyms whose keyed tag checks out are kept. Raw
+    ids, names and addresses (also at the anonymised domain) and pseudonyms of another
+    key are replaced; the real pseudonyms stay, so joins survive and a second run is
+    byte-identical."""
+    env = {"VERIFY_ANON_KEY": "forged-pseudonym-test-key"}
+    key = key_from_text(env["VERIFY_ANON_KEY"])
+    genuine_source = tmp_path / "genuine.json"
+    genuine_source.write_text(
+        json.dumps(
+            _users_capture([_user("user-Q7hT2kPz9XwL4mNb", "Ada Lovelace", "ada@x.example")], None)
+        )
+    )
+    assert (
+        run_cli("anonymise", str(genuine_source), "--out", str(tmp_path / "g"), env=env).code == 0
+    )
+    genuine = json.loads((tmp_path / "g" / "genuine.json").read_text())["pages"][0]["body"]["data"][
+        0
+    ]
+    other_key = key_from_text("some-other-key")
+    forged_rows = [
+        genuine,
+        _user("user-RAWid0000zelda1234", "Zelda Quokka-Fitzgerald", "zelda.quokka@anon.invalid"),
+        _user(
+            pseudonym("user-Q7hT2kPz9XwL4mNb", "person_id", other_key),
+            pseudonym("Ada Lovelace", "name", other_key),
+            pseudonym("ada@x.example", "email", other_key),
+        ),
+    ]
+    source = tmp_path / "forged.json"
+    source.write_text(json.dumps(_users_capture(forged_rows, key.fingerprint)))
+    first = run_cli("anonymise", str(source), "--out", str(tmp_path / "once"), env=env)
+    assert first.code == 0, first.stderr
+    written = (tmp_path / "once" / "forged.json").read_text()
+    rows = json.loads(written)["pages"][0]["body"]["data"]
+    assert rows[0] == genuine  # this key's pseudonyms are kept: idempotent, joins survive
+    for raw in ("RAWid", "zelda", "Zelda", "Quokka"):
+        assert raw not in written
+    for member in ("id", "name", "email"):
+        assert rows[2][member] != forged_rows[2][member]  # another key's: replaced
+        assert is_pseudonym(rows[1][member], key) and is_pseudonym(rows[2][member], key)
+    again = run_cli(
+        "anonymise", str(tmp_path / "once" / "forged.json"), "--out", str(tmp_path / "twice"),
+        env=env,
+    )  # fmt: skip
+    assert again.code == 0, again.stderr
+    assert (tmp_path / "twice" / "forged.json").read_text() == written
+
+
+def test_an_address_at_the_anonymised_domain_that_is_no_pseudonym_is_a_leak() -> None:
+    """`jane.doe@anon.invalid` carries a name: the scan, the leak gate and report masking
+    treat it like any address; only `u-<hex>@anon.invalid` is the anonymiser's."""
+    forgeries = (
+        f"{PERSON}@anon.invalid",
+        f'"{PERSON}"@anon.invalid',
+        f"{PERSON}%40anon.invalid",
+        f"{PERSON}u-0123456789abcdef@anon.invalid",
+        f"{PERSON}&#64;anon.invalid",
+    )
+    for forged in forgeries:
+        assert [k.kind for k in leaks_in(f"user {forged}")] == ["pii_leak"], forged
+        assert PERSON not in mask(f"user {forged} refused")
+        found = scan_bytes(orjson.dumps({"note": forged}), source="x", surface="")
+        assert {f.kind for f in found} == {"pii_leak"}
+    for genuine in ("u-0123456789abcdef@anon.invalid", "u-0123456789abcdef01234567@anon.invalid"):
+        assert leaks_in(f"user {genuine}") == []
+        assert mask(f"user {genuine}") == f"user {genuine}"
+    body = {"data": [{"note": f"{PERSON}@anon.invalid"}], "has_more": False}
+    out = json.dumps(anonymise_body(COSTS, body, KEY))
+    assert PERSON not in out
 
 
 @pytest.mark.parametrize(

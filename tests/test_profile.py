@@ -20,6 +20,7 @@ from verifier.profile import (
     classify_string,
     expected_profile,
     profile_input,
+    sketch_key,
 )
 from verifier.surfaces import get_surface
 
@@ -168,7 +169,7 @@ STREAMABLE = [
 def test_streamed_profile_equals_whole_profile(name: str, surface: str) -> None:
     [streamed] = load_inputs([PAYLOADS / name], surface, stream_min_bytes=0)
     assert isinstance(streamed, StreamedSource)
-    sink = ProfileSink(streamed.surface)
+    sink = ProfileSink(streamed.surface, sketch_key([streamed]))  # a raw body: keyed
     streamed.stream_bodies(sink)  # it really streams (NotStreamable otherwise)
     assert sink.profiler.result() == observed(PAYLOADS / name, surface)
     assert profile_input(streamed) == (sink.profiler.result(), [])

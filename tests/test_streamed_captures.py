@@ -28,7 +28,7 @@ from verifier.gate import run_gate
 from verifier.inputs import NotStreamable, StreamedSource, load_inputs
 from verifier.leakscan import scan_paths
 from verifier.lock import Review, build_lock, run_lock
-from verifier.profile import ProfileSink
+from verifier.profile import ProfileSink, sketch_key
 from verifier.sandbox import SCENARIO_NAMES
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import SURFACE_NAMES, get_surface
@@ -194,7 +194,7 @@ def really_streams(path: Path) -> bool:
     if not isinstance(item, StreamedSource):
         return False
     try:
-        item.stream_bodies(ProfileSink(item.surface))
+        item.stream_bodies(ProfileSink(item.surface, sketch_key([item])))
     except NotStreamable:
         return False
     return True

@@ -23,6 +23,12 @@ users list, or the same `user-...` id in usage, costs and the users list, map to
 pseudonym across files and runs. Emails become `u-<hex>@anon.invalid` (normalised to
 lowercase first, as mail systems compare them); ids keep a known prefix (`user-`,
 `wsu_`, `proj_`, ...), their length, and the character class at every position.
+
+Every pseudonym carries a keyed tag (hmac-sha256/v2): the last hex digits of an address,
+the last letters and digits of a token are an HMAC, under the same key, of the rest of
+the pseudonym. So the anonymiser can tell "a pseudonym made with this key" from anything
+else, without a list: it keeps the first as it is (anonymising again is idempotent, joins
+survive) and replaces the second, even in a file that claims this key's fingerprint.
 """
 
 from __future__ import annotations
@@ -47,7 +53,6 @@ from verifier.detect import (
     PHONE_PATTERN,
     decoded,
     detector,
-    is_anon_domain,
     leaks_in,
     literal_alternative,
 )
@@ -68,11 +73,20 @@ SAFE_TIME = "safe-time"  # a timestamp: kept when it is shaped like one, else re
 REDACTED_KEY = "[redacted-key]"
 REDACTED_TOKEN = "[redacted-token]"
 REDACTED_SECRET = "[redacted]"
+_PLACEHOLDERS = frozenset({REDACTED_KEY, REDACTED_TOKEN, REDACTED_SECRET})
 
 ROWS_PATH = paths.item(paths.child(paths.ROOT, "data"))  # a body's rows: `data[]`
 _EMAIL_HEX = 16
+_EMAIL_TAG_HEX = 8
 _STREAM_CONTEXT = b"verify-anon/v1/token\x00"
 _EMAIL_CONTEXT = b"verify-anon/v1/email\x00"
+_TAG_CONTEXT = b"verify-anon/v2/tag\x00"
+_EMAIL_TAG_CONTEXT = b"verify-anon/v2/email-tag\x00"
+# The tag of a token: its last letters and digits, at most this many and at most half
+# of them (at least one): the rest carries the value's own HMAC, which the joins need. A
+# value that is not a pseudonym passes for one with a chance of about one in 26**8
+# (letters) or 10**8 (digits); a short value has a short tag (docs/security.md).
+TAG_CHARS = 8
 _MAX_ATTEMPTS = 16
 _MAX_MEMO = 10_000
 
@@ -168,6 +182,7 @@ def _digest(context: bytes, value: str, key: AnonKey) -> bytes:
 
 
 _EMAIL_FULL = re.compile(EMAIL_PATTERN)
+_ANON_DOMAIN = re.compile(rf"(?:@|%40){re.escape(ANON_EMAIL_DOMAIN)}", re.IGNORECASE)
 
 
 def is_email(value: str) -> bool:
@@ -179,13 +194,31 @@ def is_email(value: str) -> bool:
     )
 
 
+_ANON_ADDRESS = re.compile(
+    rf"u-([0-9a-f]{{{_EMAIL_HEX}}})([0-9a-f]{{{_EMAIL_TAG_HEX}}})@{re.escape(ANON_EMAIL_DOMAIN)}"
+)
+
+
+def _email_tag(body: str, key: AnonKey) -> str:
+    return _digest(_EMAIL_TAG_CONTEXT, body, key).hex()[:_EMAIL_TAG_HEX]
+
+
+def is_pseudonym_email(value: str, key: AnonKey) -> bool:
+    """`value` is an address this key made (its tag checks out), not one that only
+    looks like it (`jane@anon.invalid`, or `u-<hex>` of another key or hand-written)."""
+    match = _ANON_ADDRESS.fullmatch(value)
+    return match is not None and hmac.compare_digest(
+        match.group(2), _email_tag(match.group(1), key)
+    )
+
+
 def pseudonym_email(value: str, key: AnonKey) -> str:
-    """`u-<hex>@anon.invalid`; already-anonymised addresses are kept as they are."""
+    """`u-<16 hex><8 hex tag>@anon.invalid`; an address this key made is kept as it is."""
     normalised = decoded(value.strip()).lower()
-    if normalised.endswith("@" + ANON_EMAIL_DOMAIN):
+    if is_pseudonym_email(normalised, key):
         return normalised
-    digest = _digest(_EMAIL_CONTEXT, normalised, key)
-    return f"u-{digest.hex()[:_EMAIL_HEX]}@{ANON_EMAIL_DOMAIN}"
+    body = _digest(_EMAIL_CONTEXT, normalised, key).hex()[:_EMAIL_HEX]
+    return f"u-{body}{_email_tag(body, key)}@{ANON_EMAIL_DOMAIN}"
 
 
 def _split_prefix(value: str) -> tuple[str, str]:
@@ -238,6 +271,68 @@ def _map_chars(body: str, stream: bytes, *, digits_only: bool = False) -> str:
     return "".join(out)
 
 
+def _mappable(char: str, digits_only: bool) -> bool:
+    return char.isdigit() or (not digits_only and char.isalpha())
+
+
+def _tag_positions(body: str, digits_only: bool) -> list[int]:
+    """Where a token's tag sits: its last TAG_CHARS letters and digits (digits only for
+    a timestamp- or number-shaped value), at most half of them. The same positions in
+    a value and in its pseudonym, since every character keeps its class."""
+    positions = [i for i, char in enumerate(body) if _mappable(char, digits_only)]
+    count = min(TAG_CHARS, max(1, len(positions) // 2)) if positions else 0
+    return positions[len(positions) - count :]
+
+
+def _tagged(
+    prefix: str, body: str, positions: list[int], key: AnonKey, alphabets: tuple[str, str, str]
+) -> str:
+    """`body` with the tag written at `positions`: an HMAC of the prefix and of the rest
+    of the body, each character drawn from the class of the character it replaces."""
+    chars = list(body)
+    for position in positions:
+        chars[position] = "\0"
+    stream = _digest(_TAG_CONTEXT, prefix + "".join(chars), key)
+    digits, lower, upper = alphabets
+    for byte, position in zip(stream, positions, strict=False):
+        char = body[position]
+        if char.isdigit():
+            alphabet = digits if char.isascii() else _OTHER_DIGITS
+        else:
+            alphabet = upper if char.isupper() else lower
+        chars[position] = alphabet[byte % len(alphabet)]
+    return "".join(chars)
+
+
+# Every choice `_alphabets` can make: the one a token was made with is not always the one
+# its own letters suggest (a token of a non-hex value can come out hex-looking by chance).
+_ALPHABET_CHOICES = (
+    (string.digits, string.ascii_lowercase, string.ascii_uppercase),
+    (string.digits, "abcdef", string.ascii_uppercase),
+    (string.digits, string.ascii_lowercase, "ABCDEF"),
+)
+
+
+def is_pseudonym_token(value: str, key: AnonKey) -> bool:
+    """`value` is a token this key made: its tag checks out. The anonymiser's own
+    placeholders and a value without a letter or digit (nothing to replace) count too."""
+    if value in _PLACEHOLDERS:
+        return True
+    prefix, body = _split_prefix(value)
+    positions = _tag_positions(body, _is_formatted(value))
+    if not positions:
+        return True
+    given = body.encode("utf-8", "surrogatepass")
+    likely = _alphabets(body)
+    return any(
+        hmac.compare_digest(
+            _tagged(prefix, body, positions, key, alphabets).encode("utf-8", "surrogatepass"),
+            given,
+        )
+        for alphabets in (likely, *(a for a in _ALPHABET_CHOICES if a != likely))
+    )
+
+
 def _acceptable(candidate: str, original: str) -> bool:
     """A pseudonym must never look like a leak or change the value's format class."""
     if leaks_in(candidate):
@@ -250,18 +345,29 @@ def _is_formatted(value: str) -> bool:
 
 
 def pseudonym_token(value: str, key: AnonKey) -> str:
-    """Format-preserving token: known prefix kept, same length, same class per position."""
-    if not value:
+    """Format-preserving token: known prefix kept, same length, same class per position,
+    the last letters and digits a keyed tag. A token this key made is kept as it is."""
+    if not value or is_pseudonym_token(value, key):
         return value
     prefix, body = _split_prefix(value)
     formatted = _is_formatted(value)
+    positions = _tag_positions(body, formatted)
+    alphabets = _alphabets(body)
     digest = _digest(_STREAM_CONTEXT, value, key)
     for attempt in range(_MAX_ATTEMPTS):
         stream = hashlib.shake_256(digest + bytes([attempt])).digest(len(body))
-        candidate = prefix + _map_chars(body, stream, digits_only=formatted)
+        mapped = _map_chars(body, stream, digits_only=formatted)
+        candidate = prefix + _tagged(prefix, mapped, positions, key, alphabets)
         if _acceptable(candidate, value):
             return candidate
     return REDACTED_SECRET
+
+
+def is_pseudonym(value: str, key: AnonKey) -> bool:
+    """`value` is a pseudonym (an address or a token) that `key` made."""
+    if is_email(value):
+        return is_pseudonym_email(decoded(value.strip()).lower(), key)
+    return is_pseudonym_token(value, key)
 
 
 def pseudonym(value: str, pii_class: str, key: AnonKey) -> str:
@@ -428,14 +534,13 @@ class _Anonymiser:
         if group == "jwt":
             return REDACTED_TOKEN
         if group == "email":
-            if is_anon_domain(match.group("domain")):
-                return text
-            return pseudonym_email(text, self.key)
+            return pseudonym_email(text, self.key)  # one this key made is kept
         return self.token(text)  # uuid or prefixed id
 
     def scrub(self, text: str) -> str:
-        """Replace only what the leak gate would flag (for strings kept as they are)."""
-        if not self._detector.may_leak(text):
+        """Replace only what the leak gate would flag (for strings kept as they are), and
+        any address at the anonymised domain that this key did not make."""
+        if not self._detector.may_leak(text) and _ANON_DOMAIN.search(text) is None:
             return text
         return self._decoded_fallback(self._scrub_re.sub(self._replace, text), self._scrub_re)
 
@@ -499,30 +604,6 @@ class _Anonymiser:
             if len(self._names) < _MAX_MEMO:
                 self._names[name] = done
         return done
-
-    def scrubbed_json(self, document: Any) -> Any:
-        """A copy with every string and member name scrubbed (idempotent; no pseudonym of
-        an earlier run is re-hashed). Member names that are data get a pseudonym."""
-        holder: list[Any] = [None]
-        stack: list[tuple[Any, Any, Any]] = [(document, holder, 0)]
-        while stack:
-            node, target, slot = stack.pop()
-            if isinstance(node, str):
-                target[slot] = self.scrub(node)
-            elif isinstance(node, dict):
-                new: dict[str, Any] = {}
-                target[slot] = new
-                for name, value in node.items():
-                    new_name = self.member_name(str(name))
-                    new[new_name] = None
-                    stack.append((value, new, new_name))
-            elif isinstance(node, list):
-                items: list[Any] = [None] * len(node)
-                target[slot] = items
-                stack.extend((v, items, i) for i, v in enumerate(node))
-            else:
-                target[slot] = node
-        return holder[0]
 
     def json(self, document: Any, rules: PathRules) -> Any:
         """A new document: iterative (no recursion limit), input untouched."""
@@ -618,13 +699,13 @@ class _Anonymiser:
             return segment
         return quote(self.token(unquote(segment)), safe="@")
 
-    def headers(self, headers: Mapping[str, str], *, reclean: bool = False) -> dict[str, str]:
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, raw in headers.items():
             lowered = str(name).lower()
             value = raw if isinstance(raw, str) else str(raw)  # a hand-edited capture
             if lowered in PSEUDONYMISED_HEADERS:
-                out[lowered] = self.scrub(value) if reclean else self.token(value)
+                out[lowered] = self.token(value)
             elif lowered in KEPT_HEADERS or KEPT_HEADER_NAME.fullmatch(lowered):
                 out[lowered] = self.scrub(value)
         return out
@@ -733,14 +814,12 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
     """A new capture with every part anonymised and `key_fingerprint` set.
 
     `secrets` are the literal values in use (API keys, workspace id): wherever they occur
-    they are replaced. Anonymising twice with one key would re-hash pseudonyms and break
-    joins, so a capture already carrying this key's fingerprint is returned unchanged,
-    and one made with another key is refused."""
-    if capture.key_fingerprint == key.fingerprint:
-        # A fingerprint is a claim, not a proof: everything that can be cleaned without
-        # re-hashing pseudonyms is cleaned again (idempotent), see `_reclean`.
-        return _reclean(capture, _Anonymiser(key, secrets))
-    if capture.key_fingerprint is not None:
+    they are replaced. A capture that claims this key's fingerprint is anonymised again
+    like any other (a fingerprint is a claim, not a proof): the pseudonyms this key made
+    carry a tag that checks out and are kept as they are, so this is idempotent and joins
+    survive, while anything else (a raw name or id at a PII path) is replaced. A capture
+    made with another key is refused: re-keying would break its joins."""
+    if capture.key_fingerprint not in (None, key.fingerprint):
         raise UsageError(
             f"this {capture.surface} capture is already anonymised with key "
             f"{capture.key_fingerprint}, not the current key {key.fingerprint}; re-keying "
@@ -765,39 +844,6 @@ _SOURCE = re.compile(r"live|documented|imported|raw|sandbox:[a-z0-9\-]{1,40}")
 def _source_of(worker: _Anonymiser, source: str) -> str:
     """The envelope's `source` is one of the tool's own words, else a pseudonym."""
     return source if _SOURCE.fullmatch(source) else worker.token(source)
-
-
-def _reclean(capture: Capture, worker: _Anonymiser) -> Capture:
-    """A capture that claims the current key's fingerprint, cleaned again where that is
-    idempotent: every string and member name scrubbed of emails, keys, tokens and the
-    secrets in use; headers back to the kept list; member names that are data replaced;
-    recorded findings checked as input. Pseudonyms are not re-hashed (joins survive);
-    a raw name or id in such a file cannot be told from a pseudonym (docs/security.md)."""
-    request = capture.request
-    return replace(
-        capture,
-        request=RequestInfo(
-            method=request.method if request.method.upper() in HTTP_METHODS else "GET",
-            url_template=worker.scrub(request.url_template),
-            query=worker.scrubbed_json(dict(request.query)),
-        ),
-        pages=tuple(_reclean_page(worker, page) for page in capture.pages),
-        findings=tuple(
-            finding_from_json(worker.scrubbed_json(dict(f)), f"{capture.surface} capture").to_json()
-            for f in capture.findings
-        ),
-        source=worker.scrub(capture.source),  # idempotent: a pseudonym stays
-    )
-
-
-def _reclean_page(worker: _Anonymiser, page: Page) -> Page:
-    return Page(
-        status=page.status,
-        url=worker.scrub(page.url),
-        headers=worker.headers(page.headers, reclean=True),
-        body=worker.scrubbed_json(page.body),
-        body_text=None if page.body_text is None else worker.scrub(str(page.body_text)),
-    )
 
 
 def _request(worker: _Anonymiser, request: RequestInfo, surface: Surface) -> RequestInfo:
@@ -844,24 +890,16 @@ class CaptureInParts:
         self._surface = get_surface(capture.surface)
         self._rules = surface_rules(self._surface)
         self._worker = _Anonymiser(key, secrets)
-        self._reclean = capture.key_fingerprint == key.fingerprint
-        if not self._reclean:
-            _request(self._worker, capture.request, self._surface)  # the worker's first steps
+        _request(self._worker, capture.request, self._surface)  # the worker's first steps
 
     def page(self, page: Page) -> Page:
-        if self._reclean:
-            return _reclean_page(self._worker, page)
         return _page(self._worker, page, self._surface, self._rules)
 
     def page_head(self, page: Page, shared: frozenset[str]) -> Page:
         """`page` (its body the envelope, `data` emptied) anonymised; its rows follow."""
-        if self._reclean:
-            return _reclean_page(self._worker, page)
         return _page_head(self._worker, page, self._surface, self._rules, shared)
 
     def rows(self, rows: Sequence[Any]) -> list[Any]:
-        if self._reclean:
-            return [self._worker.scrubbed_json(row) for row in rows]
         return [self._worker.walk(row, self._rules, ROWS_PATH) for row in rows]
 
 

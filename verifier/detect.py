@@ -41,8 +41,14 @@ _LOCAL = r"(?:\"[^\"\r\n@]{1,64}\"|[\w.!#$'*+^`{|}~\-]+)"
 _LABEL = r"[^\W_](?:[\w\-]{0,61}[^\W_])?"
 _TLD = r"(?:xn--[A-Za-z0-9\-]{1,59}|[^\W\d_]{2,63})"
 EMAIL_PATTERN = (
-    rf"{_LOCAL}(?:@|%40)(?P<domain>(?:{_LABEL}\.)+{_TLD}(?![\w\-])|\[[0-9A-Fa-f:.]{{3,45}}\])"
+    rf"(?P<local>{_LOCAL})(?:@|%40)"
+    rf"(?P<domain>(?:{_LABEL}\.)+{_TLD}(?![\w\-])|\[[0-9A-Fa-f:.]{{3,45}}\])"
 )
+# The anonymiser's own addresses: `u-` and hex (16 digits from hmac-sha256/v1, 24 with
+# the keyed tag of v2). Any other local part at the anonymised domain is not a pseudonym
+# and may carry a name (`jane.doe@anon.invalid`): it counts as an address like any other.
+ANON_LOCAL_PATTERN = r"u-[0-9a-f]{16}(?:[0-9a-f]{8})?"
+_ANON_LOCAL = re.compile(ANON_LOCAL_PATTERN, re.IGNORECASE)
 SK_KEY_PATTERN = r"(?<![A-Za-z0-9])(?i:sk)-[A-Za-z0-9][A-Za-z0-9_*.\-]{11,}"
 BEARER_PATTERN = r"(?<![A-Za-z0-9])(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"
 JWT_PATTERN = r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*"
@@ -63,7 +69,13 @@ _TOKEN_CHAR = r"[A-Za-z0-9_\-+/=]"
 # Every pattern above contains one of these, so a string without any of them cannot
 # leak. An `@` that starts an anonymised domain is no trigger.
 _NOT_ANON = rf"(?!{re.escape(ANON_EMAIL_DOMAIN)}(?![A-Za-z0-9.\-]))"
-TRIGGER_PATTERN = rf"@{_NOT_ANON}|%40{_NOT_ANON}|(?i:sk-|eyJ|bearer)"
+# The anonymised domain after something other than a pseudonym (`jane@anon.invalid`), or
+# a pseudonym glued to more local part (`jane.u-<hex>@anon.invalid`).
+_FORGED_ANON = (
+    r"(?<!u-[0-9a-f]{16})(?<!u-[0-9a-f]{24})(?:@|%40)(?i:anon\.invalid)"
+    r"|[\w.!#$'*+^`{|}~\-]u-[0-9a-f]{16}"
+)
+TRIGGER_PATTERN = rf"@{_NOT_ANON}|%40{_NOT_ANON}|{_FORGED_ANON}|(?i:sk-|eyJ|bearer)"
 # What may hide one of the patterns: decoding is tried only when one of these is there.
 _ENCODED = r"&(?:#|commat)|%25|%40|\\[ux]|\[at\]|\(at\)|[\uFE50-\uFE6B\uFF01-\uFF5E]"
 _DECODE_ROUNDS = 4
@@ -185,7 +197,7 @@ class Detector:
         found: list[LeakKind] = []
         for match in self.full.finditer(text):
             group = match.lastgroup or ""
-            if group == "email" and is_anon_domain(match.group("domain")):
+            if group == "email" and is_anonymised_address(match):
                 continue
             kind = BY_GROUP[group]
             if kind not in found:
@@ -195,6 +207,12 @@ class Detector:
 
 def is_anon_domain(domain: str) -> bool:
     return domain.lower() == ANON_EMAIL_DOMAIN
+
+
+def is_anonymised_address(match: re.Match[str]) -> bool:
+    """An email match that is shaped like the anonymiser's own address (whether it was
+    made with the key in use is for the anonymiser to check: `verifier.anonymise`)."""
+    return is_anon_domain(match.group("domain")) and bool(_ANON_LOCAL.fullmatch(match["local"]))
 
 
 def literal_alternative(literals: tuple[str, ...]) -> str | None:

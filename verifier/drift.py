@@ -46,9 +46,11 @@ from verifier.profile import (
     PathProfile,
     Profile,
     ProfileSink,
+    SketchKey,
     expected_profile,
     profile_input,
     profile_source,
+    sketch_key,
 )
 from verifier.surfaces import Surface
 
@@ -701,9 +703,9 @@ def contradiction_findings(source: str, observed: Profile) -> list[Finding]:
 class CheckAndProfile:
     """Contract check and observed profile of one source in a single pass over its rows."""
 
-    def __init__(self, surface: Surface, name: str) -> None:
+    def __init__(self, surface: Surface, name: str, key: SketchKey | None) -> None:
         self.check = CheckSink(surface, name)
-        self.profile = ProfileSink(surface)
+        self.profile = ProfileSink(surface, key)
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
         self.check.rows(prefix, first, rows)
@@ -717,8 +719,9 @@ class CheckAndProfile:
 def check_and_profile(item: Input) -> tuple[list[Finding], Profile]:
     """Contract check and observed profile of one input in a single pass over its rows
     (a large file streams page by page)."""
+    key = sketch_key([item])
     with nesting_guard(item.name):
-        sink, capture = read_input(item, lambda: CheckAndProfile(item.surface, item.name))
+        sink, capture = read_input(item, lambda: CheckAndProfile(item.surface, item.name, key))
         return sink.check.findings(capture), sink.profile.profiler.result()
 
 

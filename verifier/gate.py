@@ -32,7 +32,7 @@ from verifier.inputs import (
     read_input,
 )
 from verifier.lockfile import DEFAULT_LOCKS_DIR, load_surface_lock, lock_path
-from verifier.profile import Profile
+from verifier.profile import Profile, SketchKey, sketch_key
 from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
 
@@ -118,8 +118,10 @@ class GateSink(CheckAndProfile):
     """Contract check, observed profile and time coverage of one source in one pass, and
     whatever `also` reads in that pass (its `row_text` too, when it has one)."""
 
-    def __init__(self, surface: Surface, name: str, also: BodySink | None = None) -> None:
-        super().__init__(surface, name)
+    def __init__(
+        self, surface: Surface, name: str, key: SketchKey | None, also: BodySink | None = None
+    ) -> None:
+        super().__init__(surface, name, key)
         self.coverage = CoverageSink(surface)
         self.also = also
         self._texts: RowTextCallback | None = getattr(also, "row_text", None)
@@ -147,9 +149,10 @@ def gate_pass(
     """Check findings, observed profile and (for a capture file) coverage of one input, in
     a single pass over its rows (a large file streams page by page); `also` makes another
     sink to feed in that pass (again when a stream gives up and the file is read whole)."""
+    key = sketch_key([item])
 
     def new_sink() -> GateSink:
-        return GateSink(item.surface, item.name, also() if also is not None else None)
+        return GateSink(item.surface, item.name, key, also() if also is not None else None)
 
     with nesting_guard(item.name):
         sink, capture = read_input(item, new_sink)

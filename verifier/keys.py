@@ -29,8 +29,10 @@ KEY_FILE_NAME = "anon.key"
 APP_NAME = "verifier"
 FINGERPRINT_HEX_CHARS = 16
 # Domain separation: the fingerprint is not the hash an attacker would compute for
-# anything else, and never the HMAC of a payload value.
-_FINGERPRINT_CONTEXT = b"verify-anon-key-fingerprint/v1\x00"
+# anything else, and never the HMAC of a payload value. It names the key *and* the
+# pseudonym scheme: v2 pseudonyms carry a keyed tag (`verifier.anonymise`) and do not
+# join v1 ones, so a v1 capture reads as made with another key and is never mixed in.
+_FINGERPRINT_CONTEXT = b"verify-anon-key-fingerprint/v2\x00"
 
 # A fixed, PUBLIC key used only to build captures/documented/: the documented samples
 # are illustrative data, and a public key keeps those committed files reproducible.

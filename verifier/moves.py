@@ -80,11 +80,12 @@ def value_class(leaf: PathProfile) -> tuple[object, ...] | None:
     sketch = fingerprint.sketch if fingerprint else None
     if fingerprint is None or sketch is None or leaf.values_seen == 0:
         return None
-    key: tuple[object, ...] = (leaf.values_seen, sketch.size, sketch.values)
+    # Sketches compare only under one key (unkeyed, or keyed with one anonymisation key).
+    key: tuple[object, ...] = (leaf.values_seen, sketch.size, sketch.values, sketch.key)
     if sketch.size < leaf.values_seen:
         numbers = fingerprint.numbers
         key += (None,) if numbers is None else (numbers.count, numbers.minimum, numbers.maximum)
-        key += (None if numbers is None else numbers.total,)
+        key += (sketch.numbers if numbers is None else numbers.total,)
     return key
 
 

@@ -14,18 +14,21 @@ one, timestamp classes memoised per distinct string.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import math
 import operator
 import re
+import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from verifier import paths
+from verifier.errors import DiskError, UsageError
 from verifier.inputs import (
     Body,
     Input,
@@ -37,6 +40,7 @@ from verifier.inputs import (
     read_input,
     row_weight,
 )
+from verifier.keys import load_key
 from verifier.pagination import Contradiction, contradiction
 from verifier.schemas import SchemaNode, surface_nodes
 from verifier.surfaces import Surface
@@ -136,10 +140,46 @@ _STRING_TIMESTAMPS = frozenset(
 )
 
 
-def stable_hash(text: str) -> int:
-    """A 64-bit hash that is the same in every process (`hash()` of a str is not)."""
-    digest = hashlib.blake2b(text.encode(errors="surrogatepass"), digest_size=8, person=b"vfy-fp")
+def stable_hash(text: str, key: bytes = b"") -> int:
+    """A 64-bit hash that is the same in every process (`hash()` of a str is not); keyed
+    (BLAKE2b's own keying) for the values of raw payloads, see `SketchKey`."""
+    digest = hashlib.blake2b(
+        text.encode(errors="surrogatepass"), digest_size=8, person=b"vfy-fp", key=key
+    )
     return int.from_bytes(digest.digest(), "big")
+
+
+_SKETCH_CONTEXT = b"verify-profile-sketch/v1\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class SketchKey:
+    """What keys the value hashes of a profile that saw raw payloads.
+
+    A lock is committed, and a hash of a raw value can be checked against guesses (one
+    email, one date of birth in a leaf is one hash). So when any input is not an
+    anonymised capture, every value hash, and the number ranges, are keyed with a secret
+    derived from the anonymisation key: only its holder can compare them. The sketch
+    records the key's public fingerprint, and two sketches compare only under one key.
+    Anonymised captures hold pseudonyms, public vocabulary and numbers, which the capture
+    itself shows: their hashes stay unkeyed and comparable on every machine."""
+
+    secret: bytes = field(repr=False)
+    fingerprint: str
+
+
+def sketch_key(inputs: Sequence[Source | Input]) -> SketchKey | None:
+    """None when every input is an anonymised capture; else the anonymisation key's (the
+    key file is created on first use, as for `verify anonymise`). A key that cannot be
+    had (unreadable key file) gives a random one: such hashes match nothing, ever."""
+    if all(item.capture is not None and item.capture.key_fingerprint for item in inputs):
+        return None
+    try:
+        key = load_key()
+    except (UsageError, DiskError):
+        return SketchKey(secrets.token_bytes(32), "unkeyed:random")
+    secret = hmac.new(key.secret, _SKETCH_CONTEXT, hashlib.sha256).digest()
+    return SketchKey(secret, key.fingerprint)
 
 
 def value_token(value: Any) -> str:
@@ -286,13 +326,32 @@ class Sketch:
     values: str
     rows: str
     pairs: str
+    key: str | None = None  # fingerprint of the key of a keyed sketch (see SketchKey)
+    numbers: str | None = None  # keyed: a hash of the number count, range and sum
 
     def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "values": self.values, "rows": self.rows, "pairs": self.pairs}
+        out: dict[str, Any] = {
+            "size": self.size,
+            "values": self.values,
+            "rows": self.rows,
+            "pairs": self.pairs,
+        }
+        if self.key is not None:
+            out["key"] = self.key
+            out["numbers"] = self.numbers
+        return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Sketch:
-        return cls(int(raw["size"]), str(raw["values"]), str(raw["rows"]), str(raw["pairs"]))
+        key, numbers = raw.get("key"), raw.get("numbers")
+        return cls(
+            int(raw["size"]),
+            str(raw["values"]),
+            str(raw["rows"]),
+            str(raw["pairs"]),
+            None if key is None else str(key),
+            None if numbers is None else str(numbers),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,8 +634,9 @@ class Profiler:
     function that builds the JSON pointer of its i-th value, called only for a first
     occurrence (a new type, format, value, null or absence)."""
 
-    def __init__(self, surface: Surface) -> None:
+    def __init__(self, surface: Surface, key: SketchKey | None = None) -> None:
         self.surface = surface
+        self._key = key
         self._schema = {p: n for p, n in surface_nodes(surface).items() if p}
         self._root = _Node("", None, False, False)
         self._formats: dict[str, str | None] = {}
@@ -761,7 +821,8 @@ class Profiler:
         if known is None:
             if len(self._hashes) > _MEMO_LIMIT:
                 self._hashes.clear()
-            known = self._hashes[key] = stable_hash(value_token(value))
+            secret = self._key.secret if self._key else b""
+            known = self._hashes[key] = stable_hash(value_token(value), secret)
         return known
 
     def _row_hash(self, pointer: str, slots: tuple[bool, ...]) -> int:
@@ -947,7 +1008,7 @@ class Profiler:
 
     def _finish(self, node: _Node, parents: int, out: dict[str, PathProfile]) -> None:
         if node.path:
-            out[node.path] = _finished(node, parents)
+            out[node.path] = _finished(node, parents, self._key)
         objects = node.types.get("object", 0)
         for child in node.children.values():
             self._finish(child, objects, out)
@@ -1018,7 +1079,7 @@ def _join(parent: str, token: str | int) -> str:
     return f"{parent}/{paths.escape_token(token)}"
 
 
-def _finished(node: _Node, parents: int) -> PathProfile:
+def _finished(node: _Node, parents: int, key: SketchKey | None) -> PathProfile:
     is_item = node.path.endswith("[]")
     money = None
     if node.money is not None and node.money[0]:
@@ -1046,11 +1107,11 @@ def _finished(node: _Node, parents: int) -> PathProfile:
         type_pointers=dict(node.type_pointers),
         format_pointers=dict(node.format_pointers),
         absent_pointer=None if is_item or node.present == parents else node.absent_pointer,
-        fingerprint=_fingerprint(node),
+        fingerprint=_fingerprint(node, key),
     )
 
 
-def _fingerprint(node: _Node) -> Fingerprint | None:
+def _fingerprint(node: _Node, key: SketchKey | None) -> Fingerprint | None:
     numbers = None
     if node.numbers is not None:
         count, integers, smallest, largest, parts = node.numbers
@@ -1068,6 +1129,13 @@ def _fingerprint(node: _Node) -> Fingerprint | None:
     if node.sketch is not None:
         size, values, rows, pairs = node.sketch
         sketch = Sketch(size, *(f"{h & _HASH_MASK:016x}" for h in (values, rows, pairs)))
+        if key is not None:
+            # The number range of raw values is shown only as a keyed hash (a leaf of one
+            # value would show the value itself).
+            shown = None if numbers is None else repr(numbers.to_json())
+            hashed = None if shown is None else f"{stable_hash(shown, key.secret):016x}"
+            sketch = replace(sketch, key=key.fingerprint, numbers=hashed)
+            numbers = None
     if numbers is None and sketch is None:
         return None
     return Fingerprint(numbers, sketch)
@@ -1077,7 +1145,7 @@ def _fingerprint(node: _Node) -> Fingerprint | None:
 
 
 def profile_source(source: Source, profiler: Profiler | None = None) -> Profile:
-    profiler = profiler or Profiler(source.surface)
+    profiler = profiler or Profiler(source.surface, sketch_key([source]))
     with nesting_guard(source.name):
         for body in source.bodies:
             profiler.add_body(body.value, body.pointer_prefix, body.status)
@@ -1088,8 +1156,9 @@ class ProfileSink:
     """Profiles one source's bodies, streamed or whole (the same profile), and keeps the
     non-2xx bodies (small error answers) for their `http_status` findings."""
 
-    def __init__(self, surface: Surface) -> None:
-        self.profiler = Profiler(surface)
+    def __init__(self, surface: Surface, key: SketchKey | None) -> None:
+        # No default: whoever profiles says how the values are hashed (`sketch_key`).
+        self.profiler = Profiler(surface, key)
         self.failed: list[Body] = []
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
@@ -1106,7 +1175,8 @@ def profile_input(item: Input) -> tuple[Profile, list[Body]]:
     """Profile one input (a large file streams page by page); returns the profile and
     the input's non-2xx bodies."""
     with nesting_guard(item.name):
-        sink, _capture = read_input(item, lambda: ProfileSink(item.surface))
+        key = sketch_key([item])
+        sink, _capture = read_input(item, lambda: ProfileSink(item.surface, key))
         return sink.profiler.result(), sink.failed
 
 
@@ -1115,9 +1185,10 @@ def merged_profile(surface: Surface, items: Sequence[Input]) -> Profile:
     large files stream. A file found unstreamable after part of it was profiled starts
     the profile over, with that file read whole."""
     whole: set[int] = set()
+    key = sketch_key(items)
     with nesting_guard(", ".join(item.name for item in items)):
         while True:
-            sink = ProfileSink(surface)
+            sink = ProfileSink(surface, key)
             at = 0
             try:
                 for at, item in enumerate(items):

@@ -28,7 +28,7 @@ from verifier.detect import (
     PHONE_PATTERN,
     decoded,
     detector,
-    is_anon_domain,
+    is_anonymised_address,
     literal_secrets,
 )
 
@@ -106,7 +106,7 @@ def secrets_in_use() -> tuple[str, ...]:
 
 def _replacement(match: re.Match[str]) -> str:
     if match.lastgroup == "email":
-        return match.group(0) if is_anon_domain(match.group("domain")) else EMAIL_WITHHELD
+        return match.group(0) if is_anonymised_address(match) else EMAIL_WITHHELD
     return SECRET_WITHHELD
 
 

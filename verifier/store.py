@@ -4,7 +4,7 @@ A capture file is one JSON object:
 
     {"format": "verify-capture", "format_version": 1, "surface": ..., "tool_version": ...,
      "captured_at": "2026-11-27T23:00:00Z", "source": "live" | "sandbox:<scenario>" | "documented",
-     "anonymisation": {"method": "hmac-sha256/v1", "key_fingerprint": "sha256:..." | null},
+     "anonymisation": {"method": "hmac-sha256/v2", "key_fingerprint": "sha256:..." | null},
      "request": {"method": "GET", "url_template": ..., "query": {...}},
      "pages": [{"status": 200, "url": ..., "headers": {...}, "body": <JSON as received>,
                 "body_text": <non-JSON body, anonymised> | absent}],
@@ -47,7 +47,7 @@ CAPTURE_FORMAT = "verify-capture"
 CAPTURE_FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = frozenset({1, 2})
 WINDOW_STATES = ("answered", "cut", "rejected", "incomplete")
-ANON_METHOD = "hmac-sha256/v1"
+ANON_METHOD = "hmac-sha256/v2"  # v2: pseudonyms carry a keyed tag
 
 
 @dataclass(frozen=True, slots=True)
