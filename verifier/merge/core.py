@@ -299,7 +299,7 @@ def merge(
         rows: dict[tuple[str, str], _Row] = {}
         # The breakdown reads the Codex days again below: those are kept then.
         _add_codex(rows, ids, _items(inputs.codex.days, consume and not by))
-        _add_api_usage(rows, ids, _items(inputs.api_usage.days, consume))
+        _add_api_usage(rows, ids, inputs.api_usage.days.items())
         _add_costs(rows, ids, _items(inputs.api_costs.days, consume), weights)
         merged = _finish(
             rows, ids, costs_on, dates, credit_usd_rate, inputs.codex.native_reported, consume

@@ -7,12 +7,14 @@ reads as 0, as documented)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from verifier.consumer.declared import OPENAI_ORG_USAGE_COMPLETIONS as CONTRACT
 from verifier.consumer.mapping import ReadingPlan
+from verifier.errors import InputError
 from verifier.inputs import Source
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
@@ -41,9 +43,68 @@ class ApiDay:
         return self.input + self.output
 
 
+class UsageDays:
+    """API usage per (UTC date, user id), stored by column: a slot per pair in a dict per
+    date, the four counts in 64-bit arrays and the partial flags in a bytearray (about
+    100 bytes a pair where an ApiDay and its four ints take about 290: a half year of a
+    thousand-seat organisation is hundreds of thousands of pairs). `items()` hands each
+    pair over as a fresh ApiDay."""
+
+    __slots__ = ("_cached", "_input", "_output", "_partial", "_requests", "_slots")
+
+    def __init__(self) -> None:
+        self._slots: dict[str, dict[str | None, int]] = {}
+        self._input = array("q")
+        self._cached = array("q")
+        self._output = array("q")
+        self._requests = array("q")
+        self._partial = bytearray()
+
+    def __len__(self) -> int:
+        return len(self._partial)
+
+    def add(
+        self, day: str, user_id: str | None, counts: tuple[int, int, int, int], partial: bool
+    ) -> None:
+        """Add one result (input, cached input, output, requests) to its pair."""
+        users = self._slots.get(day)
+        if users is None:
+            users = self._slots[day] = {}
+        slot = users.get(user_id)
+        try:
+            if slot is None:
+                users[user_id] = len(self._partial)
+                self._input.append(counts[0])
+                self._cached.append(counts[1])
+                self._output.append(counts[2])
+                self._requests.append(counts[3])
+                self._partial.append(partial)
+                return
+            self._input[slot] += counts[0]
+            self._cached[slot] += counts[1]
+            self._output[slot] += counts[2]
+            self._requests[slot] += counts[3]
+            self._partial[slot] = self._partial[slot] or partial
+        except OverflowError:  # sums beyond 2**63 tokens: bad input, never a wrapped count
+            raise InputError(
+                "merge", f"API token counts for {day} add up beyond 2**63; not a real count"
+            ) from None
+
+    def items(self) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
+        for day, users in self._slots.items():
+            for user_id, slot in users.items():
+                totals = ApiDay()
+                totals.input = self._input[slot]
+                totals.cached_input = self._cached[slot]
+                totals.output = self._output[slot]
+                totals.requests = self._requests[slot]
+                totals.partial = bool(self._partial[slot])
+                yield (day, user_id), totals
+
+
 @dataclass
 class ApiUsage:
-    days: dict[tuple[str, str | None], ApiDay] = field(default_factory=dict)  # (date, user_id)
+    days: UsageDays = field(default_factory=UsageDays)  # (date, user_id) -> counts
     bucket_days: dict[str, bool] = field(default_factory=dict)  # date -> partial
     sources: list[str] = field(default_factory=list)
 
@@ -90,23 +151,16 @@ class Parser(PageParser):
             for position, result in enumerate(results):
                 try:
                     user_id = identity(user.identifier(result))
-                    counts = (
-                        tokens_in.count(result),
-                        cached.count(result),
-                        tokens_out.count(result),
-                        requests.count(result),
+                    counts = (  # required counts are never None
+                        tokens_in.count(result) or 0,
+                        cached.count(result) or 0,
+                        tokens_out.count(result) or 0,
+                        requests.count(result) or 0,
                     )
                 except ValueProblem as problem:
                     raise problem.at(self.name, prefix, (index, position)) from None
-                totals = days.get((day, user_id))
-                if totals is None:
-                    totals = days[day, user_id] = ApiDay()
                 # Several results per user and bucket (e.g. also grouped by model) add up.
-                totals.partial = totals.partial or partial
-                totals.input += counts[0] or 0  # required counts are never None
-                totals.cached_input += counts[1] or 0
-                totals.output += counts[2] or 0
-                totals.requests += counts[3] or 0
+                days.add(day, user_id, counts, partial)
 
 
 def combine(into: ApiUsage, part: ApiUsage, name: str, first: dict[str, str]) -> None:
@@ -116,16 +170,9 @@ def combine(into: ApiUsage, part: ApiUsage, name: str, first: dict[str, str]) ->
     if not into.sources:
         into.days = part.days
     else:
-        for key, totals in part.days.items():
-            known = into.days.get(key)
-            if known is None:
-                into.days[key] = totals
-                continue
-            known.partial = known.partial or totals.partial
-            known.input += totals.input
-            known.cached_input += totals.cached_input
-            known.output += totals.output
-            known.requests += totals.requests
+        for (day, user_id), totals in part.days.items():
+            counts = (totals.input, totals.cached_input, totals.output, totals.requests)
+            into.days.add(day, user_id, counts, totals.partial)
     into.sources.extend(part.sources)
 
 
