@@ -15,10 +15,10 @@ date no costs bucket covers have no cost (null), which is not the same as zero."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from verifier.consumer import contract_for
 from verifier.consumer.mapping import ReadingPlan, plan_from_profile, readings_json
@@ -296,14 +296,36 @@ def merge(
         pooled = {d for d, c in inputs.api_costs.days.items() if not c.grouped_by_user}
         weights = _token_weights(ids, inputs.api_usage, pooled)
         by = inputs.breakdown
-        rows: dict[tuple[str, str], _Row] = {}
-        # The breakdown reads the Codex days again below: those are kept then.
-        _add_codex(rows, ids, _items(inputs.codex.days, consume and not by))
-        _add_api_usage(rows, ids, inputs.api_usage.days.items())
-        _add_costs(rows, ids, _items(inputs.api_costs.days, consume), weights)
-        merged = _finish(
-            rows, ids, costs_on, dates, credit_usd_rate, inputs.codex.native_reported, consume
-        )
+        # Date by date: only one date's rows are being built at a time, and with
+        # `consume` that date's aggregates go as its rows are made (the breakdown reads
+        # the Codex days again below: those are kept then).
+        codex_keys: dict[str, list[tuple[str, str | None]]] = {}
+        for key in inputs.codex.days:
+            codex_keys.setdefault(key[0], []).append(key)
+        api_costs = inputs.api_costs.days
+        all_days = sorted(set(codex_keys) | inputs.api_usage.days.dates() | set(api_costs))
+        finished: list[MergedRow] = []
+        labels: dict[str, tuple[str | None, str | None, str | None]] = {}
+        for day in all_days:
+            rows: dict[tuple[str, str], _Row] = {}
+            keys = codex_keys.pop(day, [])
+            _add_codex(rows, ids, _codex_of(inputs.codex.days, keys, consume and not by))
+            _add_api_usage(rows, ids, inputs.api_usage.days.items(day))
+            cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
+            _add_costs(rows, ids, [(day, cost_day)] if cost_day else [], weights)
+            finished.extend(
+                _finish(
+                    rows,
+                    ids,
+                    costs_on,
+                    dates,
+                    credit_usd_rate,
+                    inputs.codex.native_reported,
+                    consume,
+                    labels,
+                )
+            )
+        merged = tuple(finished)
         parts = (
             part_rows(
                 by,
@@ -351,17 +373,14 @@ def _row(rows: dict[tuple[str, str], _Row], key: tuple[str, str]) -> _Row:
     return row
 
 
-KeyT = TypeVar("KeyT")
-ValueT = TypeVar("ValueT")
-
-
-def _items(mapping: dict[KeyT, ValueT], consume: bool) -> Iterable[tuple[KeyT, ValueT]]:
-    """A mapping's items, emptied as they are read when `consume` (memory goes back)."""
-    if not consume:
-        yield from mapping.items()
-        return
-    while mapping:
-        yield mapping.popitem()
+def _codex_of(
+    days: dict[tuple[str, str | None], chatgpt.CodexDay],
+    keys: list[tuple[str, str | None]],
+    consume: bool,
+) -> Iterator[tuple[tuple[str, str | None], chatgpt.CodexDay]]:
+    """The Codex totals of `keys` (one date's), taken out of `days` when `consume`."""
+    for key in keys:
+        yield key, (days.pop(key) if consume else days[key])
 
 
 def _add_codex(
@@ -461,14 +480,15 @@ def _finish(
     rate: Decimal | None,
     native_reported: bool = False,
     consume: bool = False,
-) -> tuple[MergedRow, ...]:
+    labels: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+) -> list[MergedRow]:
     """Freeze rows in (date, person) order. A surface's cells are figures (zero when it
     does not name the person) on the dates its captures cover, and empty elsewhere: a
     number the merge does not have is never shown as 0."""
     out: list[MergedRow] = []
     zero = Decimal(0)
     people = ids.people
-    labels: dict[str, tuple[str | None, str | None, str | None]] = {}
+    labels = {} if labels is None else labels  # person -> identity columns, kept across calls
     codex_dates = dates.get(chatgpt.SURFACE.name, frozenset())
     usage_dates = dates.get(usage.SURFACE.name, frozenset())
     by_date: dict[str, str] = {}
@@ -527,7 +547,7 @@ def _finish(
                 )
             )
         )
-    return tuple(out)
+    return out
 
 
 _NO_CODEX: tuple[None, ...] = (None,) * 7

@@ -90,8 +90,16 @@ class UsageDays:
                 "merge", f"API token counts for {day} add up beyond 2**63; not a real count"
             ) from None
 
-    def items(self) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
-        for day, users in self._slots.items():
+    def dates(self) -> set[str]:
+        return set(self._slots)
+
+    def items(self, day: str | None = None) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
+        """Every pair, or those of one date."""
+        if day is not None:
+            days = [(day, self._slots[day])] if day in self._slots else []
+        else:
+            days = list(self._slots.items())
+        for day_text, users in days:
             for user_id, slot in users.items():
                 totals = ApiDay()
                 totals.input = self._input[slot]
@@ -99,7 +107,7 @@ class UsageDays:
                 totals.output = self._output[slot]
                 totals.requests = self._requests[slot]
                 totals.partial = bool(self._partial[slot])
-                yield (day, user_id), totals
+                yield (day_text, user_id), totals
 
 
 @dataclass
