@@ -27,7 +27,7 @@ from verifier.errors import InputError
 from verifier.exactjson import JsonNumber
 from verifier.inputs import StreamedSource, expand_paths, load_capture_inputs
 from verifier.lock import run_lock
-from verifier.merge import MergeResult, load_capture, merge_sources
+from verifier.merge import MergeResult, load_capture, merge, merge_sources, parse_sources
 from verifier.merge.formats import WRITERS, write
 from verifier.merge.gated import gated_merge
 from verifier.merge.load import NOT_A_CAPTURE, merge_paths, read_capture
@@ -208,3 +208,15 @@ def test_a_breaking_gate_writes_nothing_even_where_the_parsers_would_fail_too(
     assert "amount.value" in result.stderr
     assert not out.exists()
     assert list(tmp_path.glob("*.tmp")) == []
+
+
+def test_the_date_by_date_join_that_releases_aggregates_gives_the_same_table(
+    sandbox: tuple[list[Path], Path],
+) -> None:
+    (first, _), _ = sandbox
+    sources = [load_capture(path) for path in expand_paths([first, DOCUMENTED_CAPTURES])]
+    kept = parse_sources(sources[:4])
+    assert_same_output(merge(kept), merge(parse_sources(sources[:4]), consume=True))
+    assert kept.codex.days and kept.api_costs.days  # not consumed without `consume`
+    documented = parse_sources(sources[4:])
+    assert_same_output(merge(documented), merge(parse_sources(sources[4:]), consume=True))
