@@ -6,8 +6,8 @@
 
 Each payload (a raw body or a capture envelope with personal values and secrets planted
 in values, member names, messages, HTML, headers and envelope fields, in the encodings
-of tests/privacy_payloads.py) goes through one or more of check, diff, scan, lock and
-anonymise (round robin; `--all-commands` runs every one on every payload). Every output
+of tests/privacy_payloads.py) goes through one or more of check, diff, scan, lock, anonymise and
+merge (round robin; `--all-commands` runs every one on every payload). Every output
 (stdout, stderr, every file written) is searched for the planted values; exit codes
 must be 0..3 and no traceback may appear. Prints the figures; exit 1 on any problem.
 The suite runs the same properties with fewer examples (tests/test_privacy_properties.py).
