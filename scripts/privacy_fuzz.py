@@ -16,9 +16,12 @@ The suite runs the same properties with fewer examples (tests/test_privacy_prope
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib
 import json
+import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -56,6 +59,18 @@ class Tally:
             self.problems.append(problem)
 
 
+def _save(number: int, surface: str, document: Any, raw: bytes | None, commands: list[str]) -> Path:
+    """The payload of a problem, to replay: `run_commands(document or None, surface,
+    commands, raw)` from tests/privacy_payloads.py."""
+    PROBLEMS_DIR.mkdir(exist_ok=True)
+    path = PROBLEMS_DIR / f"problem-{os.getpid()}-{number}.json"
+    record = {"surface": surface, "commands": commands, "document": document}
+    if raw is not None:
+        record["raw_base64"] = base64.b64encode(raw).decode()
+    path.write_text(json.dumps(record))
+    return path
+
+
 def report(tally: Tally) -> None:
     print(
         f"payloads {tally.payloads}, outputs checked {tally.outputs}, "
@@ -65,13 +80,17 @@ def report(tally: Tally) -> None:
     )
 
 
+PROBLEMS_DIR = Path(tempfile.gettempdir()) / "privacy-fuzz-problems"
+
+
 def _check(
     tally: Tally, surface: str, document: Any, raw: bytes | None, commands: list[str]
 ) -> None:
     before = len(tally.problems)
     tally.add(document, surface, commands, raw)
     for problem in tally.problems[before:]:
-        print("PROBLEM " + problem, flush=True)
+        saved = _save(len(tally.problems), surface, document, raw, commands)
+        print(f"PROBLEM {problem} (payload: {saved})", flush=True)
     if tally.payloads % 500 == 0:
         report(tally)
 

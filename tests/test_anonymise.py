@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -377,6 +379,18 @@ def test_anonymising_twice_with_one_key_is_a_no_op_and_another_key_is_refused() 
     assert anonymise_capture(once, KEY) == once
     with pytest.raises(UsageError, match="already anonymised"):
         anonymise_capture(once, OTHER_KEY)
+
+
+def test_a_capture_of_the_untagged_v1_scheme_reads_as_another_key() -> None:
+    """v1 pseudonyms (no tag) do not join v2 ones: the fingerprint names the scheme, so
+    such a capture is neither re-anonymised nor merged with v2 captures of the same key."""
+    digest = hashlib.sha256(b"verify-anon-key-fingerprint/v1\x00" + KEY.secret).hexdigest()
+    v1 = replace(anonymise_capture(live_capture(), KEY), key_fingerprint=f"sha256:{digest[:16]}")
+    assert v1.key_fingerprint != KEY.fingerprint
+    with pytest.raises(UsageError, match="before they carried a tag"):
+        anonymise_capture(v1, KEY)
+    with pytest.raises(RefusedError, match="different keys"):
+        require_same_fingerprint([v1, anonymise_capture(live_capture(), KEY)])
 
 
 def test_anonymise_capture_is_deterministic() -> None:

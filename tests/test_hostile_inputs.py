@@ -419,3 +419,42 @@ def test_anonymise_writes_all_outputs_or_none(tmp_path: Path) -> None:
     assert result.code == 3, result.stderr
     assert "nothing was written" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["b.json"]  # only what was there before
+
+
+def test_values_at_discriminator_leaves_reach_a_lock_only_when_public(tmp_path: Path) -> None:
+    """Found by the atheris run: a lock recorded the values seen under `type`, `status`
+    and the like as they were (an IP address, a numeric id, a name). A lock is committed:
+    it keeps public vocabulary and small numbers, anything else as a keyed hash, which
+    still tells a new value from the locked ones."""
+    body = orjson.loads(
+        (ROOT / "tests" / "data" / "documented" / "openai_org_costs.json").read_bytes()
+    )
+    result = body["data"][0]["results"][0]
+    planted = {"type": "203.0.113.77", "status": 91827364554637, "role": "Zelda Quokka"}
+    result.update(planted)
+    source = tmp_path / "body.json"
+    source.write_bytes(orjson.dumps(body))
+    locks = tmp_path / "locks"
+    env = {"VERIFY_ANON_KEY": "discriminator-values-test-key"}
+    locked = run_cli(
+        "lock", str(source), "--surface", "openai_org_costs", "--locks-dir", str(locks), env=env
+    )
+    assert locked.code == 0, locked.stderr
+    written = (locks / "openai_org_costs.lock.json").read_text()
+    for value in planted.values():
+        assert str(value) not in written and str(value) not in locked.stdout
+    assert '"usd"' in written and '"organization.costs.result"' in written  # public: kept
+
+    def value_findings(document: dict[str, Any]) -> list[str]:
+        source.write_bytes(orjson.dumps(document))
+        diffed = run_cli(
+            "diff", str(source), "--surface", "openai_org_costs", "--against", "lock",
+            "--locks-dir", str(locks), "--format", "json", env=env,
+        )  # fmt: skip
+        assert "203.0.113.77" not in diffed.stdout
+        found = orjson.loads(diffed.stdout)["findings"]
+        return [f["path"] for f in found if f["kind"] == "value_changed"]
+
+    assert value_findings(body) == []  # the same values: no drift
+    result["type"] = "198.51.100.3"
+    assert value_findings(body) == ["data[].results[].type"]  # a new one is still seen

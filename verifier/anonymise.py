@@ -822,8 +822,9 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
     if capture.key_fingerprint not in (None, key.fingerprint):
         raise UsageError(
             f"this {capture.surface} capture is already anonymised with key "
-            f"{capture.key_fingerprint}, not the current key {key.fingerprint}; re-keying "
-            "would break joins, so anonymise the raw responses with one key"
+            f"{capture.key_fingerprint}, not the current key {key.fingerprint} (another key, "
+            "or pseudonyms made before they carried a tag); re-keying would break joins, so "
+            "anonymise the raw responses with one key"
         )
     surface = get_surface(capture.surface)
     worker = _Anonymiser(key, secrets)

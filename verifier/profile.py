@@ -44,6 +44,7 @@ from verifier.keys import load_key
 from verifier.pagination import Contradiction, contradiction
 from verifier.schemas import SchemaNode, surface_nodes
 from verifier.surfaces import Surface
+from verifier.vocabulary import is_public, is_public_discriminator
 
 # Contract timestamp format names (DESIGN.md "Timestamp format names"): never rename.
 RFC3339_Z = "rfc3339-z"
@@ -150,6 +151,7 @@ def stable_hash(text: str, key: bytes = b"") -> int:
 
 
 _SKETCH_CONTEXT = b"verify-profile-sketch/v1\x00"
+_SMALL_NUMBER = 1_000_000  # a recorded number that cannot be an id or a phone number
 
 
 @dataclass(frozen=True, slots=True)
@@ -1088,7 +1090,7 @@ def _finished(node: _Node, parents: int, key: SketchKey | None) -> PathProfile:
     values = None
     if node.values is not None:
         values = tuple(
-            SeenValue(v, n, node.value_pointers[v])
+            SeenValue(_recorded(v, key), n, node.value_pointers[v])
             for v, n in sorted(node.values.items(), key=lambda kv: (-kv[1], str(kv[0])))
         )
     return PathProfile(
@@ -1109,6 +1111,22 @@ def _finished(node: _Node, parents: int, key: SketchKey | None) -> PathProfile:
         absent_pointer=None if is_item or node.present == parents else node.absent_pointer,
         fingerprint=_fingerprint(node, key),
     )
+
+
+def _recorded(value: Any, key: SketchKey | None) -> Any:
+    """A value seen at a discriminator-like leaf, as a profile (and so a committed lock)
+    holds it: public vocabulary, booleans and small numbers as they are; anything else (a
+    live payload can put an IP address, a numeric id or a name under `type`) as a hash,
+    keyed like the sketches, so a new value still differs from the locked ones."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        if abs(float(value)) < _SMALL_NUMBER:
+            return value
+    elif isinstance(value, str) and (is_public(value) or is_public_discriminator(value)):
+        return value
+    digest = stable_hash(value_token(value), key.secret if key else b"")
+    return f"<withheld {digest:016x}>"
 
 
 def _fingerprint(node: _Node, key: SketchKey | None) -> Fingerprint | None:
