@@ -458,3 +458,25 @@ def test_values_at_discriminator_leaves_reach_a_lock_only_when_public(tmp_path: 
     assert value_findings(body) == []  # the same values: no drift
     result["type"] = "198.51.100.3"
     assert value_findings(body) == ["data[].results[].type"]  # a new one is still seen
+
+
+@pytest.mark.parametrize(
+    "name", ["zelda.quokka%2540c//p.example", "zelda.quokka%40cor@@P~~p.example", "jane/doe~x"]
+)
+def test_a_member_name_with_slashes_or_tildes_is_withheld_from_pointers(name: str) -> None:
+    """Found by the atheris run: a member name that is data was withheld from the path
+    but not from the pointer, which spells `/` as `~1` and `~` as `~0`."""
+    escaped = name.replace("~", "~0").replace("/", "~1")
+    finding = Finding(
+        surface="openai_org_users",
+        source="x.json",
+        kind="field_added",
+        path=f"data[].{name}",
+        pointer=f"/data/0/{escaped}",
+        severity="info",
+        expected="absent",
+        observed="present",
+        message=f"observed present at /data/0/{escaped}",
+    )
+    for text in (finding.path, finding.pointer, finding.message):
+        assert "zelda" not in text and "jane" not in text, text

@@ -74,16 +74,19 @@ def unsafe_segments(path: str, pointer: str) -> set[str]:
     """Member names in a path (`a.b[].c`) or pointer (`/a/0/c`) that are not field names
     (placeholders such as `<withheld>` and a text file's `line 3` are ours)."""
     names = [part.replace("[]", "") for part in path.split(".")] if path else []
-    names += [
-        part.replace("~1", "/").replace("~0", "~")
-        for part in pointer.split("/")[1:]
-        if _INDEX.fullmatch(part) is None
-    ]
-    return {
+    escaped: dict[str, str] = {}  # a name as the pointer spells it (`/` as `~1`)
+    for part in pointer.split("/")[1:]:
+        if _INDEX.fullmatch(part) is None:
+            name = part.replace("~1", "/").replace("~0", "~")
+            names.append(name)
+            escaped[name] = part
+    unsafe = {
         name
         for name in names
         if name and not is_field_name(name) and _PLACEHOLDER.fullmatch(name) is None
     }
+    # Both spellings: the pointer (and text quoting it) holds the escaped one.
+    return unsafe | {escaped[name] for name in unsafe if name in escaped}
 
 
 def mask_path(path: str) -> str:
