@@ -23,11 +23,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from verifier import paths
 from verifier.consumer.judge import judge
@@ -52,11 +50,18 @@ from verifier.schemas import surface_schema
 from verifier.store import Capture
 from verifier.surfaces import Surface
 
+if TYPE_CHECKING:  # imported when first used: a tenth of a second that valid files skip
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
 _REQUIRED = re.compile(r"^(.*) is a required property$")
 
 
 @cache
 def validator_for(surface: Surface) -> Draft202012Validator:
+    """The reference validator: run only on what the compiled one rejects."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         surface_schema(surface), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
@@ -179,6 +184,8 @@ def _refuse_leap_seconds(node: Any) -> Any:
 
 
 def _reference_format(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
     checker = Draft202012Validator.FORMAT_CHECKER
     memo: dict[str, bool] = {}
 
