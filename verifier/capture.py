@@ -65,6 +65,7 @@ from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
 DEFAULT_WINDOW_DAYS = 30  # for surfaces without a vendor cap: smaller windows run in parallel
 MAX_REDIRECTS = 5
+KEEPING_SLOTS = 1  # chains decoding, anonymising and gating a page at the same time
 RETRY_STATUSES = frozenset({408, 409, 429})
 
 # -- options -------------------------------------------------------------------------------
@@ -335,6 +336,7 @@ class Fetcher:
     _cancelled: threading.Event = field(default_factory=threading.Event)
     guard: HttpGuard | None = None  # made from the policy when not given
     stream_from: int | None = None  # 2xx bodies this large become LargePages
+    slots: threading.BoundedSemaphore | None = None  # shared with the page keepers
 
     def __post_init__(self) -> None:
         if self.guard is None:
@@ -367,7 +369,8 @@ class Fetcher:
                 if last or waited + delay > self.policy.budget:
                     raise _NetworkFailure(f"{reason} after {attempt} attempts") from None
             else:
-                page = page_from_response(response, access, self.stream_from)
+                with self.slots or contextlib.nullcontext():
+                    page = page_from_response(response, access, self.stream_from)
                 if not self._should_retry(page) or last:
                     return page
                 reason = f"HTTP {page.status}" if not page.ok else "unreadable body"
@@ -674,8 +677,12 @@ def run_capture(
     fetcher = Fetcher(
         client, options.retry, progress or NoProgress(), sleep, rng or random.Random()
     )
+    # Decoding and anonymising pages is CPU-bound Python, one thread at a time whatever
+    # the pool: one slot loses no speed, and bounds the row slices held in memory.
+    slots = threading.BoundedSemaphore(KEEPING_SLOTS)
     if safety.stream is not None:
         fetcher.stream_from = options.stream_page_bytes
+        fetcher.slots = slots
     notes: list[str] = []
     plans: list[tuple[SurfaceAccess, list[Window | None]]] = []
     windows_of: dict[str, list[Window]] = {}
@@ -696,7 +703,7 @@ def run_capture(
             for _window in chain_windows:
                 spool = PageSpool(out_dir)
                 spools.setdefault(access.surface.name, []).append(spool)
-                keepers.append(page_keeper(access.surface, safety, spool))
+                keepers.append(page_keeper(access.surface, safety, spool, slots))
         results = run_chains(fetcher, plans, options, keepers)
         fetched = time.perf_counter()
         captured_at = captured_at_now()
@@ -749,13 +756,25 @@ def refused_run(exc: RefusedError, written: list[Path]) -> RefusedError:
     )
 
 
-def page_keeper(surface: Surface, safety: Safety, spool: PageSpool) -> PageKeeper:
+def page_keeper(
+    surface: Surface,
+    safety: Safety,
+    spool: PageSpool,
+    slots: threading.BoundedSemaphore | None = None,
+) -> PageKeeper:
     """Each page of a chain, as it arrives: anonymised, leak-gated and appended to the
     chain's spool on disk. What the chain keeps is a stub: the status and, for a non-2xx
-    answer (small; its findings quote the vendor's message), the anonymised page."""
+    answer (small; its findings quote the vendor's message), the anonymised page. `slots`
+    bounds how many chains do this at once (the rest keep fetching)."""
     shell = Capture(surface.name, RequestInfo("GET", ""), (), "", None)
 
     def keep(page: Page) -> Page:
+        if slots is None:
+            return kept(page)
+        with slots:
+            return kept(page)
+
+    def kept(page: Page) -> Page:
         if isinstance(page, LargePage):
             large = page
             try:
