@@ -6,6 +6,7 @@ and leaks (refused with the whole page's message), and whole captures from the s
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from datetime import date
@@ -81,7 +82,7 @@ def stream_only(folder: Path, surface: str, page: LargePage) -> bytes | None:
 
 
 def streamed_and_whole(folder: Path, surface: str, text: bytes) -> tuple[bytes | str, bytes | str]:
-    large = large_page(200, URL, HEADERS, text)
+    large = large_page(200, URL, HEADERS, text, get_surface(surface))
     assert large is not None, "the body streams"
     return spooled(folder, surface, large), spooled(folder, surface, large.whole())
 
@@ -89,8 +90,9 @@ def streamed_and_whole(folder: Path, surface: str, text: bytes) -> tuple[bytes |
 def test_every_corpus_body_spools_the_bytes_of_the_whole_page(tmp_path: Path) -> None:
     streamed = 0
     for name, surface, body in corpus_bodies():
-        for text in (orjson.dumps(body), json.dumps(body, indent=2).encode()):
-            large = large_page(200, URL, HEADERS, text)
+        texts = (orjson.dumps(body), json.dumps(body, indent=2).encode())
+        for text, by in itertools.product(texts, (None, get_surface(surface))):
+            large = large_page(200, URL, HEADERS, text, by)
             if large is None:  # no `data` array: such a page is always decoded whole
                 assert not (isinstance(body, dict) and isinstance(body.get("data"), list)), name
                 continue
@@ -106,7 +108,8 @@ def test_every_corpus_body_spools_the_bytes_of_the_whole_page(tmp_path: Path) ->
 @given(body=bodies())
 def test_hostile_bodies_spool_the_same_bytes_or_the_same_refusal(body: dict[str, Any]) -> None:
     folder = Path(".pytest-page-stream")
-    large = large_page(200, URL, HEADERS, orjson.dumps(body))
+    surface = get_surface("openai_org_usage_completions")  # bucket by bucket
+    large = large_page(200, URL, HEADERS, orjson.dumps(body), surface)
     if large is None:
         return
     got = spooled(folder, "openai_org_usage_completions", large)
@@ -139,7 +142,7 @@ def test_exact_numbers_and_k_anonymous_values_survive_the_slices(tmp_path: Path)
     )
     got, whole = streamed_and_whole(tmp_path, "openai_org_costs", text)
     assert isinstance(got, bytes) and got == whole
-    large = large_page(200, URL, HEADERS, text)
+    large = large_page(200, URL, HEADERS, text, get_surface("openai_org_costs"))
     assert large is not None and stream_only(tmp_path, "openai_org_costs", large) == got
     assert b'"value": 1.50' in got and b'"value": 0.1234567890123456789012345' in got
     assert b"1E-8" in got and b'"total": 12.50' in got
@@ -163,7 +166,7 @@ def test_a_refusal_in_a_late_slice_is_the_whole_page_refusal(tmp_path: Path) -> 
     rows: list[Any] = [{"line_item": "x", "amount": {"value": n}} for n in range(50)]
     rows[40]["refuse_me"] = 1
     body = {"object": "page", "data": rows, "has_more": False, "next_page": None}
-    large = large_page(200, URL, HEADERS, orjson.dumps(body))
+    large = large_page(200, URL, HEADERS, orjson.dumps(body), get_surface("openai_org_costs"))
     assert large is not None
     messages, counts = [], []
     for page in (large, large.whole()):

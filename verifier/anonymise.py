@@ -615,10 +615,17 @@ class _Anonymiser:
         self._shared = shared
         self._applied.clear()  # what is shared differs per document
 
-    def walk(self, document: Any, rules: PathRules, path: str = paths.ROOT) -> Any:
-        """A new copy of `document`, a part of the current document found at `path`."""
+    def walk(
+        self,
+        document: Any,
+        rules: PathRules,
+        path: str = paths.ROOT,
+        member: str | None = None,
+    ) -> Any:
+        """A new copy of `document`, a part of the current document found at `path` (the
+        value of member `member` of an object, None: an item or the whole)."""
         holder: list[Any] = [None]
-        stack: list[tuple[Any, str, str | None, Any, Any]] = [(document, path, None, holder, 0)]
+        stack: list[tuple[Any, str, str | None, Any, Any]] = [(document, path, member, holder, 0)]
         while stack:
             node, path, member, target, slot = stack.pop()
             if isinstance(node, str):
@@ -734,11 +741,14 @@ def _rows(document: Any) -> list[Any]:
     return []
 
 
-def _row_strings(row: Any, base: str, rules: PathRules) -> tuple[set[str], set[str]]:
-    """(identities, formatted strings at unknown paths) found anywhere in one row."""
+def _row_strings(
+    row: Any, base: str, rules: PathRules, member: str | None = None
+) -> tuple[set[str], set[str]]:
+    """(identities, formatted strings at unknown paths) found anywhere in one row (or in
+    a part of one: the value of its member `member` at `base`)."""
     identities: set[str] = set()
     formatted: set[str] = set()
-    stack: list[tuple[Any, str, str | None]] = [(row, base, None)]
+    stack: list[tuple[Any, str, str | None]] = [(row, base, member)]
     while stack:
         node, path, member = stack.pop()
         if isinstance(node, str):
@@ -774,10 +784,19 @@ class SharedValues:
 
     def add(self, rows: Sequence[Any]) -> None:
         for row in rows:
-            identities, formatted = _row_strings(row, self._base, self._rules)
-            if identities:
-                for value in formatted:
-                    self._seen_in.setdefault(value, []).append(frozenset(identities))
+            self.add_strings(*_row_strings(row, self._base, self._rules))
+
+    def add_strings(self, identities: set[str], formatted: set[str]) -> None:
+        """One row's strings, as `row_strings` found them (in parts, for a streamed row)."""
+        if identities:
+            for value in formatted:
+                self._seen_in.setdefault(value, []).append(frozenset(identities))
+
+    def row_strings(
+        self, part: Any, path: str, member: str | None = None
+    ) -> tuple[set[str], set[str]]:
+        """The strings of a part of a row, at `path` (the value of member `member`)."""
+        return _row_strings(part, path, self._rules, member)
 
     def result(self) -> frozenset[str]:
         return frozenset(
@@ -877,6 +896,17 @@ class PageInParts:
 
     def rows(self, rows: Sequence[Any]) -> list[Any]:
         return [self._worker.walk(row, self._rules, ROWS_PATH) for row in rows]
+
+    def part(self, value: Any, path: str, member: str | None) -> Any:
+        """A part of the body, at `path` (the value of member `member`), anonymised."""
+        return self._worker.walk(value, self._rules, path, member)
+
+    def member_name(self, name: str) -> str:
+        return self._worker.member_name(name)
+
+    def colliding_name(self, name: str) -> str:
+        """A member name whose anonymised form another member of its object already has."""
+        return pseudonym_token(name, self._worker.key)
 
 
 class CaptureInParts:

@@ -449,7 +449,8 @@ def page_from_response(
     if response.is_success and (spilled is not None or len(content) >= threshold):
         url = recorded_url(response.url, access)
         source = content if spilled is None else spilled
-        large = large_page(response.status_code, url, dict(response.headers), source)
+        headers = dict(response.headers)
+        large = large_page(response.status_code, url, headers, source, access.surface)
         if large is not None:
             return large
     if spilled is not None:

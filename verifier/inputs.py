@@ -557,7 +557,7 @@ def _array(window: _TextWindow, item: Callable[[_TextWindow, int], None]) -> Non
             raise NotStreamable("expected ',' or ']'")
 
 
-# -- Streaming any JSON file in document order (`verify scan`) ------------------------------
+# -- Streaming any JSON file in document order (`verify scan`, a capture's large pages) ----
 
 ContextT = TypeVar("ContextT")
 _TREE_OBJECT_DEPTH = 3  # objects this deep stream member by member (a capture's page body)
@@ -571,7 +571,13 @@ class TreeVisitor(Protocol[ContextT]):
         """The next member of a streamed object: the context of its value."""
 
     def item(self, parent: ContextT, index: int) -> ContextT:
-        """An item of a streamed array: its context."""
+        """An item of a streamed array whose items stream too: its context."""
+
+    def open(self, here: ContextT, opening: str) -> None:
+        """The value at `here` streams: an object (`{`) or an array (`[`)."""
+
+    def items(self, parent: ContextT, first: int, items: list[Any]) -> None:
+        """A slice of the items of a streamed array, decoded whole, `items[0]` at `first`."""
 
     def value(self, where: ContextT, value: Any) -> None:
         """A value decoded whole at `where`."""
@@ -580,19 +586,45 @@ class TreeVisitor(Protocol[ContextT]):
         """The streamed object or array at `container` is over (after its last member)."""
 
 
-def stream_tree(path: Path, visitor: TreeVisitor[ContextT], root: ContextT) -> None:
-    """Every value of a JSON file whose top-level value is an object, in document order,
-    never holding the file: objects down to depth 3 stream member by member (a capture's
-    envelope, page and body), the items of a top-level `pages` array one by one, those of
-    any other array in row slices; anything else is decoded whole. Raises NotStreamable
-    where the strict reader must decide (a repeated member included: orjson keeps one)."""
+MEMBERS, ITEMS, SLICES, WHOLE = "members", "items", "slices", "whole"
+# How `stream_tree` reads a value: (depth, member name or None, "{" "[" or other) -> one of
+# MEMBERS (an object, member by member), ITEMS (an array, item by item), SLICES (an
+# array, its items decoded whole in row slices), WHOLE (decoded whole).
+TreePolicy = Callable[[int, str | None, str], str]
+
+
+def scan_policy(depth: int, name: str | None, opening: str) -> str:
+    """Objects down to depth 3 (a capture's envelope, page and body), the top-level
+    `pages` item by item, any other array in slices."""
+    if opening == "{":
+        return MEMBERS if depth <= _TREE_OBJECT_DEPTH else WHOLE
+    if opening == "[":
+        return ITEMS if depth == 1 and name == PAGES_KEY else SLICES
+    return WHOLE
+
+
+def stream_tree(
+    source: Path | IO[bytes],
+    visitor: TreeVisitor[ContextT],
+    root: ContextT,
+    *,
+    policy: TreePolicy = scan_policy,
+    decoding: _Decoding | None = None,
+) -> None:
+    """Every value of a JSON file (or a temp file, read from its start and left open)
+    whose top-level value is an object, in document order, never holding it: each value
+    read as `policy` says (`depth`: the containers around it). Raises NotStreamable
+    where the strict reader must decide (a repeated member included)."""
 
     def top_level(window: _TextWindow) -> None:
         if window.peek() != "{":
             raise NotStreamable("not an object")
-        _tree(window, visitor, root, 0, pages=False)
+        _tree(window, visitor, root, 0, None, policy)
 
-    _stream_file(path, top_level)
+    if not isinstance(source, Path):
+        source.seek(0)
+    how = _FAST if decoding is None else decoding
+    _stream_file(source, top_level, decoding=how, pause_gc=isinstance(source, Path))
 
 
 def _tree(
@@ -600,36 +632,35 @@ def _tree(
     visitor: TreeVisitor[ContextT],
     here: ContextT,
     depth: int,
-    *,
-    pages: bool,
+    name: str | None,
+    policy: TreePolicy,
 ) -> None:
-    """The value at the window, `depth` containers deep; `pages`: it is the top-level
-    `pages` member, whose items stream one by one."""
+    """The value at the window, `depth` containers deep, the member `name` (None: an
+    item or the top-level value)."""
     opening = window.peek()
-    if opening == "{" and depth <= _TREE_OBJECT_DEPTH:
+    how = MEMBERS if depth == 0 else policy(depth, name, opening)
+    if how == MEMBERS and opening == "{":
+        visitor.open(here, opening)
         seen: set[str] = set()
-        for name in _members(window):
-            if name in seen:
+        for member in _members(window):
+            if member in seen:
                 raise NotStreamable("a repeated member")
-            seen.add(name)
-            child = visitor.member(here, name)
-            _tree(window, visitor, child, depth + 1, pages=depth == 0 and name == PAGES_KEY)
+            seen.add(member)
+            child = visitor.member(here, member)
+            _tree(window, visitor, child, depth + 1, member, policy)
         visitor.end(here)
-    elif opening == "[" and pages:
+    elif how == ITEMS and opening == "[":
+        visitor.open(here, opening)
 
-        def page(inner: _TextWindow, index: int) -> None:
-            _tree(inner, visitor, visitor.item(here, index), depth + 1, pages=False)
+        def item(inner: _TextWindow, index: int) -> None:
+            _tree(inner, visitor, visitor.item(here, index), depth + 1, None, policy)
 
-        _array(window, page)
+        _array(window, item)
         visitor.end(here)
-    elif opening == "[":
+    elif how == SLICES and opening == "[":
+        visitor.open(here, opening)
         window.pos += 1
-
-        def rows(first: int, items: list[Any]) -> None:
-            for index, row in enumerate(items, first):
-                visitor.value(visitor.item(here, index), row)
-
-        _rows(window, rows, depth + 1, None)
+        _rows(window, partial(visitor.items, here), depth + 1, None)
         visitor.end(here)
     else:
         visitor.value(here, window.value())

@@ -376,6 +376,13 @@ class _StreamScan:
     def item(self, parent: _Place, index: int) -> _Place:
         return _Place(paths.item(parent.path), f"{parent.ptr}/{index}", parent)
 
+    def open(self, here: _Place, opening: str) -> None:
+        pass
+
+    def items(self, parent: _Place, first: int, items: list[Any]) -> None:
+        for index, item in enumerate(items, first):
+            self.value(self.item(parent, index), item)
+
     def value(self, where: _Place, value: Any) -> None:
         assert where.parent is not None
         tally = where.parent.children

@@ -22,6 +22,7 @@ which decides and explains as it always did.
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -29,10 +30,23 @@ from typing import IO, Any
 
 import orjson
 
+from verifier import paths
 from verifier.anonymise import ROWS_PATH, PageInParts, SharedValues, surface_rules
 from verifier.exactjson import dumps_default, loads_exact
-from verifier.inputs import EXACT, EXACT_ENVELOPE, ROWS_KEY, NotStreamable, stream_body_bytes
+from verifier.inputs import (
+    EXACT,
+    EXACT_ENVELOPE,
+    ITEMS,
+    MEMBERS,
+    ROWS_KEY,
+    SLICES,
+    WHOLE,
+    NotStreamable,
+    stream_body_bytes,
+    stream_tree,
+)
 from verifier.keys import AnonKey
+from verifier.schemas import surface_nodes
 from verifier.store import Page, page_bytes
 from verifier.surfaces import Surface
 
@@ -84,14 +98,34 @@ def _ignore_rows(_first: int, _rows: list[Any]) -> None:
 
 
 def large_page(
-    status: int, url: str, headers: dict[str, str], source: bytes | IO[bytes]
+    status: int,
+    url: str,
+    headers: dict[str, str],
+    source: bytes | IO[bytes],
+    surface: Surface | None = None,
 ) -> LargePage | None:
-    """Pass 1: the page with its envelope, when the body is JSON that streams; else None."""
+    """Pass 1: the page with its envelope, when the body is JSON that streams; else None.
+    `surface` says whether the page holds buckets (read bucket by bucket)."""
     try:
-        envelope = stream_body_bytes(source, _ignore_rows, EXACT_ENVELOPE)
+        if surface is not None and bucketed(surface):
+            reader = _EnvelopeOf()
+            stream_tree(
+                _handle(source), reader, _root(), policy=page_policy, decoding=EXACT_ENVELOPE
+            )
+            envelope = reader.envelope
+        else:
+            envelope = stream_body_bytes(source, _ignore_rows, EXACT_ENVELOPE)
     except NotStreamable:
         return None
     return LargePage(status, url, headers, envelope, source=source)
+
+
+def _handle(source: bytes | IO[bytes]) -> IO[bytes]:
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+def _root() -> _Slot:
+    return _Slot(paths.ROOT, None, 0, None)
 
 
 class RowsWriter:
@@ -142,6 +176,16 @@ def around_rows(body: Any, serialise_with: Callable[[Any], bytes]) -> tuple[byte
     return before, after
 
 
+def body_frame(head: Page) -> tuple[bytes, bytes]:
+    """The bytes of a page (as in a capture file) around its body."""
+    marker = f"verify-body-{uuid.uuid4().hex}"  # random: no string of the page equals it
+    data = page_bytes(replace(head, body=marker))
+    before, found, after = data.partition(orjson.dumps(marker))
+    if not found:
+        raise NotStreamable("the body's place was not found")
+    return before, after
+
+
 def page_frame(head: Page) -> tuple[bytes, bytes]:
     """The bytes of a page (as in a capture file) around its body's `data` value."""
     return around_rows(head.body, lambda body: page_bytes(replace(head, body=body)))
@@ -160,9 +204,221 @@ def spool_page(
     `guard` before it is written. Returns the anonymised page without its body (the
     chain's stub)."""
     shared = SharedValues(surface_rules(surface), ROWS_PATH)
+    if bucketed(surface):
+        source = _handle(page.source)
+        stream_tree(source, _SharedOf(shared), _root(), policy=page_policy, decoding=EXACT_ENVELOPE)
+        parts = PageInParts(surface, page, shared.result(), key, secrets)
+        before, after = body_frame(parts.head)
+        guard(before + b"{}" + after)
+        write(before)
+        writer = _PageWriterOf(parts, write, guard)
+        stream_tree(source, writer, _root(), policy=page_policy, decoding=EXACT)
+        write(after)
+        return Page(parts.head.status, parts.head.url)
     stream_body_bytes(page.source, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
     parts = PageInParts(surface, page, shared.result(), key, secrets)
     out = RowsWriter(write, guard, page_frame(parts.head), PAGE_ROWS)
     stream_body_bytes(page.source, lambda _first, rows: out.add(parts.rows(rows)), EXACT)
     out.close()
     return Page(parts.head.status, parts.head.url)
+
+
+# -- A bucketed page (usage, costs): each bucket member by member, its results in slices --
+#
+# A bucket holds one day's results of every user: with thousands of users one bucket is
+# megabytes of JSON, so a slice of whole buckets would grow with the organisation. For
+# such surfaces the passes read `data` bucket by bucket and each bucket's arrays (its
+# `results`) in slices (`inputs.stream_tree` with `page_policy`), and write the page as
+# orjson writes it whole, container by container.
+
+
+def bucketed(surface: Surface) -> bool:
+    """Whether the surface's rows hold an array of results (its buckets grow with users)."""
+    return any(path.startswith("data[].results[]") for path in surface_nodes(surface))
+
+
+def page_policy(depth: int, name: str | None, opening: str) -> str:
+    """The body member by member, `data` bucket by bucket, a bucket member by member, the
+    arrays inside a bucket in slices; everything else whole."""
+    if depth == 1 and name == ROWS_KEY and opening == "[":
+        return ITEMS
+    if depth == 2 and name is None and opening == "{":
+        return MEMBERS
+    if depth == 3 and opening == "[":
+        return SLICES
+    return WHOLE
+
+
+@dataclass(slots=True)
+class _Slot:
+    """A value's place in the body: its contract path, the member name it is the value
+    of (None: an item), its depth (the body is 0), and, once it streams, its container."""
+
+    path: str
+    member: str | None
+    depth: int
+    parent: _Container | None
+    key: bytes = b""  # the member name as written (anonymised), `"name": `
+    container: _Container | None = None
+
+
+@dataclass(slots=True)
+class _Container:
+    closing: bytes
+    level: int  # indentation: its members' lines start with (level + 1) * 2 spaces
+    count: int = 0
+    names: set[str] | None = None  # member names written (objects)
+
+
+class _EnvelopeOf:
+    """Pass 1's visitor: the body's top-level members but `data` (emptied)."""
+
+    def __init__(self) -> None:
+        self.envelope: dict[str, Any] = {}
+
+    def member(self, parent: _Slot, name: str) -> _Slot:
+        return _Slot(name, name, parent.depth + 1, None)
+
+    def item(self, parent: _Slot, index: int) -> _Slot:
+        return _Slot("", None, parent.depth + 1, None)
+
+    def open(self, here: _Slot, opening: str) -> None:
+        if here.depth == 1 and here.member == ROWS_KEY:
+            self.envelope[ROWS_KEY] = []
+
+    def items(self, parent: _Slot, first: int, items: list[Any]) -> None:
+        pass
+
+    def value(self, where: _Slot, value: Any) -> None:
+        if where.depth == 1:
+            if where.member == ROWS_KEY:
+                raise NotStreamable("`data` is not an array")
+            self.envelope[str(where.member)] = value
+
+    def end(self, container: _Slot) -> None:
+        if container.depth == 0 and ROWS_KEY not in self.envelope:
+            raise NotStreamable("no `data` array")
+
+
+class _SharedOf:
+    """Pass 2's visitor: the k-anonymous values, a bucket's strings gathered over its
+    members and slices before the bucket counts as one row."""
+
+    def __init__(self, shared: SharedValues) -> None:
+        self._shared = shared
+        self._row: tuple[set[str], set[str]] | None = None
+
+    def member(self, parent: _Slot, name: str) -> _Slot:
+        return _Slot(paths.child(parent.path, name), name, parent.depth + 1, None)
+
+    def item(self, parent: _Slot, index: int) -> _Slot:
+        return _Slot(paths.item(parent.path), None, parent.depth + 1, None)
+
+    def open(self, here: _Slot, opening: str) -> None:
+        if here.depth == 2:
+            self._row = (set(), set())
+
+    def items(self, parent: _Slot, first: int, items: list[Any]) -> None:
+        path = paths.item(parent.path)
+        for item in items:
+            self._part(item, path, None)
+
+    def value(self, where: _Slot, value: Any) -> None:
+        if where.depth == 2:  # a row decoded whole
+            self._shared.add_strings(*self._shared.row_strings(value, where.path))
+        elif where.depth > 2:
+            self._part(value, where.path, where.member)
+
+    def _part(self, value: Any, path: str, member: str | None) -> None:
+        if self._row is not None:
+            identities, formatted = self._shared.row_strings(value, path, member)
+            self._row[0].update(identities)
+            self._row[1].update(formatted)
+
+    def end(self, container: _Slot) -> None:
+        if container.depth == 2 and self._row is not None:
+            self._shared.add_strings(*self._row)
+            self._row = None
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=dumps_default, option=orjson.OPT_INDENT_2)
+
+
+class _PageWriterOf:
+    """Pass 3's visitor: each part anonymised, gated and written where orjson puts it when
+    it writes the page whole (`base` spaces before every line of the page)."""
+
+    def __init__(
+        self, parts: PageInParts, write: Callable[[bytes], object], guard: Callable[[bytes], None]
+    ) -> None:
+        self._parts, self._write, self._guard = parts, write, guard
+        self._base = b" " * 4  # a page's lines in a capture file (`store.page_bytes`)
+
+    def _indent(self, level: int) -> bytes:
+        return self._base + b"  " * level
+
+    def _child(self, parent: _Slot) -> _Container:
+        assert parent.container is not None
+        return parent.container
+
+    def member(self, parent: _Slot, name: str) -> _Slot:
+        container = self._child(parent)
+        shown = self._parts.member_name(name)
+        assert container.names is not None
+        if shown in container.names:  # two spellings of one email: both members kept
+            shown = self._parts.colliding_name(name)
+        if shown in container.names:  # the whole page would keep one: it decides
+            raise NotStreamable("two members with one anonymised name")
+        container.names.add(shown)
+        key = orjson.dumps(shown) + b": "
+        self._guard(b"{" + key + b"null}")
+        return _Slot(paths.child(parent.path, name), name, parent.depth + 1, parent.container, key)
+
+    def item(self, parent: _Slot, index: int) -> _Slot:
+        return _Slot(paths.item(parent.path), None, parent.depth + 1, self._child(parent))
+
+    def _start_child(self, slot: _Slot) -> None:
+        """What comes before a child's value: the separator, indentation, member name."""
+        container = slot.parent
+        if container is None:
+            return  # the body: the page's frame was written before it
+        self._write(b",\n" if container.count else b"\n")
+        self._write(self._indent(container.level + 1) + slot.key)
+        container.count += 1
+
+    def open(self, here: _Slot, opening: str) -> None:
+        self._start_child(here)
+        level = 1 if here.parent is None else here.parent.level + 1
+        names: set[str] | None = set() if opening == "{" else None
+        here.container = _Container(b"}" if opening == "{" else b"]", level, names=names)
+        self._write(opening.encode())
+
+    def items(self, parent: _Slot, first: int, items: list[Any]) -> None:
+        if not items:
+            return
+        container = self._child(parent)
+        path = paths.item(parent.path)
+        data = _dumps([self._parts.part(item, path, None) for item in items])
+        shift = self._indent(container.level)  # items are indented by 2 already
+        inner = shift + data[2:-2].replace(b"\n", b"\n" + shift)
+        self._guard(b"[\n" + inner + b"\n]")
+        self._write(b",\n" if container.count else b"\n")
+        self._write(inner)
+        container.count += len(items)
+
+    def value(self, where: _Slot, value: Any) -> None:
+        data = _dumps(self._parts.part(value, where.path, where.member))
+        container = where.parent
+        shift = self._indent(0 if container is None else container.level + 1)
+        data = data.replace(b"\n", b"\n" + shift)
+        self._guard(b"{" + where.key + data + b"}" if where.key else b"[" + data + b"]")
+        self._start_child(where)
+        self._write(data)
+
+    def end(self, container: _Slot) -> None:
+        own = self._child(container)
+        if own.count:
+            self._write(b"\n" + self._indent(own.level) + own.closing)
+        else:
+            self._write(own.closing)
