@@ -20,6 +20,7 @@ failure beyond retries is an error, and then that surface writes no file at all.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import random
@@ -681,6 +682,7 @@ def run_capture(
     # Decoding and anonymising pages is CPU-bound Python, one thread at a time whatever
     # the pool: one slot loses no speed, and bounds the row slices held in memory.
     slots = threading.BoundedSemaphore(KEEPING_SLOTS)
+    limit_malloc_arenas()
     if safety.stream is not None:
         fetcher.stream_from = options.stream_page_bytes
         fetcher.slots = slots
@@ -739,6 +741,21 @@ def run_capture(
         fetch_seconds=fetched - began,
         write_seconds=time.perf_counter() - fetched,
     )
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives threads heaps of their own (up to 8 per core), and what one chain's
+    page freed stays in that thread's heap while the next page is decoded by another
+    chain: at 5,556 people a capture peaked at 175 MB with them, 102 MB with two. Set
+    before the pool starts; elsewhere (another C library) nothing is done."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 def refused_run(exc: RefusedError, written: list[Path]) -> RefusedError:
