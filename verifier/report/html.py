@@ -185,7 +185,7 @@ def _spend_section(view: SpendView) -> list[str]:
         out.append(
             '<p class="missing">No spend shown: the gate failed, so the merge refuses these '
             "captures (its numbers could be wrong). Fix or review the drift above, then "
-            "<code>verify lock --accept</code>.</p></section>"
+            "<code>verify lock --accept --reviewer NAME</code>.</p></section>"
         )
         return out
     if view.merged.provisional:
