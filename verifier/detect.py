@@ -180,6 +180,13 @@ class Detector:
     trigger: re.Pattern[str]
     encoded: re.Pattern[str]
     trigger_bytes: re.Pattern[bytes]
+    anchor_bytes: tuple[bytes, ...] = ()  # the literal anchors, ASCII lower-cased
+
+    def no_trigger_in(self, data: bytes) -> bool:
+        """Exactly `trigger_bytes.search(data) is None`, about 20x faster on the usual
+        anonymised page: the regex tries many alternatives at every byte, while the quick
+        test is a few substring searches."""
+        return _quickly_clean(data, self.anchor_bytes) or self.trigger_bytes.search(data) is None
 
     def may_leak(self, text: str) -> bool:
         return self.trigger.search(text) is not None or self.encoded.search(text) is not None
@@ -235,9 +242,9 @@ def detector(literals: tuple[str, ...] = ()) -> Detector:
         f"(?P<email>{EMAIL_PATTERN})",
     ]
     triggers = [TRIGGER_PATTERN]
+    anchors = {a for s in literals for a in secret_anchors(s)}
     if literal is not None:
         alternatives.insert(0, literal)
-        anchors = {a for s in literals for a in secret_anchors(s)}
         triggers.append("(?i:" + "|".join(re.escape(a) for a in sorted(anchors)) + ")")
     trigger_text = "|".join(triggers)
     return Detector(
@@ -249,7 +256,29 @@ def detector(literals: tuple[str, ...] = ()) -> Detector:
             (trigger_text + r"|&(?:#|commat)|%25|\\u|\\x|\[at\]|\(at\)|[^\x00-\x7f]").encode(),
             re.IGNORECASE,
         ),
+        anchor_bytes=tuple(sorted(a.lower().encode() for a in anchors)),
     )
+
+
+# A whole JSON string that is one of the anonymiser's addresses: TRIGGER_PATTERN exempts
+# it (its `@` starts the anonymised domain after a pseudonym, its `u-` follows a quote).
+_PSEUDONYM_STRING = re.compile(rb'"u-[0-9a-f]{16}(?:[0-9a-f]{8})?@anon\.invalid"')
+# Every alternative of `trigger_bytes` contains one of these, ASCII lower-cased (the
+# pattern ignores ASCII case), or a non-ASCII byte. The first group can only come from
+# outside the pseudonym strings; the second is looked for everywhere.
+_OUTSIDE_PSEUDONYMS = (b"@", b"%40", b"anon.invalid", b"u-")
+_ANYWHERE = (b"%25", b"&#", b"&commat", b"[at]", b"(at)", b"\\", b"sk-", b"eyj", b"bearer")
+
+
+def _quickly_clean(data: bytes, anchors: tuple[bytes, ...]) -> bool:
+    """True only when no trigger can be in `data` (False means: ask the regex)."""
+    if not data.isascii():
+        return False
+    lowered = data.lower()
+    if any(s in lowered for s in _ANYWHERE) or any(a in lowered for a in anchors):
+        return False
+    rest = _PSEUDONYM_STRING.sub(b'""', lowered)
+    return not any(s in rest for s in _OUTSIDE_PSEUDONYMS)
 
 
 def leaks_in(text: str, literals: tuple[str, ...] | list[str] = ()) -> list[LeakKind]:

@@ -168,7 +168,7 @@ def _surely_clean(data: bytes, found_by: Detector) -> bool:
     """No trigger anywhere in the raw bytes, and no escape that could hide one."""
     if b"\\" in data:
         return False
-    return found_by.trigger_bytes.search(data) is None
+    return found_by.no_trigger_in(data)
 
 
 # (path as walked, leak group) -> [first hit, occurrences], in the order of first hits.
@@ -325,7 +325,7 @@ def _file_surely_clean(path: Path, found_by: Detector) -> bool:
     tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
-            if b"\\" in chunk or found_by.trigger_bytes.search(tail + chunk):
+            if b"\\" in chunk or not found_by.no_trigger_in(tail + chunk):
                 return False
             tail = (tail + chunk)[-_OVERLAP:]
     return True
