@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,12 @@ def diff_costs_against_lock(locks_dir: Path) -> CliResult:
         "--locks-dir",
         str(locks_dir),
     )
+
+
+def edit_captures(directory: Path, surface: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite every page body of one surface's capture files (a vendor-side drift)."""
+    for path in directory.glob(f"{surface}*.json"):
+        document = json.loads(path.read_text(), parse_float=Decimal)
+        for page in document["pages"]:
+            edit(page["body"])
+        path.write_text(json.dumps(document, default=str))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +17,7 @@ import pytest
 
 from tests.cli_helpers import CliResult, run_cli
 from tests.conftest import DOCUMENTED_CAPTURES
+from tests.drift_support import edit_captures
 from verifier.capture import capture_from_sandbox
 
 KEY = "closed-loop-key-0123456789abcdef0123456789abcdef"
@@ -39,15 +40,6 @@ def documented_locks(tmp_path: Path) -> Path:
     locks = tmp_path / "locks"
     shutil.copytree(COMMITTED_LOCKS, locks)
     return locks
-
-
-def edit_captures(directory: Path, surface: str, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Rewrite every page body of one surface's capture files (a vendor-side drift)."""
-    for path in directory.glob(f"{surface}*.json"):
-        document = json.loads(path.read_text(), parse_float=Decimal)
-        for page in document["pages"]:
-            edit(page["body"])
-        path.write_text(json.dumps(document, default=str))
 
 
 def bodies(directory: Path, surface: str) -> Iterator[dict[str, Any]]:

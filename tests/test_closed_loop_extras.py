@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli_helpers import run_cli
+from tests.drift_support import edit_captures
 from tests.test_closed_loop import (
     bodies,
     close_the_loop,
     documented_locks,
-    edit_captures,
     merged_totals,
     number,
     raw_totals,

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import ijson
-import orjson
 import pytest
 
 from tests.cli_helpers import run_cli
 from tests.conftest import DOCUMENTED_CAPTURES
-from tests.drift_support import documented_body, fixed_capture
+from tests.drift_support import documented_body, edit_captures, fixed_capture
 from tests.merge_builders import documented_plans
 from tests.test_streamed_captures import use_tiny_windows
 from verifier.capture import capture_from_sandbox
@@ -193,12 +192,13 @@ def test_a_breaking_gate_writes_nothing_even_where_the_parsers_would_fail_too(
 ) -> None:
     captures = tmp_path / "captures"
     shutil.copytree(DOCUMENTED_CAPTURES, captures)
+
     # A string where the money is: breaking drift on a consumed path for the gate, and a
     # value the costs parser cannot read; the gate's refusal comes first (exit 1).
-    costs = captures / "openai_org_costs.json"
-    document = orjson.loads(costs.read_bytes())
-    document["pages"][0]["body"]["data"][0]["results"][0]["amount"]["value"] = "not a number"
-    costs.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    def break_the_money(body: dict[str, Any]) -> None:
+        body["data"][0]["results"][0]["amount"]["value"] = "not a number"
+
+    edit_captures(captures, "openai_org_costs", break_the_money)
     out = tmp_path / "spend.csv"
     result = run_cli(
         "merge", str(captures), "--out", str(out), "--locks-dir", str(documented_locks)

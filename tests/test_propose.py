@@ -14,7 +14,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.cli_helpers import run_cli
-from tests.test_closed_loop import edit_captures, sandbox
+from tests.drift_support import edit_captures
+from tests.test_closed_loop import sandbox
 from verifier import contract, schemas
 from verifier.profile import Profile
 from verifier.propose import SchemaEditor, path_tokens
