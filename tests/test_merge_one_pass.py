@@ -20,7 +20,7 @@ from tests.cli_helpers import run_cli
 from tests.conftest import DOCUMENTED_CAPTURES
 from tests.drift_support import documented_body, edit_captures, fixed_capture
 from tests.merge_builders import documented_plans
-from tests.test_streamed_captures import use_tiny_windows
+from tests.test_streamed_captures import use_tiny_slices, use_tiny_windows
 from verifier.capture import capture_from_sandbox
 from verifier.errors import InputError
 from verifier.exactjson import JsonNumber
@@ -104,12 +104,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]
     return [first, second], locks
 
 
-@pytest.mark.parametrize("windows", ["default", "tiny"])
+@pytest.mark.parametrize("windows", ["default", "tiny", "tiny-slices"])
 def test_documented_captures_one_pass_equals_whole_file_exact(
     documented_locks: Path, windows: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if windows == "tiny":
         use_tiny_windows(monkeypatch)
+    if windows == "tiny-slices":  # buckets decoded in parts, each part's text checked
+        use_tiny_slices(monkeypatch)
     paths = [DOCUMENTED_CAPTURES]
     rate = {"credit_usd_rate": Decimal("0.04")}
     assert_same_output(one_pass(paths, documented_locks), whole_file(paths, documented_locks))
@@ -130,6 +132,8 @@ def test_sandbox_captures_one_pass_equals_whole_file_exact(
     both = one_pass([first, second], locks)
     assert_same_output(both, whole_file([first, second], locks))
     assert len({row.date for row in both.rows}) > len({row.date for row in alone.rows})
+    use_tiny_slices(monkeypatch)  # and with every bucket decoded in parts
+    assert_same_output(one_pass([first, second], locks), both)
 
 
 def test_library_merge_paths_streams_and_equals_the_exact_whole_file_merge(

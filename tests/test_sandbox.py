@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import CANARY_CODEX_KEY, CANARY_OPENAI_KEY, assert_no_canary
 from verifier.errors import UsageError
 from verifier.sandbox import RunningSandbox, running_sandbox
-from verifier.sandbox.data import people
+from verifier.sandbox.data import codex_day, codex_page, days_between, people
 from verifier.sandbox.endpoints import bucket_bounds
 
 ANCHOR = date(2026, 5, 11)  # data for 2026-05-01 .. 2026-05-10
@@ -189,6 +189,25 @@ def test_codex_rows_paginate(box: RunningSandbox) -> None:
     rows = [r for p in pages for r in p["data"]]
     assert len(pages) == -(-len(rows) // 7)
     assert rows[0]["start_time"] == "2026-05-01T00:00:00Z"
+
+
+def test_a_codex_page_is_the_slice_of_every_row() -> None:
+    days = days_between(date(2026, 5, 1), date(2026, 5, 8))
+    every = [r for d in days for p in people(9) if (r := codex_day(p, d)) is not None]
+    for offset, size in ((0, 5), (3, 11), (7, 100), (len(every) - 2, 5), (len(every), 3)):
+        page, total = codex_page(9, days, offset, size)
+        assert (page, total) == (every[offset : offset + size], len(every))
+
+
+def test_codex_users_adds_people_to_chatgpt_only() -> None:
+    with running_sandbox(
+        scenario="documented", users=2, days=10, api_key=KEYS, anchor=ANCHOR, codex_users=6
+    ) as wide:
+        rows = all_pages(wide, CODEX, key=CANARY_CODEX_KEY, **window(days=10, limit=1000))
+        ids = {r["user"]["id"] for p in rows for r in p["data"]}
+        listed = [u["id"] for p in all_pages(wide, USERS, limit=100) for u in p["data"]]
+    assert ids == {p.chatgpt_id for p in people(6)}
+    assert listed == [p.openai_id for p in people(2)]
 
 
 def test_days_outside_the_history_have_empty_buckets(box: RunningSandbox) -> None:

@@ -24,6 +24,7 @@ from verifier.capture import SANDBOX_KEY_TEXT, capture_from_sandbox
 from verifier.contract import run_check
 from verifier.drift import run_diff
 from verifier.errors import InputError, VerifierError
+from verifier.exactjson import same_text
 from verifier.gate import run_gate
 from verifier.inputs import NotStreamable, StreamedSource, load_inputs
 from verifier.leakscan import scan_paths
@@ -128,16 +129,31 @@ def use_tiny_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inputs, "_WINDOW_BYTES", 1024)
 
 
-@pytest.fixture(params=["default-windows", "tiny-windows"])
+def use_tiny_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slices of 64 characters: a row larger than that (after the first of its array) is
+    decoded member by member, the items of its arrays in slices (each of them larger
+    than a slice decoded the same way), and put together, as a usage or costs bucket of
+    thousands of users' results is at the default slice size."""
+    monkeypatch.setattr(inputs, "_SPLIT_CHARS", 64)
+
+
+@pytest.fixture(params=["default-windows", "tiny-windows", "tiny-slices"])
 def windows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "tiny-windows":
         use_tiny_windows(monkeypatch)
+    if request.param == "tiny-slices":
+        use_tiny_slices(monkeypatch)
     return str(request.param)
 
 
-@pytest.fixture
-def tiny_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_tiny_windows(monkeypatch)
+@pytest.fixture(params=["tiny-windows", "tiny-slices"])
+def tiny_windows(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads and windows so small that everything straddles them; or slices so small that
+    buckets are decoded in parts."""
+    if request.param == "tiny-windows":
+        use_tiny_windows(monkeypatch)
+    else:
+        use_tiny_slices(monkeypatch)
 
 
 def outcome(run: Callable[[int], Any], limit: int) -> str:
@@ -187,6 +203,16 @@ def all_readers(path: Path) -> dict[str, Callable[[int], Any]]:
 def assert_streamed_equals_whole(path: Path) -> None:
     for name, run in all_readers(path).items():
         assert outcome(run, STREAMED) == outcome(run, WHOLE), (name, path.name)
+
+
+def whole_rows(path: Path) -> list[tuple[str, int, Any]]:
+    """(body pointer, index, row) of every `data` item of a capture file read whole."""
+    whole = orjson.loads(path.read_bytes())
+    return [
+        (f"/pages/{p}/body", i, row)
+        for p, page in enumerate(whole["pages"])
+        for i, row in enumerate(page["body"]["data"])
+    ]
 
 
 def really_streams(path: Path) -> bool:
@@ -362,11 +388,7 @@ def test_a_large_multi_page_capture_streams_in_row_slices(tmp_path: Path) -> Non
     meta = item.stream_bodies(Sink())
     assert meta is not None and meta.pages == () and meta.surface == "openai_org_costs"
     whole = orjson.loads(path.read_bytes())
-    expected = [
-        (f"/pages/{p}/body", i, row)
-        for p, page in enumerate(whole["pages"])
-        for i, row in enumerate(page["body"]["data"])
-    ]
+    expected = whole_rows(path)
     assert seen == expected
     assert bodies == [
         (f"/pages/{p}/body", {**page["body"], "data": []}, True)
@@ -375,6 +397,65 @@ def test_a_large_multi_page_capture_streams_in_row_slices(tmp_path: Path) -> Non
     # Many rows per orjson decode on every page (the boundary of one page's rows also
     # occurs in the next page: a cut past the end of `data` is refused and cut again).
     assert sum(n for n in slices if n > 1) > 0.9 * len(seen)
+    assert_streamed_equals_whole(path)
+
+
+def test_a_large_bucket_is_decoded_in_parts_and_put_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket larger than a slice (at the default size: a day of thousands of users'
+    results) never goes to orjson whole: its members and slices of its `results` do, and
+    the bucket put together from them is the one the whole file holds; each part comes
+    with its own text (the merge checks number texts part by part)."""
+    split = 4096
+    monkeypatch.setattr(inputs, "_SPLIT_CHARS", split)
+    body = _documented("openai_org_costs")
+    spec = get_surface("openai_org_costs")
+    result = body["data"][0]["results"][0]
+    pages = []
+    for page in range(2):
+        buckets = []
+        for day in range(3):
+            bucket = copy.deepcopy(body["data"][0])
+            bucket["start_time"] += 86_400 * (page * 3 + day)
+            bucket["results"] = [
+                {**copy.deepcopy(result), "project_id": f"proj_{day}_{n}"} for n in range(400)
+            ]
+            buckets.append(bucket)
+        pages.append(Page(200, spec.url_template, {}, {**body, "data": buckets}))
+    capture = fixed_capture("openai_org_costs", tuple(pages))
+    path = save_capture(capture, tmp_path / "large-buckets.json")
+    decoded: list[int] = []
+
+    def counted(text: str) -> Any:
+        decoded.append(len(text))
+        return orjson.loads(text)
+
+    monkeypatch.setattr(inputs, "_FAST", inputs._Decoding(inputs._DECODER, counted))
+    [item] = load_inputs([path], stream_min_bytes=STREAMED)
+    assert isinstance(item, StreamedSource)
+    seen: list[tuple[str, int, Any]] = []
+    texts: list[tuple[str, list[Any]]] = []
+
+    class Sink:
+        def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+            seen.extend((prefix, first + i, row) for i, row in enumerate(rows))
+
+        def row_text(self, text: str, rows: list[Any]) -> None:
+            texts.append((text, rows))
+
+        def body(self, body: inputs.Body) -> None:
+            pass
+
+    item.stream_bodies(Sink())
+    expected = whole_rows(path)
+    assert seen == expected
+    assert len(orjson.dumps(expected[0][2])) > 10 * split  # each bucket is many slices
+    assert len(decoded) > 6 * 10 and max(decoded) < split + 64  # never a bucket at once
+    assert texts and all(same_text(text, rows) for text, rows in texts)
+    # The results in parts: all but a page's first bucket, which the standard library's
+    # C scanner decodes whole (it needs no working buffer) while the boundary is learned.
+    assert sum(len(rows) for _text, rows in texts) > 4 * 400
     assert_streamed_equals_whole(path)
 
 

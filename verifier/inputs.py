@@ -1035,6 +1035,9 @@ def _rows(
                 on_text(_decoded_text(window, before, start), rows)
             on_rows(index, rows)
             index += len(rows)
+        elif splitter is not None and splitter.large and window.peek() == "{":
+            on_rows(index, [_assembled(window, depth, on_text)])
+            index += 1
         else:
             text, pos = window.text, window.pos
             try:
@@ -1064,6 +1067,35 @@ def _rows(
             raise NotStreamable("expected ',' or ']'")
 
 
+def _assembled(window: _TextWindow, depth: int, on_text: RowTextCallback | None) -> Any:
+    """An object row larger than a slice (a day's usage or costs bucket holds every
+    user's results: megabytes once an organisation has thousands of people), decoded
+    member by member, the items of its array members in row slices (`_rows`), then put
+    together. The value is the one orjson gives for the row whole, without decoding
+    megabytes in one call: orjson's working buffers take about 14 times the text they
+    decode, which made the readers' peak memory grow with the number of people. With
+    `on_text`, each member's value and each slice is handed over with its own text."""
+    row: dict[str, Any] = {}
+    for name in _members(window):
+        if name in row:
+            raise NotStreamable("a repeated member")  # the strict reader decides
+        if window.peek() == "[":
+            window.pos += 1
+            items: list[Any] = []
+            row[name] = items
+            _rows(window, partial(_gather, items), depth + 2, on_text)
+        else:
+            before, start = window.text, window.pos  # `peek` skipped the whitespace
+            row[name] = value = window.value()
+            if on_text is not None:
+                on_text(_decoded_text(window, before, start), [value])
+    return row
+
+
+def _gather(into: list[Any], _first: int, items: list[Any]) -> None:
+    into.extend(items)
+
+
 def _decoded_text(window: _TextWindow, before: str, start: int) -> str:
     """The text just decoded, which began at `start` of the window's text `before`: when
     the window read on meanwhile, it kept its text from that start (`_TextWindow.more` is
@@ -1074,7 +1106,7 @@ def _decoded_text(window: _TextWindow, before: str, start: int) -> str:
 
 
 _LEARN_ROWS = 8  # rows after which a file without a learned boundary stays on the scanner
-_SPLIT_CHARS = 1 << 20  # text decoded per orjson call (when rows are smaller than that)
+_SPLIT_CHARS = 262144  # text decoded per orjson call (when rows are smaller than that)
 # The separator between two items: a pretty-printed capture file indents its rows by ten
 # spaces, other writers use tabs or CRLF.
 _SEPARATOR = re.compile(r"[ \t\n\r]{0,64},[ \t\n\r]{0,64}")
@@ -1105,13 +1137,16 @@ class _RowSplitter:
     scanner path, which decides (and refuses, so the file is read whole, when the input
     is bad); after a few refusals in a row the splitter stays off for the file."""
 
-    __slots__ = ("_closing", "_depth", "_misses", "_pattern", "_searched")
+    __slots__ = ("_closing", "_depth", "_misses", "_pattern", "_searched", "large")
 
     def __init__(self, pattern: str, closing: int, depth: int) -> None:
         self._pattern = pattern
         self._closing = closing  # characters of the pattern that end the item
         self._depth = depth  # containers around the items in the file
         self._searched: str | None = None  # window text known to hold no boundary
+        # The last `rows` found no boundary within a slice's length of text: the next item
+        # is larger than that (or the last of its array) and is decoded alone.
+        self.large = False
         self._misses = 0
 
     @classmethod
@@ -1130,11 +1165,15 @@ class _RowSplitter:
         """The items from `window.pos` (an item's start) to the last boundary in the
         window, with `window.pos` moved past them; None when there is no boundary (or the
         splitter is off) and the caller decodes one item itself."""
+        self.large = False
         if not self._pattern or window.text is self._searched:
             return None
         cut = self._last_boundary(window)
         if cut < 0:
-            self._searched = window.text
+            if len(window.text) - window.pos > _SPLIT_CHARS:
+                self.large = True  # only a slice's length was searched
+            else:
+                self._searched = window.text
             return None
         text, pos = window.text, window.pos
         for retry in (False, True):
@@ -1162,14 +1201,14 @@ class _RowSplitter:
         return None
 
     def _last_boundary(self, window: _TextWindow) -> int:
-        """The last boundary within about 1 MiB of `window.pos` (fewer rows alive at
-        once), else any; -1 when the window holds none even after reading on."""
+        """The last boundary within a slice's length (_SPLIT_CHARS) of `window.pos`: an
+        orjson call decodes no more than that, so its working memory does not grow with
+        the rows. -1 when there is none there even after reading on (the next item is
+        larger than a slice, or the last of its array)."""
         for attempt in range(2):
             text, pos = window.text, window.pos
             cut = text.rfind(self._pattern, pos, pos + _SPLIT_CHARS)
-            if cut < 0:
-                cut = text.rfind(self._pattern, pos)
-            if cut >= 0 or window.eof or attempt:
+            if cut >= 0 or window.eof or attempt or len(text) - pos > _SPLIT_CHARS:
                 return cut
-            window.more()  # the remainder is one item: read on and look again
+            window.more()  # less than a slice's length is left: read on and look again
         return -1

@@ -38,7 +38,14 @@ KEY_VARIABLES = ("OPENAI_ADMIN_KEY", "CODEX_ANALYTICS_KEY")
 @click.option(
     "--days", default=90, show_default=True, type=click.IntRange(1, 3660), help="Days of history."
 )
-def sandbox(port: int, scenario: str, users: int, days: int) -> int:
+@click.option(
+    "--codex-users",
+    default=None,
+    type=click.IntRange(1, 20_000),
+    help="People with ChatGPT Codex usage (the first N; default: --users). The Codex API "
+    "looks back 90 days, the OpenAI surfaces 180: more people here gives as many rows.",
+)
+def sandbox(port: int, scenario: str, users: int, days: int, codex_users: int | None) -> int:
     """Serve fake ChatGPT/OpenAI analytics endpoints on 127.0.0.1 until Ctrl-C.
 
     The sandbox accepts the keys already in OPENAI_ADMIN_KEY / CODEX_ANALYTICS_KEY;
@@ -60,7 +67,9 @@ def sandbox(port: int, scenario: str, users: int, days: int) -> int:
             f"export OPENAI_ADMIN_KEY={throwaway} CODEX_ANALYTICS_KEY={throwaway} "
             f"CHATGPT_WORKSPACE_ID={uuid.uuid4()}"
         )
-    config = make_config(scenario=scenario, users=users, days=days, api_key=keys)
+    config = make_config(
+        scenario=scenario, users=users, days=days, api_key=keys, codex_users=codex_users
+    )
     box = start_sandbox(config, port)
     click.echo(f"sandbox listening on {box.base_url} (scenario {scenario}, {users} users)")
     if exports:

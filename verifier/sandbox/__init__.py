@@ -58,8 +58,9 @@ def make_config(
     anchor: date | None = None,
     latency: float = 0.0,
     slow_seconds: float = 3.0,
+    codex_users: int | None = None,
 ) -> SandboxConfig:
-    if users < 1 or days < 1:
+    if users < 1 or days < 1 or (codex_users is not None and codex_users < 1):
         raise UsageError("the sandbox needs at least 1 user and 1 day")
     keys = frozenset([api_key] if isinstance(api_key, str) else api_key)
     if not keys or not all(keys):
@@ -72,6 +73,7 @@ def make_config(
         api_keys=keys,
         latency=latency,
         slow_seconds=slow_seconds,
+        codex_users=codex_users,
     )
 
 
@@ -108,6 +110,7 @@ def running_sandbox(
     anchor: date | None = None,
     slow_seconds: float = 3.0,
     port: int = 0,
+    codex_users: int | None = None,
 ) -> Iterator[RunningSandbox]:
     """A sandbox on a free loopback port for the duration of the `with` block."""
     config = make_config(
@@ -118,6 +121,7 @@ def running_sandbox(
         anchor=anchor,
         latency=latency,
         slow_seconds=slow_seconds,
+        codex_users=codex_users,
     )
     box = start_sandbox(config, port)
     try:

@@ -152,14 +152,34 @@ def api_day(person: Person | None, day: date) -> ApiDay | None:
     )
 
 
-def codex_rows(count: int, days: list[date]) -> list[CodexDay]:
-    """All Codex rows for the days, ordered by day then person (the vendor's order)."""
-    return [
-        row
-        for day in days
-        for person in people(count)
-        if (row := codex_day(person, day)) is not None
-    ]
+def codex_page(count: int, days: list[date], offset: int, size: int) -> tuple[list[CodexDay], int]:
+    """Rows `offset` to `offset + size` of the Codex rows of the first `count` people on
+    `days`, ordered by day then person (the vendor's order), and how many rows there are
+    in all. Only the days the page touches are made: a million rows asked for a thousand
+    at a time would otherwise be made a thousand times."""
+    total = sum(codex_day_count(count, day) for day in days)
+    page: list[CodexDay] = []
+    skip = offset
+    for day in days:
+        if len(page) >= size:
+            break
+        rows_today = codex_day_count(count, day)
+        if skip >= rows_today:
+            skip -= rows_today
+            continue
+        page.extend(_codex_day_rows(count, day)[skip : skip + size - len(page)])
+        skip = 0
+    return page, total
+
+
+@lru_cache(maxsize=4096)
+def codex_day_count(count: int, day: date) -> int:
+    """How many of the first `count` people used Codex on `day`."""
+    return len(_codex_day_rows(count, day))
+
+
+def _codex_day_rows(count: int, day: date) -> list[CodexDay]:
+    return [row for person in people(count) if (row := codex_day(person, day)) is not None]
 
 
 def api_rows(count: int, day: date) -> list[ApiDay]:

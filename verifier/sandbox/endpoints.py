@@ -22,7 +22,7 @@ from verifier.sandbox.data import (
     DAY_SECONDS,
     ApiDay,
     api_rows,
-    codex_rows,
+    codex_page,
     day_of,
     day_start,
     days_between,
@@ -362,7 +362,8 @@ def codex_usage(config: SandboxConfig, request: Request, page_cap: int | None) -
         for d in days_between(day_of(start), day_of(end - 1) + timedelta(days=1))
         if in_history(config, day_start(d))
     ]
-    chunk, has_more = page_of(codex_rows(config.users, days), offset, size)
+    chunk, total = codex_page(config.people_in_chatgpt, days, offset, size)
+    has_more = offset + size < total
     shape = config.scenario.shape
     cursor = encode_cursor(offset + size, request) if has_more else None
     rows = [shapes.codex_row(row, shape) for row in chunk]

@@ -64,8 +64,16 @@ class SandboxConfig:
     days: int
     anchor: date
     api_keys: frozenset[str] = field(repr=False)
+    # People with ChatGPT Codex usage (the first N; default: `users`). The Codex API looks
+    # back 90 days, the OpenAI surfaces 180: a benchmark that wants as many rows on every
+    # surface needs more people on this one.
+    codex_users: int | None = None
     latency: float = 0.0  # seconds added to every answer
     slow_seconds: float = 3.0  # how long the `faults` slow answer stalls
     retry_after_ms: int = 50  # the `faults` 429 also sends Retry-After: 1 (whole seconds)
     # `faults` caps page sizes so every surface has several pages to go wrong on.
     fault_page_cap: int = 2
+
+    @property
+    def people_in_chatgpt(self) -> int:
+        return self.users if self.codex_users is None else self.codex_users
