@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark the whole pipeline on the tool's own capture files, at one or more sizes.
 
-For each size (people x days) it starts the sandbox in its own process (as a remote API
-would be), then runs every stage as a fresh `verify` process on the files the capture
-wrote and records wall time and peak RSS (from the kernel, `wait4`):
+For each size it starts the sandbox in its own process (as a remote API would be), then
+runs every stage as a fresh `verify` process on the files the capture wrote and records
+wall time and peak RSS (from the kernel, `wait4`):
 
   capture   verify capture (all four surfaces, live code path, --base-url to the sandbox)
   check     verify check DIR
@@ -13,24 +13,42 @@ wrote and records wall time and peak RSS (from the kernel, `wait4`):
   merge     verify merge DIR (gate included)
   floor     orjson.loads of the same capture files, one after the other, in one process
 
-and prints one table per size (ratio = wall / floor), then, with two or more sizes, the
-peak RSS of each stage side by side: streaming keeps it flat as the data grows.
+and prints one table per size (ratio = wall / floor, rows per surface above it), then,
+with two or more sizes, the rows and the peak RSS of each stage side by side: streaming
+keeps it flat as the data grows.
+
+A size is either a number of people on every surface (`--people`), or a number of rows
+per surface (`--rows`): then the people of the OpenAI surfaces (usage and costs, 180
+days of look-back) and of ChatGPT Codex usage (90 days) are each computed from the
+sandbox's activity (`verifier.sandbox.data`: 3 person-days in 4 have API usage, 4 in 5
+Codex usage), so every surface gets about that many rows (the users list: the OpenAI
+people). The default sizes are 1,500 people x 180 days (108k ChatGPT rows, 203k usage
+and cost results) and 1,000,000 rows per surface x 180 days (7,408 people on the OpenAI
+surfaces, 13,889 on ChatGPT).
 
 Targets (issue 11), at 1,500 people x 180 days: capture <= 200 MB; check, gate, merge
-<= 150 MB each; check <= 1.5x the floor; merge (gate included) <= 4x the floor.
+<= 150 MB each; check <= 1.5x the floor; merge (gate included) <= 4x the floor. Memory
+flat from the first size to the second.
 
-    .venv/bin/python scripts/bench_pipeline.py                  # 1,500 and 5,556 people x 180 days
+    .venv/bin/python scripts/bench_pipeline.py                  # 1,500 people; 1M rows
     .venv/bin/python scripts/bench_pipeline.py --quick          # 150 and 300 people x 30 days
-    .venv/bin/python scripts/bench_pipeline.py --people 1500 --days 180
+    .venv/bin/python scripts/bench_pipeline.py --people 1500 --days 60
+    .venv/bin/python scripts/bench_pipeline.py --rows 1000000 --keep     # keep the captures
+    .venv/bin/python scripts/bench_pipeline.py --rows 1000000 --reuse    # stages again on them
 
-Data goes under the git-ignored bench-data/pipeline/ (deleted and rewritten per run).
-Figures move with machine load: run it on a quiet machine and compare within one run.
+Capture at 1M rows per surface takes many minutes: `--keep` keeps a size's captures, and
+`--reuse` runs the stages again on captures kept from an earlier run of the same size
+(no sandbox, no capture; the capture row then says "reused"), e.g. to measure a change
+to the readers. Data goes under the git-ignored bench-data/pipeline/<size>/ (deleted
+after the run unless --keep or --reuse). Figures move with machine load: run it on a
+quiet machine, compare within one run, and say the load average (printed per size).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -75,23 +93,80 @@ class Measured:
     exit_code: int
 
 
+@dataclass(frozen=True)
+class Size:
+    """People on the OpenAI surfaces (and in the users list), people with ChatGPT Codex
+    usage, days of history; `rows`: the rows per surface asked for (None: by people)."""
+
+    people: int
+    codex_people: int
+    days: int
+    rows: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.rows is not None:
+            return f"{self.rows:,} rows"
+        return f"{self.people:,} people"
+
+    @property
+    def folder(self) -> Path:
+        if self.codex_people == self.people:
+            return DATA / f"{self.people}x{self.days}"
+        return DATA / f"{self.people}-{self.codex_people}x{self.days}"
+
+    def describe(self) -> str:
+        people = f"{self.people:,} people"
+        if self.codex_people != self.people:
+            people += f" ({self.codex_people:,} on ChatGPT)"
+        return f"{people} x {self.days} days"
+
+
+ACTIVITY_CODE = """
+import json
+from verifier.sandbox.data import API_IDLE_ONE_IN, CODEX_IDLE_ONE_IN
+from verifier.sandbox.endpoints import CODEX_LOOKBACK_DAYS
+print(json.dumps([API_IDLE_ONE_IN, CODEX_IDLE_ONE_IN, CODEX_LOOKBACK_DAYS]))
+"""
+
+
+def size_for_rows(rows: int, days: int) -> Size:
+    """The people each surface needs for about `rows` rows over `days` (the sandbox's
+    activity; the Codex API's look-back caps its days). Asked of a child process: this
+    one stays small (see `row_counts`)."""
+    command = [sys.executable, "-c", ACTIVITY_CODE]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    api_idle, codex_idle, lookback = json.loads(output.stdout)
+    people = math.ceil(rows / (days * (1 - 1 / api_idle)))
+    codex_people = math.ceil(rows / (min(days, lookback) * (1 - 1 / codex_idle)))
+    return Size(people, codex_people, days, rows)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--people",
+        "--people", default=None, help="comma-separated sizes in people on every surface"
+    )
+    parser.add_argument(
+        "--rows",
         default=None,
-        help="comma-separated sizes in people (default 1500,5556: 270k and 1M rows per "
-        "surface over 180 days)",
+        help="comma-separated sizes in rows per surface (people computed per surface)",
     )
     parser.add_argument("--days", type=int, default=None, help="days of history (default 180)")
     parser.add_argument("--quick", action="store_true", help="150,300 people x 30 days")
-    parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--keep", action="store_true", help="keep the captures of every size")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="no capture: run the stages on the captures kept (--keep) by an earlier run",
+    )
     args = parser.parse_args()
-    quick_people, full_people = "150,300", "1500,5556"
-    args.people = [
-        int(p) for p in (args.people or (quick_people if args.quick else full_people)).split(",")
-    ]
-    args.days = args.days or (30 if args.quick else 180)
+    days = args.days or (30 if args.quick else 180)
+    people, rows = args.people, args.rows
+    if people is None and rows is None:
+        people, rows = ("150,300", None) if args.quick else ("1500", "1000000")
+    args.sizes = [Size(int(p), int(p), days) for p in (people or "").split(",") if p]
+    args.sizes += [size_for_rows(int(r), days) for r in (rows or "").split(",") if r]
     return args
 
 
@@ -112,9 +187,9 @@ def run_measured(stage: str, command: list[str], env: dict[str, str], log: Path)
     return Measured(stage, wall, usage.ru_maxrss / 1024, process.returncode)
 
 
-def start_sandbox(people: int, days: int, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    command = [*verify_command(), "sandbox", "--port", "0", "--users", str(people)]
-    command += ["--days", str(days)]
+def start_sandbox(size: Size, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    command = [*verify_command(), "sandbox", "--port", "0", "--users", str(size.people)]
+    command += ["--days", str(size.days), "--codex-users", str(size.codex_people)]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT, text=True
     )
@@ -127,36 +202,19 @@ def start_sandbox(people: int, days: int, env: dict[str, str]) -> tuple[subproce
 
 
 def bench_size(
-    people: int, days: int, env: dict[str, str], log: Path
+    size: Size, env: dict[str, str], log: Path, *, reuse: bool
 ) -> tuple[list[Measured], dict[str, int]]:
-    work = DATA / f"{people}x{days}"
-    shutil.rmtree(work, ignore_errors=True)
+    work = size.folder
     captures, locks = work / "captures", work / "locks"
-    captures.mkdir(parents=True)
-    today = datetime.now(UTC).date()
-    first: date = today - timedelta(days=days - 1)
-    sandbox, url = start_sandbox(people, days, env)
-    try:
-        overrides = [arg for name in SURFACES for arg in ("--base-url", f"{name}={url}")]
-        capture = run_measured(
-            "capture",
-            [
-                *verify_command(),
-                "capture",
-                "--start",
-                first.isoformat(),
-                "--end",
-                today.isoformat(),
-                "--out",
-                str(captures),
-                *overrides,
-            ],
-            env,
-            log,
-        )
-    finally:
-        sandbox.terminate()
-        sandbox.wait()
+    if reuse:
+        if len(list(captures.glob("*.json"))) != len(SURFACES):
+            raise SystemExit(f"--reuse: no kept captures of {size.describe()} in {captures}")
+        shutil.rmtree(locks, ignore_errors=True)
+        capture = Measured("capture", math.nan, math.nan, 0)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        captures.mkdir(parents=True)
+        capture = capture_size(size, captures, env, log)
     files = sorted(str(p) for p in captures.glob("*.json"))
     if capture.exit_code != 0 or len(files) != len(SURFACES):
         raise SystemExit(f"capture failed (exit {capture.exit_code}); see {log}")
@@ -204,6 +262,21 @@ def bench_size(
     return stages, rows
 
 
+def capture_size(size: Size, captures: Path, env: dict[str, str], log: Path) -> Measured:
+    """`verify capture` of the whole history from a sandbox of this size."""
+    today = datetime.now(UTC).date()
+    first: date = today - timedelta(days=size.days - 1)
+    sandbox, url = start_sandbox(size, env)
+    try:
+        overrides = [arg for name in SURFACES for arg in ("--base-url", f"{name}={url}")]
+        command = [*verify_command(), "capture", "--start", first.isoformat()]
+        command += ["--end", today.isoformat(), "--out", str(captures), *overrides]
+        return run_measured("capture", command, env, log)
+    finally:
+        sandbox.terminate()
+        sandbox.wait()
+
+
 def floor_of(files: list[str], env: dict[str, str], log: Path) -> Measured:
     """orjson.loads of every capture file in one fresh process; its own wall time."""
     measured = run_measured("floor", [sys.executable, "-c", FLOOR_CODE, *files], env, log)
@@ -237,16 +310,18 @@ def row_counts(files: list[str], env: dict[str, str]) -> dict[str, int]:
     return {Path(name).name.split("__")[0]: count for name, count in counts.items()}
 
 
-def print_table(
-    people: int, days: int, stages: list[Measured], rows: dict[str, int], size_mb: float
-) -> None:
+def print_table(size: Size, stages: list[Measured], rows: dict[str, int], size_mb: float) -> None:
     floor = next(s for s in stages if s.stage == "floor")
     print(
-        f"\n{people} people x {days} days: {size_mb:.0f} MB of captures; rows per surface: "
-        + ", ".join(f"{k} {v:,}" for k, v in rows.items())
+        f"\n{size.describe()}: {size_mb:.0f} MB of captures; load average "
+        + " ".join(f"{n:.2f}" for n in os.getloadavg())
     )
+    print("rows per surface: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     print(f"{'stage':<9} {'wall s':>8} {'x floor':>8} {'peak MB':>8}  target")
     for stage in stages:
+        if math.isnan(stage.wall):
+            print(f"{stage.stage:<9} {'reused':>8}")
+            continue
         rss_target, wall_target = TARGETS.get(stage.stage, (None, None))
         ratio = stage.wall / floor.wall if floor.wall else float("nan")
         wanted = []
@@ -258,6 +333,19 @@ def print_table(
             wanted.append(f"<= {wall_target}x " + ("ok" if ratio <= wall_target else "MISSED"))
         figures = f"{stage.wall:>8.2f} {ratio:>8.2f} {stage.peak_mb:>8.0f}"
         print(f"{stage.stage:<9} {figures}  {'; '.join(wanted)}")
+
+
+def print_side_by_side(results: dict[Size, tuple[list[Measured], dict[str, int]]]) -> None:
+    """Rows per surface and peak RSS per stage, one column per size."""
+    sizes = list(results)
+    print("\nrows and peak RSS (MB) by size: flat means streaming")
+    print(f"{'':<28} " + " ".join(f"{size.label:>14}" for size in sizes))
+    for surface in SURFACES:
+        cells = " ".join(f"{results[size][1].get(surface, 0):>14,}" for size in sizes)
+        print(f"{surface:<28} {cells}")
+    for index, stage in enumerate(results[sizes[0]][0]):
+        cells = " ".join(f"{results[size][0][index].peak_mb:>14.0f}" for size in sizes)
+        print(f"{stage.stage + ' peak MB':<28} {cells}")
 
 
 def main() -> int:
@@ -274,22 +362,17 @@ def main() -> int:
         "VERIFY_ANON_KEY": "bench-pipeline-" + uuid.uuid4().hex,
         "NO_COLOR": "1",
     }
-    results: dict[int, list[Measured]] = {}
-    for people in args.people:
-        stages, rows = bench_size(people, args.days, env, log)
-        work = DATA / f"{people}x{args.days}" / "captures"
-        size_mb = sum(p.stat().st_size for p in work.glob("*.json")) / 1e6
-        print_table(people, args.days, stages, rows, size_mb)
-        results[people] = stages
-        if not args.keep:
-            shutil.rmtree(DATA / f"{people}x{args.days}", ignore_errors=True)
+    results: dict[Size, tuple[list[Measured], dict[str, int]]] = {}
+    for size in args.sizes:
+        stages, rows = bench_size(size, env, log, reuse=args.reuse)
+        captures = size.folder / "captures"
+        size_mb = sum(p.stat().st_size for p in captures.glob("*.json")) / 1e6
+        print_table(size, stages, rows, size_mb)
+        results[size] = (stages, rows)
+        if not (args.keep or args.reuse):
+            shutil.rmtree(size.folder, ignore_errors=True)
     if len(results) > 1:
-        sizes = list(results)
-        print("\npeak RSS (MB) by size: flat means streaming")
-        print(f"{'stage':<9} " + " ".join(f"{f'{p} people':>12}" for p in sizes))
-        for index, stage in enumerate(results[sizes[0]]):
-            cells = " ".join(f"{results[p][index].peak_mb:>12.0f}" for p in sizes)
-            print(f"{stage.stage:<9} {cells}")
+        print_side_by_side(results)
     print(f"\n(commands and their output: {log})")
     return 0
 

@@ -24,6 +24,10 @@ CLIENTS = ("CODEX_CLI", "CODEX_WEB", "CODEX_DESKTOP_APP")
 # Dollars per token, only so that costs move with usage; not a real price list.
 USD_PER_INPUT_TOKEN = Decimal("0.00000125")
 USD_PER_OUTPUT_TOKEN = Decimal("0.00001")
+# One person-day in CODEX_IDLE_ONE_IN has no Codex usage, one in API_IDLE_ONE_IN no API
+# usage: a benchmark sizes the organisation from these to get a number of rows.
+CODEX_IDLE_ONE_IN = 5
+API_IDLE_ONE_IN = 4
 
 
 def digest_int(label: str) -> int:
@@ -116,7 +120,7 @@ class ApiDay:
 def codex_day(person: Person, day: date) -> CodexDay | None:
     """None on days the person did not use Codex (about one day in five)."""
     seed = digest_int(f"codex:{person.index}:{day.isoformat()}")
-    if seed % 5 == 0:
+    if seed % CODEX_IDLE_ONE_IN == 0:
         return None
     turns = 4 + seed % 60
     text_input = 2_000 * turns + (seed >> 8) % 5_000
@@ -138,7 +142,7 @@ def api_day(person: Person | None, day: date) -> ApiDay | None:
     """API usage of one person (or of keys owned by no person) on one day."""
     who = "none" if person is None else str(person.index)
     seed = digest_int(f"api:{who}:{day.isoformat()}")
-    if person is not None and seed % 4 == 0:
+    if person is not None and seed % API_IDLE_ONE_IN == 0:
         return None
     requests = 5 + seed % 400
     input_tokens = requests * 300 + (seed >> 12) % 10_000
