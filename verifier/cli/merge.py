@@ -16,8 +16,8 @@ from verifier.inputs import load_capture_inputs
 from verifier.lock import DEFAULT_LOCKS_DIR
 from verifier.merge.breakdown import BREAKDOWNS, Breakdown
 from verifier.merge.core import MergeResult
-from verifier.merge.formats import WRITERS, write_to
-from verifier.merge.gated import gated_merge
+from verifier.merge.formats import WRITERS, write_table
+from verifier.merge.gated import gated_merge_stream
 from verifier.merge.load import NOT_A_CAPTURE
 from verifier.merge.output import coverage_table
 from verifier.merge.values import parse_rate
@@ -122,26 +122,29 @@ def merge_command(
     )
     # One pass per capture: the merge's sums come from the gate's reading, used only when
     # the gate passes (nothing is written otherwise).
-    report, result = gated_merge(
+    report, stream = gated_merge_stream(
         sources,
         locks_dir=locks_dir,
         allow_unlocked=allow_unlocked,
         credit_usd_rate=credit_usd_rate,
         breakdown=breakdown,
     )
-    if result is None:
+    if stream is None:
         emit(report, "text")
         raise RefusedError(f"merge refused, nothing written: {refusal_summary(report)}")
     files = [source.name for source in sources]
-    if on_restatement == "fail" and result.restatements:
-        emit(Report(command="merge", findings=result.restatements, sources=tuple(files)), "text")
+    restated = stream.head.restatements
+    if on_restatement == "fail" and restated:
+        emit(Report(command="merge", findings=restated, sources=tuple(files)), "text")
         raise RefusedError(
-            f"merge refused, nothing written: {len(result.restatements)} value(s) restated "
+            f"merge refused, nothing written: {len(restated)} value(s) restated "
             "between captures (--on-restatement fail); the findings above name each day, "
             "person and both totals"
         )
-    atomic_write(out, lambda handle: write_to(result, fmt, handle))
-    click.echo(summary(result, out, fmt))
+    # The rows are made date by date straight into the temp file (the table is never
+    # held whole); it is renamed only when the last date was written.
+    atomic_write(out, lambda handle: write_table(stream, fmt, handle))
+    click.echo(summary(stream.result(), out, fmt))
     return 0
 
 
@@ -160,10 +163,9 @@ def _breakdown(by: str, fmt: str) -> Breakdown | None:
 
 def summary(result: MergeResult, out: Path, fmt: str) -> str:
     """What was written and how well the identities joined, in a few lines."""
-    coverage = result.coverage
-    dates = len({row.date for row in result.rows})
+    coverage, counts = result.coverage, result.counts
     lines = [
-        f"merged {len(result.rows)} row(s) over {dates} UTC day(s) from "
+        f"merged {counts.rows} row(s) over {counts.dates} UTC day(s) from "
         f"{', '.join(result.surfaces)} into {out} ({fmt})",
         "join coverage: credits "
         + _share(coverage.credits.ratio, coverage.credits.joined, coverage.credits.total)
@@ -176,9 +178,10 @@ def summary(result: MergeResult, out: Path, fmt: str) -> str:
             f"by {result.breakdown}: {len(result.parts)} row(s) of Codex credits written "
             "(a `difference to totals` row where the vendor's parts do not add up)"
         )
-    partial = sum(1 for row in result.rows if row.partial)
-    if partial:
-        lines.append(f"{partial} row(s) flagged partial (a bucket that is not a whole UTC day)")
+    if counts.partial:
+        lines.append(
+            f"{counts.partial} row(s) flagged partial (a bucket that is not a whole UTC day)"
+        )
     lines.extend(coverage_lines(result))
     for finding in result.restatements[:_MAX_NAMED]:
         lines.append(f"value_restated: {finding.surface} {finding.message}")

@@ -16,9 +16,9 @@ date no costs bucket covers have no cost (null), which is not the same as zero."
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from verifier.consumer import contract_for
 from verifier.consumer.mapping import ReadingPlan, plan_from_profile, readings_json
@@ -166,6 +166,15 @@ class JoinCoverage:
 
 
 @dataclass(frozen=True, slots=True)
+class RowCounts:
+    """How many rows the table has, over how many UTC dates, and how many are partial."""
+
+    rows: int = 0
+    dates: int = 0
+    partial: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class MergeResult:
     rows: tuple[MergedRow, ...]
     coverage: JoinCoverage
@@ -184,6 +193,33 @@ class MergeResult:
     readings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     breakdown: Breakdown | None = None  # `--by model|client`: `parts` is the table
     parts: tuple[PartRow, ...] = ()
+    # Counted as the rows were made: also right for a streamed table (`rows` empty).
+    counts: RowCounts = RowCounts()
+
+
+class Table(Protocol):
+    """A merge table a writer reads batch by batch (`MergeStream`, or `HeldTable`)."""
+
+    head: MergeResult  # everything known before the rows
+
+    def batches(self) -> Iterator[Sequence[MergedRow]]: ...
+
+    def result(self, rows: tuple[MergedRow, ...] = ()) -> MergeResult:
+        """After the last batch: the coverage and the counts of the rows made."""
+        ...
+
+
+class HeldTable:
+    """A merge result whose rows are all made and held, read as a `Table`."""
+
+    def __init__(self, result: MergeResult) -> None:
+        self.head = result
+
+    def batches(self) -> Iterator[Sequence[MergedRow]]:
+        yield self.head.rows
+
+    def result(self, rows: tuple[MergedRow, ...] = ()) -> MergeResult:
+        return self.head
 
 
 class _Person:
@@ -268,88 +304,126 @@ class _Row:
 TIME_SURFACES = (chatgpt.SURFACE.name, usage.SURFACE.name, costs.SURFACE.name)
 
 
-def merge(
-    inputs: MergeInputs,
-    *,
-    credit_usd_rate: Decimal | None = None,
-    provisional: bool = False,
-    covered: Mapping[str, Iterable[str]] | None = None,
-    gaps: Sequence[Gap] = (),
-    findings: Sequence[Finding] = (),
-    consume: bool = False,
-) -> MergeResult:
-    """Join and aggregate parsed surfaces into one row per (UTC date, person).
+def merge(inputs: MergeInputs, **options: Any) -> MergeResult:
+    """Join and aggregate parsed surfaces into one row per (UTC date, person), every row
+    held; `options` are `MergeStream`'s (which makes the same rows a date at a time)."""
+    return MergeStream(inputs, **options).collect()
+
+
+class MergeStream:
+    """The merge's rows, made date by date (`batches`, once), with the join coverage and
+    the row counts added up as they go (`result` after the last batch).
 
     `covered` gives per surface the UTC dates its captures cover (`verifier.coverage`);
     a surface's cells are empty on every other date. Without it, the dates the parsed
     data itself names are taken as covered. `consume` empties `inputs` as they are
-    joined (the aggregates and the rows are never all held at once)."""
-    if not (inputs.codex.sources or inputs.api_usage.sources or inputs.api_costs.sources):
-        raise InputError("merge", "no ChatGPT usage, OpenAI usage or OpenAI costs capture given")
-    with localcontext(EXACT):
-        ids = _Identities(inputs.codex.emails, inputs.directory.emails)
-        dates = _dates_covered(inputs, covered)
-        costs_on = {
-            day: (BILLED if cost_day.grouped_by_user else ALLOCATED, cost_day.partial)
-            for day, cost_day in inputs.api_costs.days.items()
-        }
-        pooled = {d for d, c in inputs.api_costs.days.items() if not c.grouped_by_user}
-        weights = _token_weights(ids, inputs.api_usage, pooled)
-        by = inputs.breakdown
-        # Date by date: only one date's rows are being built at a time, and with
-        # `consume` that date's aggregates go as its rows are made (the breakdown reads
-        # the Codex days again below: those are kept then).
-        codex_keys: dict[str, list[tuple[str, str | None]]] = {}
+    joined: with a writer taking each date's rows as they come (`verify merge`), neither
+    the aggregates nor the table are ever held whole at once. `head` is the result
+    before any row: everything a writer needs up front (columns, rate, restatements,
+    the `--by` table); its coverage and counts are those of no rows."""
+
+    def __init__(
+        self,
+        inputs: MergeInputs,
+        *,
+        credit_usd_rate: Decimal | None = None,
+        provisional: bool = False,
+        covered: Mapping[str, Iterable[str]] | None = None,
+        gaps: Sequence[Gap] = (),
+        findings: Sequence[Finding] = (),
+        consume: bool = False,
+    ) -> None:
+        if not (inputs.codex.sources or inputs.api_usage.sources or inputs.api_costs.sources):
+            raise InputError(
+                "merge", "no ChatGPT usage, OpenAI usage or OpenAI costs capture given"
+            )
+        self._inputs, self._rate, self._consume = inputs, credit_usd_rate, consume
+        with localcontext(EXACT):
+            self._ids = ids = _Identities(inputs.codex.emails, inputs.directory.emails)
+            self._dates = _dates_covered(inputs, covered)
+            api_costs = inputs.api_costs.days
+            self._costs_on = {
+                day: (BILLED if cost_day.grouped_by_user else ALLOCATED, cost_day.partial)
+                for day, cost_day in api_costs.items()
+            }
+            pooled = {d for d, c in api_costs.items() if not c.grouped_by_user}
+            self._weights = _token_weights(ids, inputs.api_usage, pooled)
+            by = inputs.breakdown
+            # The breakdown reads every Codex day (kept, not consumed): made up front.
+            parts = (
+                part_rows(
+                    by,
+                    inputs.codex.days,
+                    inputs.codex.parts,
+                    ids.chatgpt,
+                    lambda person: _identity_columns(ids.people.get(person)),
+                )
+                if by
+                else ()
+            )
+        self._codex_keys: dict[str, list[tuple[str, str | None]]] = {}
         for key in inputs.codex.days:
-            codex_keys.setdefault(key[0], []).append(key)
+            self._codex_keys.setdefault(key[0], []).append(key)
+        self._all_days = sorted(
+            set(self._codex_keys) | inputs.api_usage.days.dates() | set(api_costs)
+        )
+        self._labels: dict[str, tuple[str | None, str | None, str | None]] = {}
+        self._tally = _Tally(ids)
+        self.head = MergeResult(
+            rows=(),
+            coverage=self._tally.coverage(),
+            surfaces=inputs.surfaces,
+            credit_usd_rate=credit_usd_rate,
+            provisional=provisional,
+            covered=self._dates,
+            gaps=tuple(gaps),
+            findings=tuple(findings),
+            readings=readings_json(inputs.used),
+            breakdown=by,
+            parts=parts,
+        )
+
+    def batches(self) -> Iterator[list[MergedRow]]:
+        """Each UTC date's rows in (date, person) order, one date at a time: only that
+        date's rows are being built, and with `consume` its aggregates go as they are
+        made (the Codex days stay when the breakdown reads them)."""
+        inputs, ids, consume = self._inputs, self._ids, self._consume
         api_costs = inputs.api_costs.days
-        all_days = sorted(set(codex_keys) | inputs.api_usage.days.dates() | set(api_costs))
-        finished: list[MergedRow] = []
-        labels: dict[str, tuple[str | None, str | None, str | None]] = {}
-        for day in all_days:
-            rows: dict[tuple[str, str], _Row] = {}
-            keys = codex_keys.pop(day, [])
-            _add_codex(rows, ids, _codex_of(inputs.codex.days, keys, consume and not by))
-            _add_api_usage(rows, ids, inputs.api_usage.days.items(day))
-            cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
-            _add_costs(rows, ids, [(day, cost_day)] if cost_day else [], weights)
-            finished.extend(
-                _finish(
+        codex_consumed = consume and not inputs.breakdown
+        for day in self._all_days:
+            with localcontext(EXACT):
+                rows: dict[tuple[str, str], _Row] = {}
+                keys = self._codex_keys.pop(day, [])
+                _add_codex(rows, ids, _codex_of(inputs.codex.days, keys, codex_consumed))
+                _add_api_usage(rows, ids, inputs.api_usage.days.items(day))
+                cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
+                _add_costs(rows, ids, [(day, cost_day)] if cost_day else [], self._weights)
+                made = _finish(
                     rows,
                     ids,
-                    costs_on,
-                    dates,
-                    credit_usd_rate,
+                    self._costs_on,
+                    self._dates,
+                    self._rate,
                     inputs.codex.native_reported,
                     consume,
-                    labels,
+                    self._labels,
                 )
-            )
-        merged = tuple(finished)
-        parts = (
-            part_rows(
-                by,
-                inputs.codex.days,
-                inputs.codex.parts,
-                ids.chatgpt,
-                lambda person: _identity_columns(ids.people.get(person)),
-            )
-            if by
-            else ()
+                self._tally.add(made)
+            yield made
+
+    def result(self, rows: tuple[MergedRow, ...] = ()) -> MergeResult:
+        """The result once every batch was made (`rows`: the table, when it was kept)."""
+        return replace(
+            self.head,
+            rows=rows,
+            coverage=self._tally.coverage(),
+            counts=self._tally.counts(),
         )
-    return MergeResult(
-        rows=merged,
-        coverage=_coverage(merged, ids),
-        surfaces=inputs.surfaces,
-        credit_usd_rate=credit_usd_rate,
-        provisional=provisional,
-        covered=dates,
-        gaps=tuple(gaps),
-        findings=tuple(findings),
-        readings=readings_json(inputs.used),
-        breakdown=by,
-        parts=parts,
-    )
+
+    def collect(self) -> MergeResult:
+        """Every row made and held: the result as a library caller wants it."""
+        rows = tuple(row for batch in self.batches() for row in batch)
+        return self.result(rows)
 
 
 def _dates_covered(
@@ -583,23 +657,52 @@ def _identity_columns(person: _Person | None) -> tuple[str | None, str | None, s
     )
 
 
-def _coverage(rows: Sequence[MergedRow], ids: _Identities) -> JoinCoverage:
-    zero = Decimal(0)
-    credits = joined_credits = dollars = joined_dollars = zero
-    with localcontext(EXACT):
+class _Tally:
+    """The join coverage and the row counts, added up batch by batch as rows are made
+    (credits and dollars per person: who is joined is settled once all are known)."""
+
+    def __init__(self, ids: _Identities) -> None:
+        self._ids = ids
+        self._sums: dict[str, list[Decimal]] = {}  # person -> [credits, dollars]
+        self._rows = self._dates = self._partial = 0
+
+    def add(self, rows: list[MergedRow]) -> None:
+        zero = Decimal(0)
+        sums = self._sums
         for row in rows:
-            person = ids.people.get(row.person)
-            joined = person is not None and person.joined
-            credits += row.codex_credits or zero
-            dollars += row.api_cost_usd or zero
-            if joined:
-                joined_credits += row.codex_credits or zero
-                joined_dollars += row.api_cost_usd or zero
-    active = {row.person for row in rows} - {UNATTRIBUTED}
-    named = [ids.people[name] for name in sorted(active)]
-    return JoinCoverage(
-        credits=Share(credits, joined_credits),
-        dollars=Share(dollars, joined_dollars),
-        people=len(named),
-        people_joined=sum(1 for p in named if p.joined),
-    )
+            credits, dollars = row.codex_credits, row.api_cost_usd
+            totals = sums.get(row.person)
+            if totals is None:
+                totals = sums[row.person] = [zero, zero]
+            # Every figure, zeros too: a sum's exponent (its written digits) is theirs.
+            if credits is not None:
+                totals[0] += credits
+            if dollars is not None:
+                totals[1] += dollars
+            if row.partial:
+                self._partial += 1
+        self._rows += len(rows)
+        self._dates += 1 if rows else 0
+
+    def counts(self) -> RowCounts:
+        return RowCounts(rows=self._rows, dates=self._dates, partial=self._partial)
+
+    def coverage(self) -> JoinCoverage:
+        zero = Decimal(0)
+        credits = joined_credits = dollars = joined_dollars = zero
+        people = self._ids.people
+        with localcontext(EXACT):
+            for name, (person_credits, person_dollars) in self._sums.items():
+                person = people.get(name)
+                credits += person_credits
+                dollars += person_dollars
+                if person is not None and person.joined:
+                    joined_credits += person_credits
+                    joined_dollars += person_dollars
+        named = [people[name] for name in sorted(self._sums) if name != UNATTRIBUTED]
+        return JoinCoverage(
+            credits=Share(credits, joined_credits),
+            dollars=Share(dollars, joined_dollars),
+            people=len(named),
+            people_joined=sum(1 for p in named if p.joined),
+        )

@@ -32,15 +32,16 @@ needs a value the APIs do not give, the choice is below and in docs/merge.md:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 from verifier.errors import UsageError
 from verifier.merge.chatgpt import SURFACE as CHATGPT_SURFACE
-from verifier.merge.core import MergedRow, MergeResult
-from verifier.merge.output import csv_bytes, csv_cell
+from verifier.merge.core import HeldTable, MergedRow, MergeResult, Table
+from verifier.merge.output import CsvOut, cell_texts
 from verifier.merge.values import money_text
 
 FOCUS_VERSION = "1.2"
@@ -136,18 +137,39 @@ _API = {
 
 
 def write_focus(result: MergeResult) -> bytes:
-    if result.breakdown is not None:
+    buffer = io.BytesIO()
+    write_focus_table(HeldTable(result), buffer)
+    return buffer.getvalue()
+
+
+def write_focus_table(table: Table, handle: BinaryIO) -> None:
+    """The FOCUS CSV of a table into an open file as its batches are made."""
+    head = table.head
+    if head.breakdown is not None:
         raise UsageError(
             f"--format focus writes charges per person and day; it has no --by "
-            f"{result.breakdown} table (use csv, jsonl or json)"
+            f"{head.breakdown} table (use csv, jsonl or json)"
         )
-    return csv_bytes(FOCUS_COLUMNS, _rows(result))
+    out = CsvOut(handle, FOCUS_COLUMNS)
+    restated = restated_charges(head)
+    for batch in table.batches():
+        out.rows(
+            [
+                cell_texts(record[name] for name in FOCUS_COLUMNS)
+                for record in _records(batch, head, restated)
+            ]
+        )
 
 
 def focus_records(result: MergeResult) -> Iterator[dict[str, Any]]:
     """FOCUS rows as dicts (column -> value), for callers that want them unwritten."""
-    restated = restated_charges(result)
-    for row in result.rows:
+    return _records(result.rows, result, restated_charges(result))
+
+
+def _records(
+    rows: Iterable[MergedRow], result: MergeResult, restated: set[tuple[str, str, str]]
+) -> Iterator[dict[str, Any]]:
+    for row in rows:
         for charge in _charges(row, result):
             if _corrects(charge, row, restated):
                 charge["ChargeClass"] = "Correction"
@@ -171,11 +193,6 @@ def _corrects(charge: dict[str, Any], row: MergedRow, restated: set[tuple[str, s
     ids = row.chatgpt_user_id if service == _CODEX["ServiceName"] else row.openai_user_id
     people = (ids or "").split() or [row.person]
     return any((service, row.date, person) in restated for person in people)
-
-
-def _rows(result: MergeResult) -> Iterator[list[Any]]:
-    for record in focus_records(result):
-        yield [csv_cell(record[name]) for name in FOCUS_COLUMNS]
 
 
 def _charges(row: MergedRow, result: MergeResult) -> Iterator[dict[str, Any]]:

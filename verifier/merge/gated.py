@@ -11,26 +11,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from verifier.consumer.mapping import ReadingPlan
 from verifier.gate import GateReport, evaluate
 from verifier.inputs import Input
 from verifier.merge.breakdown import Breakdown
-from verifier.merge.core import MergeResult
+from verifier.merge.core import MergeResult, MergeStream
 from verifier.merge.load import merge_read, read_capture
 from verifier.merge.stream import MergeSink
 
 
-def gated_merge(
+def gated_merge(sources: Sequence[Input], **options: Any) -> tuple[GateReport, MergeResult | None]:
+    """`gated_merge_stream` (same options) with every row made and held."""
+    report, stream = gated_merge_stream(sources, **options)
+    return report, None if stream is None else stream.collect()
+
+
+def gated_merge_stream(
     sources: Sequence[Input],
     *,
     locks_dir: Path,
     allow_unlocked: bool = False,
     credit_usd_rate: Decimal | None = None,
     breakdown: Breakdown | None = None,
-) -> tuple[GateReport, MergeResult | None]:
-    """The gate's report, and the merge when the gate passed (None when it failed);
-    `breakdown`: the Codex credits per model or client too (`verify merge --by`)."""
+) -> tuple[GateReport, MergeStream | None]:
+    """The gate's report, and the merge when the gate passed (None when it failed), its
+    rows made as a writer reads them (`MergeStream`); `breakdown`: the Codex credits per
+    model or client too (`verify merge --by`)."""
     parsers: dict[int, MergeSink] = {}
 
     def merging(position: int, item: Input, plan: ReadingPlan | None) -> MergeSink | None:
@@ -47,7 +55,7 @@ def gated_merge(
     sinks = [
         _finished(parsers.get(i), item, report.plans, breakdown) for i, item in enumerate(sources)
     ]
-    result = merge_read(
+    stream = merge_read(
         sources,
         sinks,
         report.coverage,
@@ -56,7 +64,7 @@ def gated_merge(
         provisional=provisional,
         breakdown=breakdown,
     )
-    return report, result
+    return report, stream
 
 
 def _finished(

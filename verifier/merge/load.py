@@ -55,7 +55,7 @@ from verifier.inputs import (
     source_from_document,
 )
 from verifier.merge.breakdown import Breakdown
-from verifier.merge.core import MergeInputs, MergeResult, merge
+from verifier.merge.core import MergeInputs, MergeResult, MergeStream
 from verifier.merge.reconcile import Totals, day_totals, plan_merge, restatements
 from verifier.merge.stream import (
     Keep,
@@ -129,7 +129,7 @@ def merge_paths(
             credit_usd_rate=credit_usd_rate,
             provisional=provisional,
             breakdown=breakdown,
-        )
+        ).collect()
 
 
 def merge_sources(
@@ -168,7 +168,7 @@ def merge_sources(
         provisional=provisional,
         reread=reread,
         breakdown=breakdown,
-    )
+    ).collect()
 
 
 def read_capture(
@@ -248,12 +248,13 @@ def merge_read(
     provisional: bool,
     reread: Reread | None = None,
     breakdown: Breakdown | None = None,
-) -> MergeResult:
+) -> MergeStream:
     """Merge captures whose parsers ran during a reading pass (`sinks`; None: not yet, no
     plan was known then). Decides which capture each surface-day comes from, reads again
     (exactly, page by page) only a capture whose pass could not be used as it is: inexact
     numbers, dates it lost to another capture, or no pass yet; and reads both versions'
-    values where a day was restated."""
+    values where a day was restated. The rows are made when the stream is read
+    (`MergeStream.batches`, or `.collect()` for them all)."""
     names = [item.name for item in items]
     again = reread or (lambda p, plan, keep: read_exact(items[p], plan, keep, breakdown))
     plan = plan_merge(indexes, names)
@@ -276,7 +277,7 @@ def merge_read(
         inputs.add_parsed(item.surface.name, usable, reading)
     restated = restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
     live = [index for index in indexes if index is not None]
-    return merge(
+    return MergeStream(
         inputs,
         credit_usd_rate=credit_usd_rate,
         provisional=provisional,

@@ -1,5 +1,6 @@
 """Writing a merge result as csv, jsonl or json (FOCUS: `focus.py`). Each writer
-returns bytes; the CLI writes them atomically.
+returns bytes, or writes a `Table` into an open file batch by batch as its rows are made
+(`verify merge` does, into a temp file renamed when all went well).
 
 Money is a plain decimal string in every format (never a float); a missing figure is
 an empty CSV cell / JSON null. `codex_cost_usd` and `total_cost_usd` appear only when a
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 import orjson
 
 from verifier.merge import breakdown
-from verifier.merge.core import MergedRow, MergeResult
+from verifier.merge.core import HeldTable, MergedRow, MergeResult, Table
 from verifier.merge.values import money_text
 
 OUTPUT_FORMAT = "verify-merge"
@@ -101,7 +104,7 @@ def metadata(result: MergeResult) -> dict[str, Any]:
         "by": result.breakdown or "person",
         "credit_usd_rate": money_text(result.credit_usd_rate),
         "columns": list(columns(result)),
-        "rows": len(result.parts) if result.breakdown else len(result.rows),
+        "rows": len(result.parts) if result.breakdown else result.counts.rows,
         # The locks read through and the field mappings (accepted moves, scales) used.
         "readings": {name: dict(reading) for name, reading in result.readings.items()},
         "join_coverage": {
@@ -140,71 +143,139 @@ def coverage_table(result: MergeResult) -> list[dict[str, Any]]:
 
 
 def records(result: MergeResult) -> Iterable[dict[str, Any]]:
-    names = columns(result)
-    if result.breakdown is not None:
-        for values in breakdown.iter_values(result.parts, money_text):
+    return table_records(HeldTable(result))
+
+
+def table_records(table: Table) -> Iterator[dict[str, Any]]:
+    """The table's rows as dicts (column -> value), batch by batch; with a breakdown,
+    its parts (the rows are still made: the coverage counts them)."""
+    head = table.head
+    names = columns(head)
+    if head.breakdown is not None:
+        for _ in table.batches():
+            pass
+        for values in breakdown.iter_values(head.parts, money_text):
             yield dict(zip(names, values, strict=True))
         return
-    for row in result.rows:
-        yield dict(zip(names, row_values(row, result), strict=True))
+    for batch in table.batches():
+        for row in batch:
+            yield dict(zip(names, row_values(row, head), strict=True))
 
 
 def write_csv(result: MergeResult) -> bytes:
-    return csv_bytes(columns(result), _csv_rows(result))
+    return _bytes_of(write_csv_table, result)
 
 
 def write_csv_to(result: MergeResult, handle: BinaryIO) -> None:
-    """`write_csv` straight into a file, a buffer at a time (the table is never one text)."""
-    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns(result))
-    writer.writerows(_csv_rows(result))
-    text.flush()
-    text.detach()  # the caller's file stays open
+    """`write_csv` straight into a file, a batch at a time (the table is never one text)."""
+    write_csv_table(HeldTable(result), handle)
 
 
-def _csv_rows(result: MergeResult) -> Iterator[list[Any]]:
-    if result.breakdown is not None:
-        cells = breakdown.iter_values(result.parts, money_text)
-        return ([csv_cell(v) for v in row] for row in cells)
-    rate = result.credit_usd_rate is not None
-    provisional = ["true"] if result.provisional else []
-    return (_csv_row(row, rate) + provisional for row in result.rows)
+def write_csv_table(table: Table, handle: BinaryIO) -> None:
+    """The CSV of a table into an open file as its batches are made."""
+    head = table.head
+    out = CsvOut(handle, columns(head))
+    if head.breakdown is not None:
+        for _ in table.batches():
+            pass
+        out.rows([cell_texts(v) for v in breakdown.iter_values(head.parts, money_text)])
+        return
+    rate = head.credit_usd_rate is not None
+    provisional = ("true",) if head.provisional else ()
+    for batch in table.batches():
+        out.rows([_csv_row(row, rate) + provisional for row in batch])
 
 
-def _csv_row(row: MergedRow, rate: bool) -> list[Any]:
-    """`row_values` spelled out for CSV (empty for null, true/false): a million rows
-    go through here, so no per-cell function calls."""
-    cost, credits, native = row.api_cost_usd, row.codex_credits, row.codex_native_cost_usd
-    cells: list[Any] = [
-        row.date,
-        row.person,
-        row.email or "",
-        row.chatgpt_user_id or "",
-        row.openai_user_id or "",
+def _csv_row(row: MergedRow, rate: bool) -> tuple[str, ...]:
+    """`row_values` spelled out for CSV (empty for null, true/false), as texts: a
+    million rows go through here, so no per-cell function calls."""
+    (
+        day,
+        person,
+        email,
+        chatgpt_ids,
+        openai_ids,
+        credits,
+        threads,
+        turns,
+        codex_in,
+        codex_cached,
+        codex_out,
+        api_in,
+        api_cached,
+        api_out,
+        requests,
+        cost,
+        basis,
+        partial,
+        codex_cost,
+        total,
+        covered_by,
+        native,
+    ) = row
+    cells = (
+        day,
+        person,
+        email or "",
+        chatgpt_ids or "",
+        openai_ids or "",
         "" if credits is None else format(credits, "f"),
-        _count(row.codex_threads),
-        _count(row.codex_turns),
-        _count(row.codex_input_tokens),
-        _count(row.codex_cached_input_tokens),
-        _count(row.codex_output_tokens),
-        _count(row.api_input_tokens),
-        _count(row.api_cached_input_tokens),
-        _count(row.api_output_tokens),
-        _count(row.api_requests),
+        "" if threads is None else str(threads),
+        "" if turns is None else str(turns),
+        "" if codex_in is None else str(codex_in),
+        "" if codex_cached is None else str(codex_cached),
+        "" if codex_out is None else str(codex_out),
+        "" if api_in is None else str(api_in),
+        "" if api_cached is None else str(api_cached),
+        "" if api_out is None else str(api_out),
+        "" if requests is None else str(requests),
         "" if cost is None else format(cost, "f"),
-        row.api_cost_basis or "",
-        "true" if row.partial else "false",
-        row.covered_by,
+        basis or "",
+        "true" if partial else "false",
+        covered_by,
         "" if native is None else format(native, "f"),
-    ]
+    )
     if rate:
-        cells += [money_text(row.codex_cost_usd) or "", money_text(row.total_cost_usd) or ""]
+        return (
+            *cells,
+            "" if codex_cost is None else format(codex_cost, "f"),
+            "" if total is None else format(total, "f"),
+        )
     return cells
 
 
-def _count(value: int | None) -> int | str:
-    return "" if value is None else value
+class CsvOut:
+    """CSV rows of texts into a binary file, byte for byte what `csv.writer` (excel
+    dialect, `\n` line ends) writes, faster: a slice of rows whose cells hold no comma,
+    quote or line break is what csv.writer writes too, the cells joined by commas, so it
+    is written so; any other slice goes through csv.writer itself (and so stays right
+    whatever quoting rules a Python version has)."""
+
+    SLICE = 2048  # rows joined into one text at a time
+
+    def __init__(self, handle: BinaryIO, header: Sequence[str]) -> None:
+        self._handle = handle
+        self._commas = len(header) - 1
+        self.rows([tuple(header)])
+
+    def rows(self, rows: Sequence[Sequence[str]]) -> None:
+        for start in range(0, len(rows), self.SLICE):
+            part = rows[start : start + self.SLICE]
+            text = "\n".join([",".join(cells) for cells in part]) + "\n"
+            plain = (
+                '"' not in text
+                and "\r" not in text
+                and text.count("\n") == len(part)
+                and text.count(",") == self._commas * len(part)
+                and self._commas > 0  # one empty cell alone is written `""`
+            )
+            self._handle.write(text.encode("utf-8") if plain else _csv_text(part))
+
+
+def _csv_text(rows: Iterable[Sequence[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8")
 
 
 def csv_bytes(header: Iterable[str], rows: Iterable[list[Any]]) -> bytes:
@@ -224,10 +295,54 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
+def cell_texts(values: Iterable[Any]) -> tuple[str, ...]:
+    """JSON-ish values as CSV cell texts (`csv_cell`, then the text csv.writer makes)."""
+    return tuple(_text(csv_cell(value)) for value in values)
+
+
+def _text(cell: Any) -> str:
+    return cell if isinstance(cell, str) else str(cell)
+
+
 def write_jsonl(result: MergeResult) -> bytes:
-    return b"".join(orjson.dumps(record) + b"\n" for record in records(result))
+    return _bytes_of(write_jsonl_table, result)
+
+
+def write_jsonl_table(table: Table, handle: BinaryIO) -> None:
+    dumps = orjson.dumps
+    for record in table_records(table):
+        handle.write(dumps(record) + b"\n")
 
 
 def write_json(result: MergeResult) -> bytes:
-    document = {"metadata": metadata(result), "rows": list(records(result))}
-    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    return _bytes_of(write_json_table, result)
+
+
+_INDENT = orjson.OPT_INDENT_2
+_SPOOL_BYTES = 16 << 20  # rows held in memory up to this size, then in a temp file
+
+
+def write_json_table(table: Table, handle: BinaryIO) -> None:
+    """`{"metadata": ..., "rows": [...]}` as orjson writes it indented (2 spaces), the
+    rows spooled first: the metadata before them counts them and has their coverage."""
+    dumps = orjson.dumps
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        count = 0
+        for record in table_records(table):
+            spool.write(b",\n    " if count else b"\n    ")
+            # A JSON text never holds a raw line break: each one is an indent's place.
+            spool.write(dumps(record, option=_INDENT).replace(b"\n", b"\n    "))
+            count += 1
+        document = dumps({"metadata": metadata(table.result())}, option=_INDENT)
+        handle.write(document[: -len(b"\n}")] + b',\n  "rows": [')
+        if count:
+            spool.seek(0)
+            shutil.copyfileobj(spool, handle)
+            handle.write(b"\n  ")
+        handle.write(b"]\n}\n")
+
+
+def _bytes_of(writer: Callable[[Table, BinaryIO], None], result: MergeResult) -> bytes:
+    buffer = io.BytesIO()
+    writer(HeldTable(result), buffer)
+    return buffer.getvalue()
