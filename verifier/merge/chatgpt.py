@@ -14,7 +14,8 @@ model|client`) the credits per model (per client) are kept too
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any
@@ -72,12 +73,137 @@ class CodexDay:
         self.output = add_known(self.output, tokens_out)
 
 
+_ZERO = Decimal(0)
+_UNKNOWN = -1  # a count some row of the pair did not carry (counts are never negative)
+
+
+class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
+    """Codex totals per (UTC date, workspace user), stored by column (as
+    `verifier.merge.usage.UsageDays`): a slot per pair in a dict per date, the five counts
+    in 64-bit arrays (-1: unknown), credits and native dollars as exact Decimals in lists,
+    the partial flags in a bytearray. About 190 bytes a pair where a CodexDay with its key
+    and its ints took about 370 (a half year of a thousand seats is 200,000 pairs).
+    Reading a pair hands over a fresh CodexDay; `_day` hands out a `DaySlot` to add to."""
+
+    __slots__ = ("_counts", "_credits", "_native", "_partial", "_slots")
+
+    def __init__(self) -> None:
+        self._slots: dict[str, dict[str | None, int]] = {}
+        self._counts = tuple(array("q") for _ in COUNTS)
+        self._credits: list[Decimal] = []
+        self._native: list[Decimal | None] = []
+        self._partial = bytearray()
+
+    def __len__(self) -> int:
+        return sum(len(users) for users in self._slots.values())
+
+    def __iter__(self) -> Iterator[tuple[str, str | None]]:
+        for day, users in list(self._slots.items()):
+            for user_id in list(users):
+                yield day, user_id
+
+    def __getitem__(self, key: tuple[str, str | None]) -> CodexDay:
+        slot = self.slot(*key)
+        if slot is None:
+            raise KeyError(key)
+        return self._totals(slot)
+
+    def dates(self) -> set[str]:
+        return {day for day, users in self._slots.items() if users}
+
+    def keys_of(self, day: str) -> list[tuple[str, str | None]]:
+        """The pairs of one date."""
+        return [(day, user_id) for user_id in self._slots.get(day, ())]
+
+    def slot(self, day: str, user_id: str | None) -> int | None:
+        users = self._slots.get(day)
+        return None if users is None else users.get(user_id)
+
+    def new(self, day: str, user_id: str | None, partial: bool) -> int:
+        """A pair with nothing added yet (zeros, as CodexDay starts)."""
+        users = self._slots.get(day)
+        if users is None:
+            users = self._slots[day] = {}
+        slot = users[user_id] = len(self._partial)
+        for column in self._counts:
+            column.append(0)
+        self._credits.append(_ZERO)
+        self._native.append(_ZERO)
+        self._partial.append(partial)
+        return slot
+
+    def partial(self, slot: int) -> bool:
+        return bool(self._partial[slot])
+
+    def mark_partial(self, slot: int, partial: bool) -> None:
+        if partial:
+            self._partial[slot] = True
+
+    def add(
+        self,
+        slot: int,
+        credits: Decimal,
+        counts: Sequence[int | None],
+        cost_usd: Decimal | None = None,
+    ) -> None:
+        """`CodexDay.add` on a slot: a count stays unknown once a row lacked it."""
+        self._credits[slot] += credits
+        native = self._native[slot]
+        self._native[slot] = None if native is None or cost_usd is None else native + cost_usd
+        try:
+            for column, value in zip(self._counts, counts, strict=True):
+                if value is None:
+                    column[slot] = _UNKNOWN
+                elif column[slot] != _UNKNOWN:
+                    column[slot] += value
+        except OverflowError:  # beyond 2**63: bad input, never a wrapped count
+            raise InputError(
+                "merge", "Codex counts for one person and day add up beyond 2**63; not a real count"
+            ) from None
+
+    def pop(self, key: tuple[str, str | None]) -> CodexDay:
+        """A pair's totals, taken out (its Decimals freed)."""
+        day, user_id = key
+        slot = self._slots[day].pop(user_id)
+        totals = self._totals(slot)
+        self._credits[slot] = _ZERO
+        self._native[slot] = None
+        return totals
+
+    def _totals(self, slot: int) -> CodexDay:
+        totals = CodexDay()
+        totals.credits = self._credits[slot]
+        totals.cost_usd = self._native[slot]
+        threads, turns, tokens_in, cached, tokens_out = (
+            None if column[slot] == _UNKNOWN else column[slot] for column in self._counts
+        )
+        totals.threads, totals.turns = threads, turns
+        totals.input, totals.cached_input, totals.output = tokens_in, cached, tokens_out
+        totals.partial = bool(self._partial[slot])
+        return totals
+
+
+class DaySlot:
+    """One pair of a CodexDays to add rows to (what `_day` hands the parser)."""
+
+    __slots__ = ("_days", "_slot")
+
+    def __init__(self, days: CodexDays, slot: int) -> None:
+        self._days, self._slot = days, slot
+
+    def add(
+        self, credits: Decimal, counts: Sequence[int | None], cost_usd: Decimal | None = None
+    ) -> None:
+        """Add one row: credits, the counts in `COUNTS` order, the native USD cost."""
+        self._days.add(self._slot, credits, counts, cost_usd)
+
+
 @dataclass
 class CodexUsage:
     """Everything the merge needs from the ChatGPT surface, over all its sources.
     A `None` user id holds credits no workspace user is named for."""
 
-    days: dict[tuple[str, str | None], CodexDay] = field(default_factory=dict)
+    days: CodexDays = field(default_factory=CodexDays)
     emails: dict[str, str | None] = field(default_factory=dict)  # user id -> email
     credits_in: Decimal = Decimal(0)
     sources: list[str] = field(default_factory=list)
@@ -175,19 +301,16 @@ def combine(into: CodexUsage, part: CodexUsage, name: str) -> None:
         into.sources.extend(part.sources)
         return
     with localcontext(EXACT):
-        for key, totals in part.days.items():
-            known = into.days.get(key)
-            if known is None:
-                into.days[key] = totals
-                continue
-            if key[1] is not None and not (totals.partial and known.partial):
-                raise InputError(name, _second_row(key[0]))
-            known.partial = known.partial or totals.partial
-            known.add(
-                totals.credits,
-                [totals.threads, totals.turns, totals.input, totals.cached_input, totals.output],
-                totals.cost_usd,
-            )
+        days = into.days
+        for (day, user_id), totals in part.days.items():
+            slot = days.slot(day, user_id)
+            if slot is None:
+                slot = days.new(day, user_id, totals.partial)
+            elif user_id is not None and not (totals.partial and days.partial(slot)):
+                raise InputError(name, _second_row(day))
+            days.mark_partial(slot, totals.partial)
+            counts = [totals.threads, totals.turns, totals.input, totals.cached_input]
+            days.add(slot, totals.credits, [*counts, totals.output], totals.cost_usd)
         into.credits_in += part.credits_in
         for key, parts in part.parts.items():
             into.parts.setdefault(key, Parts()).absorb(parts)
@@ -209,23 +332,25 @@ class _Overlap(Exception):
         self.day = day
 
 
-def _day(usage: CodexUsage, day: str, user_id: str | None, partial: bool) -> CodexDay:
-    key = (day, user_id)
-    totals = usage.days.get(key)
-    if totals is None:
-        totals = usage.days[key] = CodexDay()
-    elif user_id is not None and not (partial and totals.partial):
+def _day(usage: CodexUsage, day: str, user_id: str | None, partial: bool) -> DaySlot:
+    days = usage.days
+    slot = days.slot(day, user_id)
+    if slot is None:
+        slot = days.new(day, user_id, partial)
+    elif user_id is not None and not (partial and days.partial(slot)):
         # Two pieces of one day are fine only when both are clamped edge buckets
         # (unattributed rows of one day add up: nobody is counted twice).
         raise _Overlap(day)
-    totals.partial = totals.partial or partial
-    return totals
+    else:
+        days.mark_partial(slot, partial)
+    return DaySlot(days, slot)
 
 
 __all__ = [
     "CONTRACT",
     "SURFACE",
     "CodexDay",
+    "CodexDays",
     "CodexUsage",
     "Parser",
     "add_known",

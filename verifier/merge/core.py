@@ -361,11 +361,8 @@ class MergeStream:
                 if by
                 else ()
             )
-        self._codex_keys: dict[str, list[tuple[str, str | None]]] = {}
-        for key in inputs.codex.days:
-            self._codex_keys.setdefault(key[0], []).append(key)
         self._all_days = sorted(
-            set(self._codex_keys) | inputs.api_usage.days.dates() | set(api_costs)
+            inputs.codex.days.dates() | inputs.api_usage.days.dates() | set(api_costs)
         )
         self._labels: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._tally = _Tally(ids)
@@ -393,7 +390,7 @@ class MergeStream:
         for day in self._all_days:
             with localcontext(EXACT):
                 rows: dict[tuple[str, str], _Row] = {}
-                keys = self._codex_keys.pop(day, [])
+                keys = inputs.codex.days.keys_of(day)
                 _add_codex(rows, ids, _codex_of(inputs.codex.days, keys, codex_consumed))
                 _add_api_usage(rows, ids, inputs.api_usage.days.items(day))
                 cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
@@ -433,7 +430,7 @@ def _dates_covered(
     if covered is not None:
         return {s: frozenset(covered.get(s, ())) for s in TIME_SURFACES if s in present}
     named = {
-        chatgpt.SURFACE.name: {day for day, _ in inputs.codex.days},
+        chatgpt.SURFACE.name: inputs.codex.days.dates(),
         usage.SURFACE.name: set(inputs.api_usage.bucket_days),
         costs.SURFACE.name: set(inputs.api_costs.bucket_days) | set(inputs.api_costs.days),
     }
@@ -448,7 +445,7 @@ def _row(rows: dict[tuple[str, str], _Row], key: tuple[str, str]) -> _Row:
 
 
 def _codex_of(
-    days: dict[tuple[str, str | None], chatgpt.CodexDay],
+    days: chatgpt.CodexDays,
     keys: list[tuple[str, str | None]],
     consume: bool,
 ) -> Iterator[tuple[tuple[str, str | None], chatgpt.CodexDay]]:

@@ -1,0 +1,67 @@
+"""Codex totals stored by column (`verifier.merge.chatgpt.CodexDays`, issue 11): every
+pair reads back as the CodexDay that adding the same rows one by one gives (credits and
+native dollars exact, with their digits; a count unknown once a row lacked it), pairs
+taken out are gone, and sums beyond 64 bits are refused, never wrapped."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from verifier.errors import InputError
+from verifier.merge.chatgpt import CodexDay, CodexDays
+
+Row = tuple[str, str | None, Decimal, list[int | None], Decimal | None, bool]
+_COUNT = st.one_of(st.none(), st.integers(0, 2**40))
+_ROW = st.tuples(
+    st.sampled_from(["2026-05-01", "2026-05-02", "2026-05-03"]),
+    st.sampled_from([None, "wsu_a", "wsu_b", "wsu_c"]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=0, max_value=10**6),
+    st.lists(_COUNT, min_size=5, max_size=5),
+    st.one_of(st.none(), st.sampled_from([Decimal("0.10"), Decimal("2"), Decimal("1E+1")])),
+    st.booleans(),
+)
+
+
+def fields(totals: CodexDay) -> dict[str, object]:
+    return {name: getattr(totals, name) for name in CodexDay.__slots__}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ROW, max_size=30))
+def test_pairs_read_back_as_codex_days_added_row_by_row(rows: list[Row]) -> None:
+    days = CodexDays()
+    expected: dict[tuple[str, str | None], CodexDay] = {}
+    for day, user, credits, counts, native, partial in rows:
+        slot = days.slot(day, user)
+        if slot is None:
+            slot = days.new(day, user, partial)
+        days.mark_partial(slot, partial)
+        days.add(slot, credits, counts, native)
+        reference = expected.setdefault((day, user), CodexDay())
+        reference.partial = reference.partial or partial
+        reference.add(credits, counts, native)
+    assert set(days) == set(expected)
+    assert len(days) == len(expected)
+    assert days.dates() == {day for day, _ in expected}
+    for key, reference in expected.items():
+        got = fields(days[key])
+        assert got == fields(reference)
+        # The same digits, not only the same value (the output writes them).
+        assert str(got["credits"]) == str(reference.credits)
+        assert str(got["cost_usd"]) == str(reference.cost_usd)
+    for key in expected:
+        assert fields(days.pop(key)) == fields(expected[key])
+        assert key not in days
+    assert len(days) == 0
+
+
+def test_counts_beyond_64_bits_are_refused() -> None:
+    days = CodexDays()
+    slot = days.new("2026-05-01", "wsu_a", False)
+    days.add(slot, Decimal(1), [2**62, 0, 0, 0, 0])
+    with pytest.raises(InputError, match="beyond 2\\*\\*63"):
+        days.add(slot, Decimal(1), [2**62, 0, 0, 0, 0])
