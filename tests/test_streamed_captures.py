@@ -538,20 +538,43 @@ def test_scan_streams_a_leaky_capture_with_the_whole_file_findings(
         assert [f.to_json() for f in streamed] == [f.to_json() for f in scans[1].findings]
 
 
-def test_scan_streams_raw_bodies_and_reads_text_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [leakscan._CHUNK, 7], ids=["1MiB-chunks", "7-byte-chunks"])
+def test_scan_streams_raw_bodies_arrays_and_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Text (CSV, CRLF and lone CR line breaks, bytes that are not UTF-8) is scanned line
+    by line and a top-level array in slices, with the line numbers and findings of the
+    whole-file scan; 7-byte chunks cut lines, `\r\n` pairs and UTF-8 sequences."""
+    monkeypatch.setattr(leakscan, "_CHUNK", chunk)
     body = _documented("chatgpt_enterprise_usage")
     body["data"][0]["email"] = "raw@corp.example"
     files = {
-        "raw.json": json.dumps(body, indent=2),
-        "array.json": json.dumps([body, {"k": CANARIES[1]}]),
-        "merged.csv": "date,email\n2026-05-01,csv@corp.example\n",
-        "clean.json": json.dumps(_documented("openai_org_users")),
+        "raw.json": json.dumps(body, indent=2).encode(),
+        "array.json": json.dumps([body, {"k": CANARIES[1]}, "x@corp.example"]).encode(),
+        "merged.csv": b"date,email\n2026-05-01,csv@corp.example\n",
+        "crlf.csv": (
+            "date,email\r\n2026-05-01,\u00e9t\u00e9@corp.example\r\r\nnote\rkey "
+            + CANARIES[0]
+            + "\r\n\n2026-05-02,b@corp.example"
+        ).encode(),
+        "latin-1.txt": "caf\u00e9,ann@corp.example\nok\n\u00e9,bob@corp.example\n".encode(
+            "latin-1"
+        ),
+        "clean.json": json.dumps(_documented("openai_org_users")).encode(),
+        "clean.csv": b"date,credits\n2026-05-01,3\n",
     }
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    streamed_kinds = 0
+    for name, data in files.items():
         path = tmp_path / name
+        path.write_bytes(data)
         scans = [scan_paths([path], CANARIES, stream_min_bytes=n) for n in (STREAMED, WHOLE)]
         assert scans[0].to_json() == scans[1].to_json(), name
+        if not name.startswith("clean"):  # really streamed, no fallback
+            assert scans[1].findings, name
+            streamed = leakscan._scan_streamed(path, CANARIES)
+            assert [f.to_json() for f in streamed] == [f.to_json() for f in scans[1].findings]
+            streamed_kinds += 1
+    assert streamed_kinds == 5
 
 
 def anonymised(path: Path, limit: int, surface: str | None, keep_raw: bool) -> dict[str, str]:

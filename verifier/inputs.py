@@ -610,14 +610,17 @@ def stream_tree(
     *,
     policy: TreePolicy = scan_policy,
     decoding: _Decoding | None = None,
+    arrays: bool = False,
 ) -> None:
     """Every value of a JSON file (or a temp file, read from its start and left open)
-    whose top-level value is an object, in document order, never holding it: each value
-    read as `policy` says (`depth`: the containers around it). Raises NotStreamable
-    where the strict reader must decide (a repeated member included)."""
+    whose top-level value is an object (or, with `arrays`, an array: read as `policy`
+    says at depth 0), in document order, never holding it: each value read as `policy`
+    says (`depth`: the containers around it). Raises NotStreamable where the strict
+    reader must decide (a repeated member included)."""
 
     def top_level(window: _TextWindow) -> None:
-        if window.peek() != "{":
+        opening = window.peek()
+        if opening != "{" and not (arrays and opening == "["):
             raise NotStreamable("not an object")
         _tree(window, visitor, root, 0, None, policy)
 
@@ -638,7 +641,7 @@ def _tree(
     """The value at the window, `depth` containers deep, the member `name` (None: an
     item or the top-level value)."""
     opening = window.peek()
-    how = MEMBERS if depth == 0 else policy(depth, name, opening)
+    how = MEMBERS if depth == 0 and opening == "{" else policy(depth, name, opening)
     if how == MEMBERS and opening == "{":
         visitor.open(here, opening)
         seen: set[str] = set()

@@ -12,6 +12,7 @@ Anonymised emails (`u-<hex>@anon.invalid`) are the anonymiser's output, not leak
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,9 +127,9 @@ class _Walker:
                 )
 
 
-def _walk_text(text: str, literals: tuple[str, ...]) -> Iterator[tuple[_Hit, int]]:
+def _walk_text(lines: Iterable[str], literals: tuple[str, ...]) -> Iterator[tuple[_Hit, int]]:
     found_by = detector(literals)
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         for kind in _leaks(line, found_by):
             yield _Hit(kind, "", ""), number
 
@@ -157,7 +158,7 @@ def scan_bytes(
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return _text_findings(text, source, surface, frozen)
+        return _text_findings(text.splitlines(), source, surface, frozen)
     if isinstance(document, dict) and document.get("format") == "verify-capture":
         surface = surface or str(document.get("surface") or "")
         return _json_findings(_walk_json(document, frozen), source, surface, in_capture=True)
@@ -209,26 +210,17 @@ def _tally_findings(tally: _Tally, source: str, surface: str, *, in_capture: boo
 
 
 def _text_findings(
-    text: str, source: str, surface: str, literals: tuple[str, ...]
+    lines: Iterable[str], source: str, surface: str, literals: tuple[str, ...]
 ) -> list[Finding]:
-    grouped: dict[str, list[int]] = {}
+    grouped: dict[str, list[int]] = {}  # group -> [first line, hits]
     kinds: dict[str, LeakKind] = {}
-    for hit, line in _walk_text(text, literals):
-        grouped.setdefault(hit.kind.group, []).append(line)
+    for hit, line in _walk_text(lines, literals):
+        grouped.setdefault(hit.kind.group, [line, 0])[1] += 1
         kinds[hit.kind.group] = hit.kind
     return [
         # Text has no JSON path: the line of the first hit stands in for it.
-        _finding(
-            source,
-            surface,
-            kinds[group],
-            f"line {lines[0]}",
-            "",
-            f"line {lines[0]}",
-            len(lines),
-            False,
-        )
-        for group, lines in grouped.items()
+        _finding(source, surface, kinds[group], f"line {first}", "", f"line {first}", count, False)
+        for group, (first, count) in grouped.items()
     ]
 
 
@@ -331,11 +323,54 @@ def _file_surely_clean(path: Path, found_by: Detector) -> bool:
     return True
 
 
+# The first byte of any JSON text (after whitespace): a file that starts otherwise is
+# text to the whole-file scan (orjson refuses it, a byte-order mark included).
+_JSON_STARTS = frozenset(b'{["-0123456789tfn')
+_JSON_SPACE = b" \t\r\n"
+
+
+def _first_byte(path: Path) -> int | None:
+    """The first byte after JSON whitespace (None: none in the first chunk)."""
+    with path.open("rb") as handle:
+        head = handle.read(_CHUNK).lstrip(_JSON_SPACE)
+    return head[0] if head else None
+
+
+def _file_lines(path: Path) -> Iterator[str]:
+    """The lines `data.decode("utf-8", errors="replace").splitlines()` gives for the
+    file's bytes, read a chunk at a time: a line (and a `\r` that may be the first half
+    of `\r\n`) waits for the next chunk until its break is seen."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    rest = ""
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            parts = (rest + decoder.decode(chunk, final=not chunk)).splitlines(keepends=True)
+            rest = ""
+            if chunk and parts and (parts[-1].endswith("\r") or not _ends_line(parts[-1])):
+                rest = parts.pop()
+            for part in parts:
+                yield part.splitlines()[0]
+            if not chunk:
+                return
+
+
+def _ends_line(part: str) -> bool:
+    return part.splitlines()[0] != part
+
+
 def _scan_streamed(path: Path, literals: tuple[str, ...]) -> list[Finding]:
+    """A large file's findings without holding it: text line by line, a JSON object or
+    array through `stream_tree`. NotStreamable: the whole-file scan decides."""
     if _file_surely_clean(path, detector(literals)):
         return []
+    first = _first_byte(path)
+    if first is None:
+        raise NotStreamable("blank first chunk")
+    if first not in _JSON_STARTS:
+        return _text_findings(_file_lines(path), str(path), "", literals)
     scan = _StreamScan(literals)
-    stream_tree(path, scan, scan.root)
+    stream_tree(path, scan, scan.root, arrays=True)
     in_capture = scan.top.get("format") == "verify-capture"
     surface = str(scan.top.get("surface") or "") if in_capture else ""
     return _tally_findings(scan.document.children, str(path), surface, in_capture=in_capture)
