@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
+from sys import intern
 from typing import Any
 
 from verifier.consumer.declared import CHATGPT_ENTERPRISE_USAGE as CONTRACT
@@ -25,6 +26,7 @@ from verifier.consumer.mapping import ReadingPlan
 from verifier.errors import InputError
 from verifier.inputs import Source
 from verifier.merge.breakdown import Breakdown, PartReader, Parts
+from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import PageParser, feed
 from verifier.merge.timestamps import day_reader
@@ -246,6 +248,18 @@ class Parser(PageParser):
             plan, "user_id", "email", "credits", "cost_usd"
         )
         self._counts = readers(plan, *COUNTS)
+        # The common row in one step; `_careful` for any other (`verifier.merge.compiled`).
+        self._fast = compile_reads(
+            [
+                (self._edges.start.field, "plain"),
+                (self._edges.end.field, "plain"),
+                (self._user, "identifier"),
+                (self._credits, "money"),
+                (self._native, "money"),
+                (self._email, "identifier"),
+                *((reader, "count") for reader in self._counts),
+            ]
+        )
         self._parts = PartReader(plan, breakdown) if breakdown else None
 
     @property
@@ -253,42 +267,53 @@ class Parser(PageParser):
         return self.usage.sources
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
-        usage, edges, user, email, credits = (
-            self.usage,
-            self._edges,
-            self._user,
-            self._email,
-            self._credits,
-        )
-        counts, keep, emails = self._counts, self._keep, self.usage.emails
-        native_reader, parts = self._native, self._parts
+        usage, fast, keep, parts = self.usage, self._fast, self._keep, self._parts
+        emails, plain_days, day_of = usage.emails, self._edges.plain, self._edges.plain_day
         with localcontext(EXACT):  # credits add up exactly or the merge stops
             for index, row in enumerate(rows, first):
                 if keep is not None and not keep(row):
                     continue
                 try:
-                    day, partial = edges.of(row)
-                    user_id = identity(user.identifier(row))
-                    amount = credits.money(row)
-                    assert amount is not None  # required: money() raised otherwise
-                    native = native_reader.money(row)
-                    _day(usage, day, user_id, partial).add(
-                        amount, [c.count(row) for c in counts], native
-                    )
-                    usage.credits_in += amount
-                    usage.native_reported = usage.native_reported or native is not None
-                    if parts is not None:
-                        parts.add(usage.parts.setdefault((day, user_id), Parts()), row)
+                    got = fast(row)
+                    if got is None:  # something is off: the careful reading decides
+                        self._careful(row)
+                        continue
+                    start, end, user_id, amount, native, address, *counts = got
+                    found = plain_days.get((start, end)) or day_of(start, end)
                     if user_id is not None:
-                        address = email.identifier(row)
-                        if address is not None or user_id not in emails:
-                            emails[user_id] = address
+                        user_id = intern(user_id)  # as `identity` does
+                    _day(usage, found[0], user_id, found[1]).add(amount, counts, native)
+                    usage.credits_in += amount
+                    if native is not None:
+                        usage.native_reported = True
+                    if parts is not None:
+                        parts.add(usage.parts.setdefault((found[0], user_id), Parts()), row)
+                    if user_id is not None and (address is not None or user_id not in emails):
+                        emails[user_id] = address
                 except ValueProblem as problem:
                     raise problem.at(self.name, prefix, (index,)) from None
                 except _Overlap as overlap:
                     raise InputError(
                         self.name, f"{prefix}/data/{index}: {_second_row(overlap.day)}"
                     ) from None
+
+    def _careful(self, row: Any) -> None:
+        """One row through the FieldReaders: what it means, or the error it is."""
+        usage = self.usage
+        day, partial = self._edges.of(row)
+        user_id = identity(self._user.identifier(row))
+        amount = self._credits.money(row)
+        assert amount is not None  # required: money() raised otherwise
+        native = self._native.money(row)
+        _day(usage, day, user_id, partial).add(amount, [c.count(row) for c in self._counts], native)
+        usage.credits_in += amount
+        usage.native_reported = usage.native_reported or native is not None
+        if self._parts is not None:
+            self._parts.add(usage.parts.setdefault((day, user_id), Parts()), row)
+        if user_id is not None:
+            address = self._email.identifier(row)
+            if address is not None or user_id not in usage.emails:
+                usage.emails[user_id] = address
 
 
 def combine(into: CodexUsage, part: CodexUsage, name: str) -> None:

@@ -116,13 +116,16 @@ class DayReader:
     else (the vendor clamps the first and last bucket to the request window; a weekly
     bucket) is kept under the UTC date of its start and flagged partial."""
 
-    __slots__ = ("_days", "_pairs", "end", "start")
+    __slots__ = ("_days", "_pairs", "end", "plain", "start")
 
     def __init__(self, start: FieldPlan, end: FieldPlan, row_path: str) -> None:
         self.start = TimestampReader(start, row_path)
         self.end = TimestampReader(end, row_path)
         self._days: dict[int, str] = {}
         self._pairs: dict[tuple[Any, Any, type, type], tuple[str, bool]] = {}
+        # `plain_day`'s answers, keyed on the two edges alone: a caller with edges whose
+        # types are exactly str or int looks here first (`plain.get((start, end))`).
+        self.plain: dict[tuple[str | int, str | int], tuple[str, bool]] = {}
 
     def of(self, row: Any) -> tuple[str, bool]:
         """The day of a row (or bucket) holding both edges."""
@@ -137,6 +140,12 @@ class DayReader:
             pass
         found = self._decode(start_value, end_value)
         self._pairs[key] = found
+        return found
+
+    def plain_day(self, start_value: str | int, end_value: str | int) -> tuple[str, bool]:
+        """`day` for edges whose types are exactly str or int, remembered in `plain`: no
+        two such pairs are equal unless their types are (unlike 1 == 1.0 == True)."""
+        found = self.plain[(start_value, end_value)] = self.day(start_value, end_value)
         return found
 
     def _decode(self, start_value: Any, end_value: Any) -> tuple[str, bool]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from sys import intern
+from typing import Any, cast
 
 from verifier.consumer.declared import OPENAI_ORG_USAGE_COMPLETIONS as CONTRACT
 from verifier.consumer.mapping import ReadingPlan
 from verifier.errors import InputError
 from verifier.inputs import Source
+from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
 from verifier.merge.timestamps import day_reader
@@ -23,6 +25,7 @@ from verifier.merge.values import ValueProblem, identity
 from verifier.surfaces import OPENAI_ORG_USAGE_COMPLETIONS
 
 SURFACE = OPENAI_ORG_USAGE_COMPLETIONS
+_Plain = list[tuple[Any, ...]]  # a bucket's readings, none of them None
 
 
 class ApiDay:
@@ -144,31 +147,47 @@ class Parser(PageParser):
             "output_tokens",
             "num_model_requests",
         )
+        self._fast = compile_reads(
+            [(self._fields[0], "identifier"), *((f, "count") for f in self._fields[1:])]
+        )
 
     @property
     def sources(self) -> list[str]:
         return self.usage.sources
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
-        user, tokens_in, cached, tokens_out, requests = self._fields
-        days, keep = self.usage.days, self._keep
+        fast, days, keep = self._fast, self.usage.days, self._keep
         for index, bucket in enumerate(rows, first):
             if keep is not None and not keep(bucket):
                 continue
             day, partial, results = self.buckets.bucket(prefix, index, bucket)
-            for position, result in enumerate(results):
-                try:
-                    user_id = identity(user.identifier(result))
-                    counts = (  # required counts are never None
-                        tokens_in.count(result) or 0,
-                        cached.count(result) or 0,
-                        tokens_out.count(result) or 0,
-                        requests.count(result) or 0,
-                    )
-                except ValueProblem as problem:
-                    raise problem.at(self.name, prefix, (index, position)) from None
-                # Several results per user and bucket (e.g. also grouped by model) add up.
-                days.add(day, user_id, counts, partial)
+            reads = [fast(result) for result in results]
+            if None in reads:  # something is off: the careful reading decides
+                self._careful(prefix, index, day, partial, results)
+                continue
+            # Several results per user and bucket (e.g. also grouped by model) add up;
+            # a count the plan lets be unknown adds 0 (required counts are never None).
+            for user_id, tokens_in, cached, tokens_out, requests in cast(_Plain, reads):
+                counts = (tokens_in or 0, cached or 0, tokens_out or 0, requests or 0)
+                days.add(day, user_id and intern(user_id), counts, partial)
+
+    def _careful(
+        self, prefix: str, index: int, day: str, partial: bool, results: list[Any]
+    ) -> None:
+        """One bucket's results through the FieldReaders: what they mean, or the error."""
+        user, tokens_in, cached, tokens_out, requests = self._fields
+        for position, result in enumerate(results):
+            try:
+                user_id = identity(user.identifier(result))
+                counts = (  # required counts are never None
+                    tokens_in.count(result) or 0,
+                    cached.count(result) or 0,
+                    tokens_out.count(result) or 0,
+                    requests.count(result) or 0,
+                )
+            except ValueProblem as problem:
+                raise problem.at(self.name, prefix, (index, position)) from None
+            self.usage.days.add(day, user_id, counts, partial)
 
 
 def combine(into: ApiUsage, part: ApiUsage, name: str, first: dict[str, str]) -> None:
