@@ -20,8 +20,10 @@ from tests.conftest import (
     REFERENCE_PAYLOADS,
     ROOT,
 )
+from verifier import anonymise as anonymise_module
 from verifier.anonymise import (
     K_ANONYMITY,
+    Pseudonyms,
     anonymise_body,
     anonymise_capture,
     anonymise_text,
@@ -395,6 +397,23 @@ def test_a_capture_of_the_untagged_v1_scheme_reads_as_another_key() -> None:
 
 def test_anonymise_capture_is_deterministic() -> None:
     assert anonymise_capture(live_capture(), KEY) == anonymise_capture(live_capture(), KEY)
+
+
+def test_pseudonyms_shared_across_pages_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture run shares the pseudonyms it made between its pages (`Pseudonyms`): each
+    page comes out as it does alone, under a tiny bound too (the memo starts over)."""
+    capture = live_capture()
+    alone = [anonymise_capture(replace(capture, pages=(page,)), KEY) for page in capture.pages]
+    for bound in (1 << 15, 2):
+        monkeypatch.setattr(anonymise_module, "_MAX_PSEUDONYMS", bound)
+        made = Pseudonyms(KEY)
+        for expected, page in zip(alone, capture.pages, strict=True):
+            shared = anonymise_capture(replace(capture, pages=(page,)), KEY, pseudonyms=made)
+            assert shared == expected
+        assert 0 < len(made.made) <= bound
+    other = Pseudonyms(OTHER_KEY)  # another key's pseudonyms are never used
+    assert anonymise_capture(capture, KEY, pseudonyms=other) == anonymise_capture(capture, KEY)
+    assert other.made == {}
 
 
 def test_merging_different_fingerprints_is_refused_naming_files() -> None:

@@ -32,12 +32,14 @@ from verifier.anonymise import (
     is_pseudonym,
     pseudonym,
 )
+from verifier.detect import EMAIL_PATTERN, decoded
 from verifier.keys import key_from_text
 from verifier.leakscan import leaks_in, scan_bytes
 from verifier.schemas import surface_nodes
 from verifier.store import Capture, Page, RequestInfo
 from verifier.surfaces import SURFACE_NAMES, get_surface
 
+EMAIL_FULL = re.compile(EMAIL_PATTERN)
 KEY = key_from_text("property-test-key-0123456789abcdef")
 OTHER_KEY = key_from_text("property-test-other-key-fedcba9876543210")
 
@@ -563,3 +565,23 @@ def test_raw_values_and_other_keys_pseudonyms_are_not_taken_for_this_keys(value:
     assert not is_pseudonym(value, KEY)
     assert not is_pseudonym(pseudonym(value, "person_id", OTHER_KEY), KEY)
     assert pseudonym(value, "person_id", KEY) != value
+
+
+# Characters an address or an encoding of its `@` is made of, mixed with plain ones.
+_ENCODED_ATS = ["@", "%40", "%2540", "&#64;", "&#x40;", "&commat;", "\\u0040", "\\x40"]
+_PLAIN_PARTS = ["jane", ".", "corp", "com", "-", " ", "é", "xn--bcher-kva", "de"]
+_ADDRESS_PARTS = st.sampled_from(
+    [*_ENCODED_ATS, "\uff20", "\ufe6b", "[at]", "(at)", " [AT] ", *_PLAIN_PARTS]
+)
+
+
+@fast(TOKEN_EXAMPLES)
+@given(st.one_of(st.text(max_size=30), st.lists(_ADDRESS_PARTS, max_size=8).map("".join)))
+def test_the_quick_no_address_answer_agrees_with_decoding(value: str) -> None:
+    """`is_email` answers "no address" at once for a string that could hold neither an
+    `@` nor an encoding of one; the answer is the one the full test (the value and its
+    decoded form matched whole) gives."""
+    stripped = value.strip()
+    full = EMAIL_FULL.fullmatch(stripped) is not None
+    full = full or EMAIL_FULL.fullmatch(decoded(stripped)) is not None
+    assert is_email(value) == full

@@ -185,8 +185,15 @@ _EMAIL_FULL = re.compile(EMAIL_PATTERN)
 _ANON_DOMAIN = re.compile(rf"(?:@|%40){re.escape(ANON_EMAIL_DOMAIN)}", re.IGNORECASE)
 
 
+# What an address or an encoding that hides an `@` needs (see `detect.decoded`): an ASCII
+# string with none of these is no address, and decodes to itself.
+_MAY_HIDE_AN_ADDRESS = re.compile(r"[@&%\\\[(]|[^\x00-\x7f]")
+
+
 def is_email(value: str) -> bool:
     """The whole value is one address, as written or once decoded (`jane&#64;corp.com`)."""
+    if _MAY_HIDE_AN_ADDRESS.search(value) is None:
+        return False  # most strings: ids, timestamps, models (tests/test_anonymise.py)
     stripped = value.strip()
     return (
         _EMAIL_FULL.fullmatch(stripped) is not None
@@ -480,10 +487,27 @@ def _template_literals() -> frozenset[str]:
 # ---------------------------------------------------------------- the anonymiser
 
 
+class Pseudonyms:
+    """The pseudonyms one key made, shared by the anonymisers of one run (the pages of a
+    capture): an id or an address repeated on every page costs its HMACs once per run,
+    not once per page. A pseudonym depends on the value and the key only, so sharing
+    changes no output. Bounded: past `_MAX_PSEUDONYMS` it starts over (memory stays flat
+    however many people the organisation has); it lives as long as the run."""
+
+    def __init__(self, key: AnonKey) -> None:
+        self.key = key
+        self.made: dict[str, str] = {}
+
+
+_MAX_PSEUDONYMS = 1 << 15  # a few MB at most
+
+
 class _Anonymiser:
     """One key, the literal secrets in use, and a memo of pseudonyms already made."""
 
-    def __init__(self, key: AnonKey, secrets: Sequence[str] = ()) -> None:
+    def __init__(
+        self, key: AnonKey, secrets: Sequence[str] = (), pseudonyms: Pseudonyms | None = None
+    ) -> None:
         self.key = key
         literals = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
         literal = literal_alternative(literals)
@@ -505,7 +529,8 @@ class _Anonymiser:
         self._free_re = re.compile("|".join(literal_alt + leak_alts + id_alts))
         # Most kept strings (timestamps, enums) hold nothing to scrub: test that cheaply.
         self._detector = detector(literals)
-        self._memo: dict[str, str] = {}
+        shared = pseudonyms is not None and pseudonyms.key is key
+        self._memo: dict[str, str] = pseudonyms.made if pseudonyms and shared else {}
         self._applied: dict[tuple[str | None, str, bool], str] = {}
         self._names: dict[str, str] = {}  # member names repeat in every row
         self._shared: frozenset[str] = frozenset()  # see K_ANONYMITY
@@ -519,6 +544,8 @@ class _Anonymiser:
                 cached = pseudonym_email(value, self.key)
             else:
                 cached = pseudonym_token(value, self.key)
+            if len(self._memo) >= _MAX_PSEUDONYMS:
+                self._memo.clear()
             self._memo[value] = cached
         return cached
 
@@ -626,24 +653,42 @@ class _Anonymiser:
         value of member `member` of an object, None: an item or the whole)."""
         holder: list[Any] = [None]
         stack: list[tuple[Any, str, str | None, Any, Any]] = [(document, path, member, holder, 0)]
+        # Hot loop (every value of every page): strings, numbers and the like inside a
+        # container are done in place; only containers go on the stack.
+        apply, rule_of, names = self.apply, rules.get, self._names
         while stack:
             node, path, member, target, slot = stack.pop()
             if isinstance(node, str):
-                target[slot] = self.apply(rules.get(path), node, member)
+                target[slot] = apply(rule_of(path), node, member)
             elif isinstance(node, dict):
                 new: dict[str, Any] = {}
                 target[slot] = new
+                prefix = path + "." if path else ""  # paths.child
                 for name, value in node.items():
-                    new_name = self.member_name(name)
+                    new_name = names.get(name) or self.member_name(name)
                     if new_name in new:  # two spellings of one email: keep both members
                         new_name = pseudonym_token(name, self.key)
-                    new[new_name] = None
-                    stack.append((value, paths.child(path, name), name, new, new_name))
+                        if new_name in new:
+                            continue  # a third one: the first member's value is kept
+                    if isinstance(value, str):
+                        new[new_name] = apply(rule_of(prefix + name), value, name)
+                    elif isinstance(value, dict | list):
+                        new[new_name] = None
+                        stack.append((value, prefix + name, name, new, new_name))
+                    else:
+                        new[new_name] = value  # numbers, booleans, null: untouched
             elif isinstance(node, list):
                 items: list[Any] = [None] * len(node)
                 target[slot] = items
-                item_path = paths.item(path)
-                stack.extend((v, item_path, None, items, i) for i, v in enumerate(node))
+                item_path = path + "[]"  # paths.item
+                item_rule = rule_of(item_path)
+                for index, value in enumerate(node):
+                    if isinstance(value, str):
+                        items[index] = apply(item_rule, value, None)
+                    elif isinstance(value, dict | list):
+                        stack.append((value, item_path, None, items, index))
+                    else:
+                        items[index] = value
             else:
                 target[slot] = node  # numbers, booleans, null: untouched
         return holder[0]
@@ -748,19 +793,37 @@ def _row_strings(
     a part of one: the value of its member `member` at `base`)."""
     identities: set[str] = set()
     formatted: set[str] = set()
-    stack: list[tuple[Any, str, str | None]] = [(row, base, member)]
+    stack: list[tuple[Any, str]] = []
+
+    def string(value: str, path: str, member: str | None) -> None:
+        rule = rules.get(path)
+        if rule in _IDENTITY_CLASSES or member in IDENTITY_MEMBERS or is_email(value):
+            identities.add(value.strip().lower())
+        elif rule is None and _is_formatted(value):
+            formatted.add(value)
+
+    # Hot loop: strings inside a container are looked at in place; only containers go
+    # on the stack (each with its path; a member's name only matters for a string).
+    if isinstance(row, str):
+        string(row, base, member)
+    elif isinstance(row, dict | list):
+        stack.append((row, base))
     while stack:
-        node, path, member = stack.pop()
-        if isinstance(node, str):
-            rule = rules.get(path)
-            if rule in _IDENTITY_CLASSES or member in IDENTITY_MEMBERS or is_email(node):
-                identities.add(node.strip().lower())
-            elif rule is None and _is_formatted(node):
-                formatted.add(node)
-        elif isinstance(node, dict):
-            stack.extend((v, paths.child(path, k), k) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, paths.item(path), None) for v in node)
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            prefix = path + "." if path else ""  # paths.child
+            for name, value in node.items():
+                if isinstance(value, str):
+                    string(value, prefix + name, name)
+                elif isinstance(value, dict | list):
+                    stack.append((value, prefix + name))
+        else:
+            item_path = path + "[]"  # paths.item
+            for value in node:
+                if isinstance(value, str):
+                    string(value, item_path, None)
+                elif isinstance(value, dict | list):
+                    stack.append((value, item_path))
     return identities, formatted
 
 
@@ -829,7 +892,13 @@ def anonymise_text(text: str, key: AnonKey, secrets: Sequence[str] = ()) -> str:
     return _Anonymiser(key, secrets).free_text(text)
 
 
-def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] = ()) -> Capture:
+def anonymise_capture(
+    capture: Capture,
+    key: AnonKey,
+    *,
+    secrets: Sequence[str] = (),
+    pseudonyms: Pseudonyms | None = None,
+) -> Capture:
     """A new capture with every part anonymised and `key_fingerprint` set.
 
     `secrets` are the literal values in use (API keys, workspace id): wherever they occur
@@ -837,7 +906,8 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
     like any other (a fingerprint is a claim, not a proof): the pseudonyms this key made
     carry a tag that checks out and are kept as they are, so this is idempotent and joins
     survive, while anything else (a raw name or id at a PII path) is replaced. A capture
-    made with another key is refused: re-keying would break its joins."""
+    made with another key is refused: re-keying would break its joins. `pseudonyms`:
+    those already made in this run (the same output, fewer HMACs)."""
     if capture.key_fingerprint not in (None, key.fingerprint):
         raise UsageError(
             f"this {capture.surface} capture is already anonymised with key "
@@ -846,7 +916,7 @@ def anonymise_capture(capture: Capture, key: AnonKey, *, secrets: Sequence[str] 
             "anonymise the raw responses with one key"
         )
     surface = get_surface(capture.surface)
-    worker = _Anonymiser(key, secrets)
+    worker = _Anonymiser(key, secrets, pseudonyms)
     rules = surface_rules(surface)
     return replace(
         capture,
@@ -889,8 +959,9 @@ class PageInParts:
         shared: frozenset[str],
         key: AnonKey,
         secrets: Sequence[str] = (),
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
-        self._worker = _Anonymiser(key, secrets)
+        self._worker = _Anonymiser(key, secrets, pseudonyms)
         self._rules = surface_rules(surface)
         self.head = _page_head(self._worker, page, surface, self._rules, shared)
 

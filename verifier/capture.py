@@ -841,17 +841,18 @@ def save_spooled(
 
 def default_safety(key: AnonKey, secrets: Sequence[str]) -> Safety:
     """The anonymiser and leak gate of the anonymisation module (imported when used)."""
-    from verifier.anonymise import anonymise_capture
+    from verifier.anonymise import Pseudonyms, anonymise_capture
     from verifier.leakscan import leak_guard
     from verifier.page_stream import spool_page
 
     literals = tuple(secrets)
     guard = leak_guard(literals)
+    made = Pseudonyms(key)  # this run's: an id on every page costs its HMACs once
 
     def anonymise(capture: Capture) -> Capture:
-        return anonymise_capture(capture, key, secrets=literals)
+        return anonymise_capture(capture, key, secrets=literals, pseudonyms=made)
 
-    stream = partial(spool_page, key=key, secrets=literals, guard=guard)
+    stream = partial(spool_page, key=key, secrets=literals, guard=guard, pseudonyms=made)
     return Safety(anonymise=anonymise, guard=guard, stream=stream)
 
 

@@ -31,7 +31,7 @@ from typing import IO, Any
 import orjson
 
 from verifier import paths
-from verifier.anonymise import ROWS_PATH, PageInParts, SharedValues, surface_rules
+from verifier.anonymise import ROWS_PATH, PageInParts, Pseudonyms, SharedValues, surface_rules
 from verifier.exactjson import dumps_default, loads_exact
 from verifier.inputs import (
     EXACT,
@@ -199,6 +199,7 @@ def spool_page(
     key: AnonKey,
     secrets: Sequence[str],
     guard: Callable[[bytes], None],
+    pseudonyms: Pseudonyms | None = None,
 ) -> Page:
     """Passes 2 and 3: write the anonymised page with `write` in parts, each gated by
     `guard` before it is written. Returns the anonymised page without its body (the
@@ -207,7 +208,7 @@ def spool_page(
     if bucketed(surface):
         source = _handle(page.source)
         stream_tree(source, _SharedOf(shared), _root(), policy=page_policy, decoding=EXACT_ENVELOPE)
-        parts = PageInParts(surface, page, shared.result(), key, secrets)
+        parts = PageInParts(surface, page, shared.result(), key, secrets, pseudonyms)
         before, after = body_frame(parts.head)
         guard(before + b"{}" + after)
         write(before)
@@ -216,7 +217,7 @@ def spool_page(
         write(after)
         return Page(parts.head.status, parts.head.url)
     stream_body_bytes(page.source, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
-    parts = PageInParts(surface, page, shared.result(), key, secrets)
+    parts = PageInParts(surface, page, shared.result(), key, secrets, pseudonyms)
     out = RowsWriter(write, guard, page_frame(parts.head), PAGE_ROWS)
     stream_body_bytes(page.source, lambda _first, rows: out.add(parts.rows(rows)), EXACT)
     out.close()
