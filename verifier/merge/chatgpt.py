@@ -29,6 +29,7 @@ from verifier.merge.breakdown import Breakdown, PartReader, Parts
 from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import PageParser, feed
+from verifier.merge.pairs import PairIndex
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem, add_known, identity
 from verifier.surfaces import CHATGPT_ENTERPRISE_USAGE
@@ -81,27 +82,28 @@ _UNKNOWN = -1  # a count some row of the pair did not carry (counts are never ne
 
 class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
     """Codex totals per (UTC date, workspace user), stored by column (as
-    `verifier.merge.usage.UsageDays`): a slot per pair in a dict per date, the five counts
-    in 64-bit arrays (-1: unknown), credits and native dollars as exact Decimals in lists,
-    the partial flags in a bytearray. About 190 bytes a pair where a CodexDay with its key
-    and its ints took about 370 (a half year of a thousand seats is 200,000 pairs).
+    `verifier.merge.usage.UsageDays`): a slot per pair (`verifier.merge.pairs.PairIndex`),
+    the five counts in 64-bit arrays (-1: unknown), credits and native dollars as exact
+    Decimals in lists, the partial flags in a bytearray. About 160 bytes a pair (the
+    Decimal most of it) where a CodexDay with its key and its ints took about 370 (a half
+    year of a thousand seats is 200,000 pairs).
     Reading a pair hands over a fresh CodexDay; `_day` hands out a `DaySlot` to add to."""
 
-    __slots__ = ("_counts", "_credits", "_native", "_partial", "_slots")
+    __slots__ = ("_counts", "_credits", "_native", "_pairs", "_partial")
 
     def __init__(self) -> None:
-        self._slots: dict[str, dict[str | None, int]] = {}
+        self._pairs = PairIndex()
         self._counts = tuple(array("q") for _ in COUNTS)
         self._credits: list[Decimal] = []
         self._native: list[Decimal | None] = []
         self._partial = bytearray()
 
     def __len__(self) -> int:
-        return sum(len(users) for users in self._slots.values())
+        return len(self._pairs)
 
     def __iter__(self) -> Iterator[tuple[str, str | None]]:
-        for day, users in list(self._slots.items()):
-            for user_id in list(users):
+        for day in self._pairs.days():
+            for user_id, _ in list(self._pairs.of(day)):
                 yield day, user_id
 
     def __getitem__(self, key: tuple[str, str | None]) -> CodexDay:
@@ -111,22 +113,18 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         return self._totals(slot)
 
     def dates(self) -> set[str]:
-        return {day for day, users in self._slots.items() if users}
+        return self._pairs.dates()
 
     def keys_of(self, day: str) -> list[tuple[str, str | None]]:
         """The pairs of one date."""
-        return [(day, user_id) for user_id in self._slots.get(day, ())]
+        return [(day, user_id) for user_id, _ in self._pairs.of(day)]
 
     def slot(self, day: str, user_id: str | None) -> int | None:
-        users = self._slots.get(day)
-        return None if users is None else users.get(user_id)
+        return self._pairs.find(day, user_id)
 
     def new(self, day: str, user_id: str | None, partial: bool) -> int:
         """A pair with nothing added yet (zeros, as CodexDay starts)."""
-        users = self._slots.get(day)
-        if users is None:
-            users = self._slots[day] = {}
-        slot = users[user_id] = len(self._partial)
+        slot = self._pairs.insert(day, user_id)
         for column in self._counts:
             column.append(0)
         self._credits.append(_ZERO)
@@ -165,8 +163,7 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
 
     def pop(self, key: tuple[str, str | None]) -> CodexDay:
         """A pair's totals, taken out (its Decimals freed)."""
-        day, user_id = key
-        slot = self._slots[day].pop(user_id)
+        slot = self._pairs.remove(*key)
         totals = self._totals(slot)
         self._credits[slot] = _ZERO
         self._native[slot] = None

@@ -20,6 +20,7 @@ from verifier.inputs import Source
 from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
+from verifier.merge.pairs import PairIndex
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import ValueProblem, identity
 from verifier.surfaces import OPENAI_ORG_USAGE_COMPLETIONS
@@ -47,16 +48,16 @@ class ApiDay:
 
 
 class UsageDays:
-    """API usage per (UTC date, user id), stored by column: a slot per pair in a dict per
-    date, the four counts in 64-bit arrays and the partial flags in a bytearray (about
-    100 bytes a pair where an ApiDay and its four ints take about 290: a half year of a
-    thousand-seat organisation is hundreds of thousands of pairs). `items()` hands each
-    pair over as a fresh ApiDay."""
+    """API usage per (UTC date, user id), stored by column: a slot per pair
+    (`verifier.merge.pairs.PairIndex`), the four counts in 64-bit arrays and the partial
+    flags in a bytearray (about 40 bytes a pair where an ApiDay and its four ints take
+    about 290: a half year of a thousand-seat organisation is hundreds of thousands of
+    pairs). `items()` hands each pair over as a fresh ApiDay."""
 
-    __slots__ = ("_cached", "_input", "_output", "_partial", "_requests", "_slots")
+    __slots__ = ("_cached", "_input", "_output", "_pairs", "_partial", "_requests")
 
     def __init__(self) -> None:
-        self._slots: dict[str, dict[str | None, int]] = {}
+        self._pairs = PairIndex()
         self._input = array("q")
         self._cached = array("q")
         self._output = array("q")
@@ -70,13 +71,9 @@ class UsageDays:
         self, day: str, user_id: str | None, counts: tuple[int, int, int, int], partial: bool
     ) -> None:
         """Add one result (input, cached input, output, requests) to its pair."""
-        users = self._slots.get(day)
-        if users is None:
-            users = self._slots[day] = {}
-        slot = users.get(user_id)
+        slot, new = self._pairs.locate(day, user_id)
         try:
-            if slot is None:
-                users[user_id] = len(self._partial)
+            if new:
                 self._input.append(counts[0])
                 self._cached.append(counts[1])
                 self._output.append(counts[2])
@@ -94,16 +91,12 @@ class UsageDays:
             ) from None
 
     def dates(self) -> set[str]:
-        return set(self._slots)
+        return self._pairs.dates()
 
     def items(self, day: str | None = None) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
         """Every pair, or those of one date."""
-        if day is not None:
-            days = [(day, self._slots[day])] if day in self._slots else []
-        else:
-            days = list(self._slots.items())
-        for day_text, users in days:
-            for user_id, slot in users.items():
+        for day_text in self._pairs.days() if day is None else [day]:
+            for user_id, slot in self._pairs.of(day_text):
                 totals = ApiDay()
                 totals.input = self._input[slot]
                 totals.cached_input = self._cached[slot]
