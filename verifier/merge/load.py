@@ -18,10 +18,8 @@ and for every file a shortest-repr serialiser wrote."""
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,7 +53,7 @@ from verifier.inputs import (
     source_from_document,
 )
 from verifier.merge.breakdown import Breakdown
-from verifier.merge.core import MergeInputs, MergeResult, MergeStream
+from verifier.merge.core import MergeInputs, MergeResult, MergeStream, gc_paused
 from verifier.merge.reconcile import Totals, day_totals, plan_merge, restatements
 from verifier.merge.stream import (
     Keep,
@@ -112,7 +110,7 @@ def merge_paths(
     loaded whole, then their numbers read again exactly."""
     files = expand_paths(paths)
     plans = dict(plans or {})
-    with _gc_paused():
+    with gc_paused():
         items = load_capture_inputs(files, refusal=NOT_A_CAPTURE, stream_min_bytes=stream_min_bytes)
         sinks: list[MergeSink | None] = []
         indexes: list[SourceIndex | None] = []
@@ -300,16 +298,3 @@ def _day_values(
         )
         for day in days
     }
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Parsing and aggregating create millions of acyclic objects; the cycle collector
-    would scan them over and over (about half the cost of a large load) for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
