@@ -4,7 +4,8 @@ Generates (deterministically, seed 2026) under bench-data/ (git-ignored):
   1,000,000 ChatGPT usage rows, 1,000,000 OpenAI usage results, 1,000,000 OpenAI cost
   results (grouped by user_id, float amounts as the API sends them) and the users list,
 as capture files. Then, in the same run, times (wall clock, best of --repeat):
-  - merge:  verifier.merge.merge_paths(...) + the CSV writer (files in, CSV bytes out)
+  - merge:  verifier.merge.load.merge_paths_table(...) into the CSV writer (files in,
+            CSV bytes out; rows made date by date as `verify merge` makes them)
   - duckdb: one SQL query reading the same capture files, joining users by id and
             email, grouping by (date, person), COPY ... TO a CSV file
 and prints both and their ratio.
@@ -30,8 +31,8 @@ import duckdb
 from verifier.consumer import contract_for
 from verifier.consumer.mapping import ReadingPlan, plan_from_profile
 from verifier.inputs import load_sources
-from verifier.merge.load import merge_paths
-from verifier.merge.output import write_csv_to
+from verifier.merge.load import merge_paths_table
+from verifier.merge.output import write_csv_table
 from verifier.profile import profile_source
 from verifier.store import Capture, Page, RequestInfo, save_capture
 from verifier.surfaces import SURFACES
@@ -240,11 +241,11 @@ def reading_plans() -> dict[str, ReadingPlan]:
 
 def run_merge(paths: dict[str, Path], out: Path, plans: dict[str, ReadingPlan]) -> int:
     """The merge as `verify merge` runs it after the gate: one streamed pass per file
-    through the locks' reading plans, the CSV written a buffer at a time."""
-    result = merge_paths(list(paths.values()), plans=plans)
+    through the locks' reading plans, the rows made date by date into the CSV."""
+    table = merge_paths_table(list(paths.values()), plans=plans)
     with out.open("wb") as handle:
-        write_csv_to(result, handle)
-    return len(result.rows)
+        write_csv_table(table, handle)
+    return table.result().counts.rows
 
 
 def run_duckdb(paths: dict[str, Path], out: Path) -> int:

@@ -93,7 +93,15 @@ def parse_exact(data: bytes, name: str) -> Any:
         raise InputError(name, f"invalid JSON: {str(exc).splitlines()[0]}") from None
 
 
-def merge_paths(
+def merge_paths(paths: Sequence[str | Path], **options: Any) -> MergeResult:
+    """Merge capture files, streamed: each is read once, a page at a time, and only its
+    aggregates stay in memory (a month of per-user data is millions of rows); every row
+    of the table held (`merge_paths_table`, same options, makes them as a writer reads
+    them)."""
+    return merge_paths_table(paths, **options).collect()
+
+
+def merge_paths_table(
     paths: Sequence[str | Path],
     *,
     credit_usd_rate: Decimal | None = None,
@@ -101,13 +109,12 @@ def merge_paths(
     plans: Mapping[str, ReadingPlan] | None = None,
     stream_min_bytes: int | None = None,
     breakdown: Breakdown | None = None,
-) -> MergeResult:
-    """Merge capture files, streamed: each is read once, a page at a time, and only its
-    aggregates stay in memory (a month of per-user data is millions of rows). `plans`
-    (a lock's, as the gate gives them) say where each surface's fields are read; a surface
-    without one is read as each capture's own profile resolves, which takes a first pass
-    over that capture for the profile. Files under `stream_min_bytes` (default 1 MiB) are
-    loaded whole, then their numbers read again exactly."""
+) -> MergeStream:
+    """`merge_paths`, the rows made date by date as a writer reads them (`MergeStream`).
+    `plans` (a lock's, as the gate gives them) say where each surface's fields are read;
+    a surface without one is read as each capture's own profile resolves, which takes a
+    first pass over that capture for the profile. Files under `stream_min_bytes` (default
+    1 MiB) are loaded whole, then their numbers read again exactly."""
     files = expand_paths(paths)
     plans = dict(plans or {})
     with gc_paused():
@@ -127,7 +134,7 @@ def merge_paths(
             credit_usd_rate=credit_usd_rate,
             provisional=provisional,
             breakdown=breakdown,
-        ).collect()
+        )
 
 
 def merge_sources(
