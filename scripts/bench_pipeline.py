@@ -344,7 +344,8 @@ def print_side_by_side(results: dict[Size, tuple[list[Measured], dict[str, int]]
         cells = " ".join(f"{results[size][1].get(surface, 0):>14,}" for size in sizes)
         print(f"{surface:<28} {cells}")
     for index, stage in enumerate(results[sizes[0]][0]):
-        cells = " ".join(f"{results[size][0][index].peak_mb:>14.0f}" for size in sizes)
+        peaks = (results[size][0][index].peak_mb for size in sizes)
+        cells = " ".join("reused".rjust(14) if math.isnan(p) else f"{p:>14.0f}" for p in peaks)
         print(f"{stage.stage + ' peak MB':<28} {cells}")
 
 
