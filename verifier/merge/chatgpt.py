@@ -173,11 +173,14 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         totals = CodexDay()
         totals.credits = self._credits[slot]
         totals.cost_usd = self._native[slot]
-        threads, turns, tokens_in, cached, tokens_out = (
-            None if column[slot] == _UNKNOWN else column[slot] for column in self._counts
-        )
-        totals.threads, totals.turns = threads, turns
-        totals.input, totals.cached_input, totals.output = tokens_in, cached, tokens_out
+        columns = self._counts
+        threads, turns, tokens_in = columns[0][slot], columns[1][slot], columns[2][slot]
+        cached, tokens_out = columns[3][slot], columns[4][slot]
+        totals.threads = None if threads == _UNKNOWN else threads
+        totals.turns = None if turns == _UNKNOWN else turns
+        totals.input = None if tokens_in == _UNKNOWN else tokens_in
+        totals.cached_input = None if cached == _UNKNOWN else cached
+        totals.output = None if tokens_out == _UNKNOWN else tokens_out
         totals.partial = bool(self._partial[slot])
         return totals
 

@@ -576,28 +576,28 @@ def _finish(
     labels = {} if labels is None else labels  # person -> identity columns, kept across calls
     codex_dates = dates.get(chatgpt.SURFACE.name, frozenset())
     usage_dates = dates.get(usage.SURFACE.name, frozenset())
-    by_date: dict[str, str] = {}
     new_row = MergedRow._make
-    for day, person in sorted(rows):
-        row = rows.pop((day, person)) if consume else rows[day, person]
+    last_day = None
+    covered_by, in_codex, in_usage, cost_on = "", False, False, None
+    for (day, person), row in sorted(rows.items()):
+        if day != last_day:  # what a date says for all its rows, once per date
+            last_day = day
+            covered_by = " ".join(name for name in TIME_SURFACES if day in dates.get(name, ()))
+            in_codex, in_usage, cost_on = day in codex_dates, day in usage_dates, costs_on.get(day)
         codex = row.codex
         cost, basis, partial = row.cost, row.basis, row.partial
-        if cost is None and day in costs_on:
-            basis, day_partial = costs_on[day]
+        if cost is None and cost_on is not None:
+            basis, day_partial = cost_on
             cost, partial = zero, partial or day_partial
         identity = labels.get(person)
         if identity is None:
             identity = labels[person] = _identity_columns(people.get(person))
-        covered_by = by_date.get(day)
-        if covered_by is None:
-            on = [name for name in TIME_SURFACES if day in dates.get(name, ())]
-            covered_by = by_date[day] = " ".join(on)
         codex_cells: tuple[Any, ...] = (
-            _codex_cells(codex, native_reported) if codex or day in codex_dates else _NO_CODEX
+            _codex_cells(codex, native_reported) if codex or in_codex else _NO_CODEX
         )
         usage_cells: tuple[Any, ...] = (
             (row.api_input, row.api_cached, row.api_output, row.requests)
-            if row.requests or row.api_input or row.api_output or day in usage_dates
+            if row.requests or row.api_input or row.api_output or in_usage
             else _NO_USAGE
         )
         credits = codex_cells[0]
@@ -632,6 +632,8 @@ def _finish(
                 )
             )
         )
+    if consume:
+        rows.clear()
     return out
 
 
