@@ -162,8 +162,8 @@ class CoverageSink:
         start, end = unit.get("start_time"), unit.get("end_time")
         key = (type(start), start, type(end), end)
         try:
-            interval = self._edges[key]
-        except KeyError:
+            if key in self._edges:
+                return  # edges seen before: their interval is recorded already
             interval = self._edges[key] = unit_interval(unit)
         except TypeError:  # unhashable edges (a list): no memo
             interval = unit_interval(unit)
