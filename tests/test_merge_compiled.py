@@ -137,6 +137,7 @@ plain_values = {
     "money": st.one_of(
         st.integers(min_value=-(10**14), max_value=10**14),
         st.floats(min_value=-1e13, max_value=1e13).filter(lambda x: x == 0 or abs(x) > 1e-29),
+        st.decimals(min_value=-(10**13), max_value=10**13, places=12),  # ijson's numbers
     ),
     "identifier": st.text(max_size=5),
 }

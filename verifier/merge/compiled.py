@@ -17,7 +17,8 @@ What each kind of read returns (the same as the `FieldReader` method of that nam
   caller may key a cache on it: `1 == 1.0 == True` never meets a `str` or an `int`);
 - `count`: a non-negative `int`, or the field's reading of absent / null;
 - `money`: `Decimal(repr(float))` or `Decimal(int)` of a number well inside the money
-  range (times the plan's scale), or the field's reading of absent / null;
+  range, or a finite `Decimal` inside it (ijson's numbers), times the plan's scale; or
+  the field's reading of absent / null;
 - `identifier`: a `str` (empty: None), or None for absent / null where the field allows.
 
 The generated source holds no text from the plan: keys, scales and constants are names
@@ -32,6 +33,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from verifier.merge.fields import ABSENT, FieldReader
+from verifier.merge.values import within_money_range
 
 Kind = Literal["plain", "count", "money", "identifier"]
 Reads = Callable[[Any], "tuple[Any, ...] | None"]
@@ -56,6 +58,7 @@ def compile_reads(reads: Sequence[tuple[FieldReader, Kind]]) -> Reads:
         "ABSENT": ABSENT,
         "Decimal": Decimal,
         "NO_OBJECT": _NO_OBJECT,
+        "in_range": within_money_range,
         **source.names,
     }
     exec(source.text(), namespace)  # the text is ours alone (see the module doc)
@@ -139,6 +142,11 @@ class _Source:
             self.checks.append(f"    {v} = Decimal(repr({v})){scaled}")
             self.checks.append(f"elif type({v}) is int and {_INT_MONEY.format(v=v)}:")
             self.checks.append(f"    {v} = Decimal({v}){scaled}")
+            # ijson's numbers (a capture read exactly, `read_exact`) are Decimals already.
+            self.checks.append(
+                f"elif isinstance({v}, Decimal) and {v}.is_finite() and in_range({v}):"
+            )
+            self.checks.append(f"    {v} = {v}{scaled}")
             self.checks.append("else:")
         self.checks.extend(f"    {line}" for line in self._missing(field, kind, v))
         return v
