@@ -332,6 +332,13 @@ HOSTILE: dict[str, Callable[[], bytes]] = {
     "lone-surrogate": lambda: (
         _capture_text().replace('"object": "page"', '"object": "\\udc00"').encode()
     ),
+    "deep-objects-in-arrays": lambda: (
+        _capture_text()
+        .replace(
+            '"line_item": null', '"line_item": null, "x": ' + '[{"a": ' * 480 + "1" + "}]" * 480, 1
+        )
+        .encode()
+    ),
     "deep-row": lambda: _with_second_page(
         _capture_text(),
         lambda p: p.replace('"value": 0.06', '"value": ' + "[" * 1020 + "]" * 1020, 1),

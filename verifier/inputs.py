@@ -1041,7 +1041,11 @@ def _rows(
                 on_text(_decoded_text(window, before, start), rows)
             on_rows(index, rows)
             index += len(rows)
-        elif (splitter.large if splitter else index == 0) and window.peek() == "{":
+        elif (
+            depth <= _ASSEMBLE_DEPTH
+            and (splitter.large if splitter else index == 0)
+            and window.peek() == "{"
+        ):
             # A large object row, or the first (its size is unknown until a boundary is
             # learned): the window never has to hold a whole bucket.
             on_rows(index, [_assembled(window, depth, on_text)])
@@ -1115,6 +1119,10 @@ def _decoded_text(window: _TextWindow, before: str, start: int) -> str:
     return window.text[: window.pos]
 
 
+# Rows this deep or less may be read in parts (`_assembled`): a capture's buckets (5)
+# and their results (7). Deeper ones are decoded whole by the C scanner, so the Python
+# recursion of `_assembled` and `_rows` stays a few levels deep however the JSON nests.
+_ASSEMBLE_DEPTH = 8
 _LEARN_ROWS = 8  # rows after which a file without a learned boundary stays on the scanner
 _SPLIT_CHARS = 262144  # text decoded per orjson call (when rows are smaller than that)
 # The separator between two items: a pretty-printed capture file indents its rows by ten
