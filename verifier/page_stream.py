@@ -9,7 +9,8 @@ exists whole in memory; it goes through three passes over its text:
    only read, which proves the whole body is JSON that streams (else it is decoded whole,
    as before);
 2. the rows' strings, for the anonymiser's k-anonymity (`SharedValues`), which must know
-   every row of the page before it anonymises any;
+   every row of the page before it anonymises any (read in the same parse as pass 1
+   when `large_page` knows the surface);
 3. the rows decoded exactly (`loads_exact`, slice by slice), anonymised (`PageInParts`),
    serialised at their place in the page and leak-gated, one slice at a time, into the
    chain's spool.
@@ -73,6 +74,7 @@ class LargePage(Page):
     holds it closes it."""
 
     source: bytes | IO[bytes] = b""
+    shared: frozenset[str] | None = None  # pass 2's k-anonymous values, when known
 
     def content(self) -> bytes:
         if isinstance(self.source, bytes):
@@ -105,19 +107,31 @@ def large_page(
     surface: Surface | None = None,
 ) -> LargePage | None:
     """Pass 1: the page with its envelope, when the body is JSON that streams; else None.
-    `surface` says whether the page holds buckets (read bucket by bucket)."""
-    try:
-        if surface is not None and bucketed(surface):
-            reader = _EnvelopeOf()
-            stream_tree(
-                _handle(source), reader, _root(), policy=page_policy, decoding=EXACT_ENVELOPE
-            )
-            envelope = reader.envelope
-        else:
+    `surface` says whether the page holds buckets (read bucket by bucket); given, the same
+    parse does pass 2 (one parse of the page less)."""
+    if surface is None:
+        try:
             envelope = stream_body_bytes(source, _ignore_rows, EXACT_ENVELOPE)
+        except NotStreamable:
+            return None
+        return LargePage(status, url, headers, envelope, source=source)
+    shared = SharedValues(surface_rules(surface), ROWS_PATH)
+    try:
+        envelope = _envelope_and_shared(surface, source, shared)
     except NotStreamable:
         return None
-    return LargePage(status, url, headers, envelope, source=source)
+    return LargePage(status, url, headers, envelope, source=source, shared=shared.result())
+
+
+def _envelope_and_shared(
+    surface: Surface, source: bytes | IO[bytes], shared: SharedValues
+) -> dict[str, Any]:
+    """Passes 1 and 2 in one parse: the envelope (returned), the rows' strings counted."""
+    if bucketed(surface):
+        reader = _EnvelopeAndShared(shared)
+        stream_tree(_handle(source), reader, _root(), policy=page_policy, decoding=EXACT_ENVELOPE)
+        return reader.envelope_of.envelope
+    return stream_body_bytes(source, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
 
 
 def _handle(source: bytes | IO[bytes]) -> IO[bytes]:
@@ -204,11 +218,14 @@ def spool_page(
     """Passes 2 and 3: write the anonymised page with `write` in parts, each gated by
     `guard` before it is written. Returns the anonymised page without its body (the
     chain's stub)."""
-    shared = SharedValues(surface_rules(surface), ROWS_PATH)
+    if page.shared is None:  # pass 2, unless `large_page` did it
+        shared = SharedValues(surface_rules(surface), ROWS_PATH)
+        _envelope_and_shared(surface, page.source, shared)
+        page = replace(page, shared=shared.result())
+    assert page.shared is not None
     if bucketed(surface):
         source = _handle(page.source)
-        stream_tree(source, _SharedOf(shared), _root(), policy=page_policy, decoding=EXACT_ENVELOPE)
-        parts = PageInParts(surface, page, shared.result(), key, secrets, pseudonyms)
+        parts = PageInParts(surface, page, page.shared, key, secrets, pseudonyms)
         before, after = body_frame(parts.head)
         guard(before + b"{}" + after)
         write(before)
@@ -216,8 +233,7 @@ def spool_page(
         stream_tree(source, writer, _root(), policy=page_policy, decoding=EXACT)
         write(after)
         return Page(parts.head.status, parts.head.url)
-    stream_body_bytes(page.source, lambda _first, rows: shared.add(rows), EXACT_ENVELOPE)
-    parts = PageInParts(surface, page, shared.result(), key, secrets, pseudonyms)
+    parts = PageInParts(surface, page, page.shared, key, secrets, pseudonyms)
     out = RowsWriter(write, guard, page_frame(parts.head), PAGE_ROWS)
     stream_body_bytes(page.source, lambda _first, rows: out.add(parts.rows(rows)), EXACT)
     out.close()
@@ -340,6 +356,27 @@ class _SharedOf:
         if container.depth == 2 and self._row is not None:
             self._shared.add_strings(*self._row)
             self._row = None
+
+
+class _EnvelopeAndShared(_SharedOf):
+    """Passes 1 and 2 at once: `_SharedOf`, and the envelope as `_EnvelopeOf` reads it
+    (which looks at depths and member names only, so `_SharedOf`'s places serve it)."""
+
+    def __init__(self, shared: SharedValues) -> None:
+        super().__init__(shared)
+        self.envelope_of = _EnvelopeOf()
+
+    def open(self, here: _Slot, opening: str) -> None:
+        self.envelope_of.open(here, opening)
+        super().open(here, opening)
+
+    def value(self, where: _Slot, value: Any) -> None:
+        self.envelope_of.value(where, value)
+        super().value(where, value)
+
+    def end(self, container: _Slot) -> None:
+        self.envelope_of.end(container)
+        super().end(container)
 
 
 def _dumps(value: Any) -> bytes:
