@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -337,7 +337,9 @@ class Fetcher:
     _cancelled: threading.Event = field(default_factory=threading.Event)
     guard: HttpGuard | None = None  # made from the policy when not given
     stream_from: int | None = None  # 2xx bodies this large become LargePages
-    slots: threading.BoundedSemaphore | None = None  # shared with the page keepers
+    # Held from a page's decoding to its keeping (`fetch_then`): chains that decode,
+    # anonymise and gate a page at once; the others keep fetching meanwhile.
+    slots: threading.BoundedSemaphore | None = None
 
     def __post_init__(self) -> None:
         if self.guard is None:
@@ -357,6 +359,14 @@ class Fetcher:
 
     def fetch(self, access: SurfaceAccess, query: Mapping[str, str]) -> Page:
         """One page with retries. A final non-2xx answer is returned, not raised."""
+        return self.fetch_then(access, query, _same_page)
+
+    def fetch_then(
+        self, access: SurfaceAccess, query: Mapping[str, str], then: Callable[[Page], T]
+    ) -> T:
+        """`then(page)` of the final page (`fetch`), run in the same hold of a slot as its
+        decoding: a decoded page never waits for a slot (with eight chains, eight decoded
+        pages of up to 1 MiB of JSON each could wait; raw bodies are a tenth of that)."""
         waited = 0.0
         for attempt in range(1, self.policy.attempts + 1):
             if self._cancelled.is_set():
@@ -372,12 +382,14 @@ class Fetcher:
             else:
                 with self.slots or contextlib.nullcontext():
                     page = page_from_response(response, access, self.stream_from)
-                if not self._should_retry(page) or last:
-                    return page
-                reason = f"HTTP {page.status}" if not page.ok else "unreadable body"
-                delay = self._delay(attempt, retry_after_seconds(response.headers))
-                if waited + delay > self.policy.budget:
-                    return page
+                    final = not self._should_retry(page) or last
+                    if not final:
+                        reason = f"HTTP {page.status}" if not page.ok else "unreadable body"
+                        delay = self._delay(attempt, retry_after_seconds(response.headers))
+                        final = waited + delay > self.policy.budget
+                    if final:
+                        return then(page)
+                    del page  # tried again: the answer is not kept meanwhile
             self.progress.retrying(access.surface.name, reason, delay)
             self._wait(delay)
             waited += delay
@@ -423,6 +435,13 @@ class Fetcher:
         except Cancelled:
             raise _NetworkFailure("cancelled") from None
         return response
+
+
+T = TypeVar("T")
+
+
+def _same_page(page: Page) -> Page:
+    return page
 
 
 def discard_body(response: httpx.Response) -> None:
@@ -506,13 +525,18 @@ def fetch_chain(
     pages: list[Page] = []
     events: list[PaginationEvent] = []
     used: set[str] = set()
+
+    def read(page: Page) -> tuple[Page, str | None, PaginationProblem | None]:
+        """The page's cursor, then the page kept: in the fetcher's slot, as decoded."""
+        fetcher.progress.page_done(name, page.status)
+        cursor, problem = next_cursor(surface, page.body) if page.ok else (None, None)
+        return (keep(page) if keep is not None else page), cursor, problem
+
     try:
         while True:
-            page = fetcher.fetch(access, query)
-            fetcher.progress.page_done(name, page.status)
-            cursor, problem = next_cursor(surface, page.body) if page.ok else (None, None)
-            pages.append(keep(page) if keep is not None else page)
-            del page  # a raw page (its body may be large) is gone before the next request
+            # A raw page (its body may be large) is gone before the next request.
+            kept_page, cursor, problem = fetcher.fetch_then(access, query, read)
+            pages.append(kept_page)
             if not pages[-1].ok:
                 break
             if cursor is not None and cursor in used:
@@ -683,9 +707,9 @@ def run_capture(
     # the pool: one slot loses no speed, and bounds the row slices held in memory.
     slots = threading.BoundedSemaphore(KEEPING_SLOTS)
     limit_malloc_arenas()
+    fetcher.slots = slots  # held from a page's decoding to its spooling (`fetch_then`)
     if safety.stream is not None:
         fetcher.stream_from = options.stream_page_bytes
-        fetcher.slots = slots
     notes: list[str] = []
     plans: list[tuple[SurfaceAccess, list[Window | None]]] = []
     windows_of: dict[str, list[Window]] = {}
@@ -706,7 +730,7 @@ def run_capture(
             for _window in chain_windows:
                 spool = PageSpool(out_dir)
                 spools.setdefault(access.surface.name, []).append(spool)
-                keepers.append(page_keeper(access.surface, safety, spool, slots))
+                keepers.append(page_keeper(access.surface, safety, spool))
         results = run_chains(fetcher, plans, options, keepers)
         fetched = time.perf_counter()
         captured_at = captured_at_now()
@@ -774,23 +798,12 @@ def refused_run(exc: RefusedError, written: list[Path]) -> RefusedError:
     )
 
 
-def page_keeper(
-    surface: Surface,
-    safety: Safety,
-    spool: PageSpool,
-    slots: threading.BoundedSemaphore | None = None,
-) -> PageKeeper:
+def page_keeper(surface: Surface, safety: Safety, spool: PageSpool) -> PageKeeper:
     """Each page of a chain, as it arrives: anonymised, leak-gated and appended to the
     chain's spool on disk. What the chain keeps is a stub: the status and, for a non-2xx
-    answer (small; its findings quote the vendor's message), the anonymised page. `slots`
-    bounds how many chains do this at once (the rest keep fetching)."""
+    answer (small; its findings quote the vendor's message), the anonymised page. It runs
+    in the fetcher's slot (`Fetcher.fetch_then`), right after the page is decoded."""
     shell = Capture(surface.name, RequestInfo("GET", ""), (), "", None)
-
-    def keep(page: Page) -> Page:
-        if slots is None:
-            return kept(page)
-        with slots:
-            return kept(page)
 
     def kept(page: Page) -> Page:
         if isinstance(page, LargePage):
@@ -812,7 +825,7 @@ def page_keeper(
             return Page(anonymised.status, anonymised.url)
         return anonymised
 
-    return keep
+    return kept
 
 
 def save_spooled(
