@@ -852,8 +852,9 @@ class SharedValues:
     def add_strings(self, identities: set[str], formatted: set[str]) -> None:
         """One row's strings, as `row_strings` found them (in parts, for a streamed row)."""
         if identities:
+            people = frozenset(identities)  # one set per row, however many values share it
             for value in formatted:
-                self._seen_in.setdefault(value, []).append(frozenset(identities))
+                self._seen_in.setdefault(value, []).append(people)
 
     def row_strings(
         self, part: Any, path: str, member: str | None = None
