@@ -30,6 +30,7 @@ from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import PageParser, feed
 from verifier.merge.pairs import PairIndex
+from verifier.merge.spill import Spill, Token, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem, add_known, identity
 from verifier.surfaces import CHATGPT_ENTERPRISE_USAGE
@@ -89,9 +90,25 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
     year of a thousand seats is 200,000 pairs).
     Reading a pair hands over a fresh CodexDay; `_day` hands out a `DaySlot` to add to."""
 
-    __slots__ = ("_counts", "_credits", "_native", "_pairs", "_partial")
+    __slots__ = (
+        "_counts",
+        "_credits",
+        "_native",
+        "_order",
+        "_pairs",
+        "_partial",
+        "_spill",
+        "_spilled",
+    )
 
     def __init__(self) -> None:
+        self._spill: Spill | None = None  # made when first needed
+        self._order: dict[str, None] = {}  # every date in the order it came
+        # Dates written to disk (`verifier.merge.spill`): where, and their pair count.
+        self._spilled: dict[str, tuple[Token, int]] = {}
+        self._fresh()
+
+    def _fresh(self) -> None:
         self._pairs = PairIndex()
         self._counts = tuple(array("q") for _ in COUNTS)
         self._credits: list[Decimal] = []
@@ -99,12 +116,11 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         self._partial = bytearray()
 
     def __len__(self) -> int:
-        return len(self._pairs)
+        return len(self._pairs) + sum(count for _, count in self._spilled.values())
 
     def __iter__(self) -> Iterator[tuple[str, str | None]]:
-        for day in self._pairs.days():
-            for user_id, _ in list(self._pairs.of(day)):
-                yield day, user_id
+        for day in list(self._order):
+            yield from self.keys_of(day)
 
     def __getitem__(self, key: tuple[str, str | None]) -> CodexDay:
         slot = self.slot(*key)
@@ -113,17 +129,29 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         return self._totals(slot)
 
     def dates(self) -> set[str]:
-        return self._pairs.dates()
+        return self._pairs.dates() | set(self._spilled)
+
+    def days(self) -> list[str]:
+        """Every date, in the order they came."""
+        return list(self._order)
 
     def keys_of(self, day: str) -> list[tuple[str, str | None]]:
         """The pairs of one date."""
+        if day in self._spilled:
+            self._restore(day)
         return [(day, user_id) for user_id, _ in self._pairs.of(day)]
 
     def slot(self, day: str, user_id: str | None) -> int | None:
+        if self._spilled and day in self._spilled:
+            self._restore(day)  # the whole date back before any row of it is compared
         return self._pairs.find(day, user_id)
 
     def new(self, day: str, user_id: str | None, partial: bool) -> int:
         """A pair with nothing added yet (zeros, as CodexDay starts)."""
+        if self._spilled and day in self._spilled:
+            self._restore(day)
+        if day not in self._order:
+            self._order[day] = None
         slot = self._pairs.insert(day, user_id)
         for column in self._counts:
             column.append(0)
@@ -131,6 +159,55 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         self._native.append(_ZERO)
         self._partial.append(partial)
         return slot
+
+    def spill_if_over(self) -> None:
+        """Beyond the budget of pairs: every date to disk, and start again empty."""
+        if len(self._partial) <= budget():
+            return
+        if self._spill is None:
+            self._spill = Spill()
+        spill = self._spill
+        credits, native, partial, counts = self._credits, self._native, self._partial, self._counts
+        for day in self._pairs.days():
+            records = [
+                (
+                    user_id,
+                    str(credits[slot]),
+                    None if native[slot] is None else str(native[slot]),
+                    *(column[slot] for column in counts),
+                    partial[slot] == 1,
+                )
+                for user_id, slot in self._pairs.of(day)
+            ]
+            if records:
+                self._spilled[day] = (spill.put(records), len(records))
+        self._fresh()
+
+    def detach(self, day: str) -> CodexDays:
+        """The date's pairs on their own when they are on disk (read back, not kept
+        here: the join's way), else this CodexDays itself."""
+        entry = self._spilled.pop(day, None)
+        if entry is None:
+            return self
+        alone = CodexDays()
+        alone._load(day, self._spill, entry[0])
+        return alone
+
+    def _restore(self, day: str) -> None:
+        token, _ = self._spilled.pop(day)
+        self._load(day, self._spill, token)
+
+    def _load(self, day: str, spill: Spill | None, token: Token) -> None:
+        assert spill is not None
+        if day not in self._order:
+            self._order[day] = None
+        for user_id, credits, native, *counts, partial in spill.get(token):
+            self._pairs.insert(day, user_id)
+            for column, value in zip(self._counts, counts, strict=True):
+                column.append(value)
+            self._credits.append(Decimal(credits))
+            self._native.append(None if native is None else Decimal(native))
+            self._partial.append(partial)
 
     def partial(self, slot: int) -> bool:
         return bool(self._partial[slot])
@@ -163,6 +240,8 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
 
     def pop(self, key: tuple[str, str | None]) -> CodexDay:
         """A pair's totals, taken out (its Decimals freed)."""
+        if key[0] in self._spilled:
+            self._restore(key[0])
         slot = self._pairs.remove(*key)
         totals = self._totals(slot)
         self._credits[slot] = _ZERO
@@ -296,6 +375,7 @@ class Parser(PageParser):
                     raise InputError(
                         self.name, f"{prefix}/data/{index}: {_second_row(overlap.day)}"
                     ) from None
+        usage.days.spill_if_over()  # between slices: no DaySlot is held then
 
     def _careful(self, row: Any) -> None:
         """One row through the FieldReaders: what it means, or the error it is."""
@@ -327,15 +407,19 @@ def combine(into: CodexUsage, part: CodexUsage, name: str) -> None:
         return
     with localcontext(EXACT):
         days = into.days
-        for (day, user_id), totals in part.days.items():
-            slot = days.slot(day, user_id)
-            if slot is None:
-                slot = days.new(day, user_id, totals.partial)
-            elif user_id is not None and not (totals.partial and days.partial(slot)):
-                raise InputError(name, _second_row(day))
-            days.mark_partial(slot, totals.partial)
-            counts = [totals.threads, totals.turns, totals.input, totals.cached_input]
-            days.add(slot, totals.credits, [*counts, totals.output], totals.cost_usd)
+        for day in part.days.days():  # date by date: a spilled one is read back alone
+            alone = part.days.detach(day)
+            for key in alone.keys_of(day):
+                user_id, totals = key[1], alone[key]
+                slot = days.slot(day, user_id)
+                if slot is None:
+                    slot = days.new(day, user_id, totals.partial)
+                elif user_id is not None and not (totals.partial and days.partial(slot)):
+                    raise InputError(name, _second_row(day))
+                days.mark_partial(slot, totals.partial)
+                counts = [totals.threads, totals.turns, totals.input, totals.cached_input]
+                days.add(slot, totals.credits, [*counts, totals.output], totals.cost_usd)
+            days.spill_if_over()
         into.credits_in += part.credits_in
         for key, parts in part.parts.items():
             into.parts.setdefault(key, Parts()).absorb(parts)

@@ -397,11 +397,14 @@ class MergeStream:
         for day in self._all_days:
             with localcontext(EXACT):
                 rows: dict[tuple[str, str], _Row] = {}
-                keys = inputs.codex.days.keys_of(day)
-                _add_codex(rows, ids, _codex_of(inputs.codex.days, keys, codex_consumed))
+                # Consumed: a date on disk is read back on its own (`spill`), not kept.
+                codex = inputs.codex.days.detach(day) if codex_consumed else inputs.codex.days
+                _add_codex(rows, ids, _codex_of(codex, codex.keys_of(day), codex_consumed))
                 _add_api_usage(rows, ids, day, inputs.api_usage.days.figures(day))
                 cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
                 _add_costs(rows, ids, [(day, cost_day)] if cost_day else [], self._weights)
+                if consume and cost_day:  # the capture's parser may hold it still
+                    cost_day.release()
                 made = _finish(
                     rows,
                     ids,

@@ -26,6 +26,7 @@ from verifier.inputs import Source
 from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
+from verifier.merge.spill import Spill, Token, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem, describe, identity
 from verifier.store import Capture
@@ -35,16 +36,97 @@ SURFACE = OPENAI_ORG_COSTS
 _Plain = list[tuple[Any, ...]]  # a bucket's readings, none of them None
 
 
-@dataclass
 class CostDay:
     """One UTC date of costs. `by_user` holds billed amounts (key None: a result with
-    no user); `pooled` is a per-day/per-project total the merge allocates by tokens."""
+    no user); `pooled` is a per-day/per-project total the merge allocates by tokens.
+    Beyond the spill budget the two dicts wait on disk (`stash`) and come back when
+    either is next read (so every reader sees them whole, as in memory)."""
 
-    by_user: dict[str | None, Decimal] = field(default_factory=dict)
-    by_email: dict[str, Decimal] = field(default_factory=dict)  # no user_id, an email
-    pooled: Decimal = Decimal(0)
-    grouped_by_user: bool = True
-    partial: bool = False
+    __slots__ = ("_by_email", "_by_user", "_stored", "grouped_by_user", "partial", "pooled")
+
+    def __init__(
+        self,
+        by_user: dict[str | None, Decimal] | None = None,
+        by_email: dict[str, Decimal] | None = None,
+        pooled: Decimal = Decimal(0),
+        grouped_by_user: bool = True,
+        partial: bool = False,
+    ) -> None:
+        self._by_user: dict[str | None, Decimal] = {} if by_user is None else by_user
+        self._by_email: dict[str, Decimal] = {} if by_email is None else by_email
+        self._stored: tuple[Spill, Token] | None = None
+        self.pooled = pooled
+        self.grouped_by_user = grouped_by_user
+        self.partial = partial
+
+    @property
+    def by_user(self) -> dict[str | None, Decimal]:
+        if self._stored is not None:
+            self._restore()
+        return self._by_user
+
+    @by_user.setter
+    def by_user(self, value: dict[str | None, Decimal]) -> None:
+        if self._stored is not None:
+            self._restore()
+        self._by_user = value
+
+    @property
+    def by_email(self) -> dict[str, Decimal]:
+        if self._stored is not None:
+            self._restore()
+        return self._by_email
+
+    @by_email.setter
+    def by_email(self, value: dict[str, Decimal]) -> None:
+        if self._stored is not None:
+            self._restore()
+        self._by_email = value
+
+    def held(self) -> int:
+        """Amounts held in memory."""
+        return len(self._by_user) + len(self._by_email)
+
+    def stash(self, spill: Spill) -> None:
+        """The amounts to `spill` (as their exact text), to come back when next read."""
+        if self._stored is not None or not self.held():
+            return
+        users = [(user_id, str(value)) for user_id, value in self._by_user.items()]
+        emails = [(address, str(value)) for address, value in self._by_email.items()]
+        self._stored = (spill, spill.put((users, emails)))
+        self._by_user, self._by_email = {}, {}
+
+    def release(self) -> None:
+        """Forget the amounts (the join has read them; a parser may still hold this day)."""
+        self._by_user, self._by_email, self._stored = {}, {}, None
+
+    def _restore(self) -> None:
+        assert self._stored is not None
+        spill, token = self._stored
+        self._stored = None
+        users, emails = spill.get(token)
+        self._by_user = {user_id: Decimal(value) for user_id, value in users}
+        self._by_email = {address: Decimal(value) for address, value in emails}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CostDay):
+            return NotImplemented
+        return (
+            self.by_user == other.by_user
+            and self.by_email == other.by_email
+            and self.pooled == other.pooled
+            and self.grouped_by_user == other.grouped_by_user
+            and self.partial == other.partial
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return (
+            f"CostDay(by_user={self.by_user!r}, by_email={self.by_email!r}, "
+            f"pooled={self.pooled!r}, grouped_by_user={self.grouped_by_user!r}, "
+            f"partial={self.partial!r})"
+        )
 
 
 @dataclass
@@ -53,6 +135,13 @@ class ApiCosts:
     bucket_days: dict[str, bool] = field(default_factory=dict)
     dollars_in: Decimal = Decimal(0)
     sources: list[str] = field(default_factory=list)
+    spill: Spill = field(default_factory=Spill, compare=False, repr=False)
+
+    def spill_if_over(self) -> None:
+        """Beyond the budget of amounts held: every date's to disk."""
+        if sum(cost_day.held() for cost_day in self.days.values()) > budget():
+            for cost_day in self.days.values():
+                cost_day.stash(self.spill)
 
 
 def parse(source: Source, plan: ReadingPlan, into: ApiCosts | None = None) -> ApiCosts:
@@ -119,6 +208,7 @@ class Parser(PageParser):
                     self._careful(prefix, index, cost_day, results)
                 else:
                     self._add_plain(cost_day, cast(_Plain, reads), results, (prefix, index))
+        self.costs.spill_if_over()
 
     def _add_plain(
         self, cost_day: CostDay, reads: _Plain, results: list[Any], where: tuple[str, int]
@@ -188,6 +278,7 @@ def combine(into: ApiCosts, part: ApiCosts, name: str, first: dict[str, str]) ->
     combine_seen(name, into.bucket_days, part.bucket_days, first)
     with localcontext(EXACT):
         for day, cost_day in part.days.items():
+            into.spill_if_over()  # date by date, as the parser does slice by slice
             known = into.days.get(day)
             if known is None:
                 into.days[day] = cost_day

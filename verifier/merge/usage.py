@@ -21,6 +21,7 @@ from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
 from verifier.merge.pairs import PairIndex
+from verifier.merge.spill import Spill, Token, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import ValueProblem, identity
 from verifier.surfaces import OPENAI_ORG_USAGE_COMPLETIONS
@@ -54,9 +55,26 @@ class UsageDays:
     about 290: a half year of a thousand-seat organisation is hundreds of thousands of
     pairs). `items()` hands each pair over as a fresh ApiDay."""
 
-    __slots__ = ("_cached", "_input", "_output", "_pairs", "_partial", "_requests")
+    __slots__ = (
+        "_cached",
+        "_input",
+        "_order",
+        "_output",
+        "_pairs",
+        "_partial",
+        "_requests",
+        "_spill",
+        "_spilled",
+    )
 
     def __init__(self) -> None:
+        self._spill: Spill | None = None  # made when first needed
+        self._order: dict[str, None] = {}  # every date in the order it came
+        # Dates written to disk (`verifier.merge.spill`): where, and their pair count.
+        self._spilled: dict[str, tuple[Token, int]] = {}
+        self._fresh()
+
+    def _fresh(self) -> None:
         self._pairs = PairIndex()
         self._input = array("q")
         self._cached = array("q")
@@ -65,15 +83,19 @@ class UsageDays:
         self._partial = bytearray()
 
     def __len__(self) -> int:
-        return len(self._partial)
+        return len(self._partial) + sum(count for _, count in self._spilled.values())
 
     def add(
         self, day: str, user_id: str | None, counts: tuple[int, int, int, int], partial: bool
     ) -> None:
         """Add one result (input, cached input, output, requests) to its pair."""
+        if self._spilled and day in self._spilled:
+            self._restore(day)  # the whole date back before it is added to
         slot, new = self._pairs.locate(day, user_id)
         try:
             if new:
+                if day not in self._order:
+                    self._order[day] = None
                 self._input.append(counts[0])
                 self._cached.append(counts[1])
                 self._output.append(counts[2])
@@ -90,12 +112,39 @@ class UsageDays:
                 "merge", f"API token counts for {day} add up beyond 2**63; not a real count"
             ) from None
 
+    def spill_if_over(self) -> None:
+        """Beyond the budget of pairs: every date to disk, and start again empty."""
+        if len(self._partial) <= budget():
+            return
+        if self._spill is None:
+            self._spill = Spill()
+        for day in self._pairs.days():
+            records = list(self._held(day))
+            if records:
+                self._spilled[day] = (self._spill.put(records), len(records))
+        self._fresh()
+
+    def _restore(self, day: str) -> None:
+        token, _ = self._spilled.pop(day)
+        assert self._spill is not None
+        for user_id, tokens_in, cached, tokens_out, requests, partial in self._spill.get(token):
+            self._pairs.insert(day, user_id)
+            self._input.append(tokens_in)
+            self._cached.append(cached)
+            self._output.append(tokens_out)
+            self._requests.append(requests)
+            self._partial.append(partial)
+
+    def days(self) -> list[str]:
+        """Every date, in the order they came."""
+        return list(self._order)
+
     def dates(self) -> set[str]:
-        return self._pairs.dates()
+        return self._pairs.dates() | set(self._spilled)
 
     def items(self, day: str | None = None) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
         """Every pair, or those of one date."""
-        for day_text in self._pairs.days() if day is None else [day]:
+        for day_text in self.days() if day is None else [day]:
             for user_id, tokens_in, cached, tokens_out, requests, partial in self.figures(day_text):
                 totals = ApiDay()
                 totals.input, totals.cached_input, totals.output = tokens_in, cached, tokens_out
@@ -104,7 +153,16 @@ class UsageDays:
 
     def figures(self, day: str) -> Iterator[tuple[str | None, int, int, int, int, bool]]:
         """One date's pairs as (user id, input, cached input, output, requests, partial),
-        no ApiDay made (the merge reads every pair this way)."""
+        no ApiDay made (the merge reads every pair this way). A date on disk is read
+        from there, not brought back (the join reads each date once)."""
+        entry = self._spilled.get(day)
+        if entry is not None:
+            assert self._spill is not None
+            yield from self._spill.get(entry[0])
+            return
+        yield from self._held(day)
+
+    def _held(self, day: str) -> Iterator[tuple[str | None, int, int, int, int, bool]]:
         tokens_in, cached, tokens_out = self._input, self._cached, self._output
         requests, partial = self._requests, self._partial
         for user_id, slot in self._pairs.of(day):
@@ -175,6 +233,7 @@ class Parser(PageParser):
             for user_id, tokens_in, cached, tokens_out, requests in cast(_Plain, reads):
                 counts = (tokens_in or 0, cached or 0, tokens_out or 0, requests or 0)
                 days.add(day, user_id and intern(user_id), counts, partial)
+        days.spill_if_over()
 
     def _careful(
         self, prefix: str, index: int, day: str, partial: bool, results: list[Any]
@@ -202,9 +261,10 @@ def combine(into: ApiUsage, part: ApiUsage, name: str, first: dict[str, str]) ->
     if not into.sources:
         into.days = part.days
     else:
-        for (day, user_id), totals in part.days.items():
-            counts = (totals.input, totals.cached_input, totals.output, totals.requests)
-            into.days.add(day, user_id, counts, totals.partial)
+        for day in part.days.days():  # date by date: a spilled one is read back alone
+            for user_id, tokens_in, cached, tokens_out, requests, partial in part.days.figures(day):
+                into.days.add(day, user_id, (tokens_in, cached, tokens_out, requests), partial)
+            into.days.spill_if_over()
     into.sources.extend(part.sources)
 
 

@@ -1,0 +1,97 @@
+"""The merge's per-(date, user) aggregates moved to disk beyond a budget of pairs.
+
+The join needs every surface's figures for a date together, and the captures are read
+one after the other (all ChatGPT, then all usage, then all costs), so the aggregates of
+every pair wait for the join: at a million rows per surface that was the merge's memory
+(about 375 bytes a pair over the three surfaces). An aggregate (`chatgpt.CodexDays`,
+`usage.UsageDays`, `costs.ApiCosts`) that holds more than `budget()` pairs writes all
+its dates to a `Spill` and starts again empty; a date it is asked about again (a later
+row of it, a later capture naming it) is read back whole first, so every rule that
+compares a row with the date's others (a second Codex row for one user and date, the
+partial edges) sees the whole date, exactly as in memory. The join reads a spilled date
+straight from the file, one date at a time.
+
+Records are marshalled tuples of str, int, None and bool; money is the Decimal's own
+text (`str(Decimal)`: `Decimal(text)` gives back the same coefficient and exponent),
+never a float. The file has no name (`tempfile.TemporaryFile`: unlinked at once), so
+success, failure, an interruption or a crash leave nothing behind."""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import tempfile
+from typing import IO, Any
+
+from verifier.errors import DiskError
+
+# Pairs an aggregate holds in memory before it spills (about 8 MB of Codex pairs).
+# Measured: 64 MB peak at 200k rows per surface, 105 MB at 1M (docs/merge.md "Scale").
+# Tests lower it (`set_budget`) so that small captures take the spilled path.
+_BUDGET = [50_000]
+
+Token = tuple[int, int]  # where a chunk is in the file: offset, length
+
+
+def budget() -> int:
+    return _BUDGET[0]
+
+
+@contextlib.contextmanager
+def set_budget(pairs: int) -> Any:
+    """Spill beyond `pairs` pairs while the block runs (tests, benchmarks)."""
+    before = _BUDGET[0]
+    _BUDGET[0] = pairs
+    try:
+        yield
+    finally:
+        _BUDGET[0] = before
+
+
+class Spill:
+    """Chunks appended to an unnamed temp file, each read back by its token."""
+
+    __slots__ = ("_end", "_file")
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._end = 0
+
+    def put(self, value: Any) -> Token:
+        """Write one chunk (a marshal-able value); its token."""
+        data = marshal.dumps(value)
+        try:
+            if self._file is None:
+                # Closed with this Spill (and by the OS at exit): no name, nothing left.
+                self._file = tempfile.TemporaryFile()  # noqa: SIM115
+            self._file.seek(self._end)
+            self._file.write(data)
+        except OSError as exc:  # a full or read-only temp directory
+            raise DiskError(
+                f"merge: cannot spill aggregates to a temp file: {exc.strerror or exc}"
+            ) from None
+        token = (self._end, len(data))
+        self._end += len(data)
+        return token
+
+    def get(self, token: Token) -> Any:
+        """The chunk written under `token`."""
+        assert self._file is not None
+        offset, length = token
+        try:
+            self._file.seek(offset, os.SEEK_SET)
+            data = self._file.read(length)
+        except OSError as exc:
+            raise DiskError(
+                f"merge: cannot read back spilled aggregates: {exc.strerror or exc}"
+            ) from None
+        return marshal.loads(data)
+
+    def __del__(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+
+
+__all__ = ["Spill", "Token", "budget", "set_budget"]
