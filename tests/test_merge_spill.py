@@ -112,9 +112,9 @@ def test_cli_spilled_writes_the_same_file(
 ) -> None:
     """The gated one pass (`verify merge`): the same file, and no temp file left."""
     files = []
-    for budget in (spill.budget(), 1):  # as shipped, then a pair
+    for run, budget in enumerate((spill.budget(), 1)):  # as shipped, then a pair
         monkeypatch.setattr(spill, "_BUDGET", [budget])
-        out = tmp_path / f"spend-{budget}.{fmt}"
+        out = tmp_path / f"spend-{run}.{fmt}"
         result = run_cli(
             "merge", str(sandbox), "--out", str(out), "--format", fmt,
             "--locks-dir", str(sandbox_locks),

@@ -397,9 +397,7 @@ class MergeStream:
         for day in self._all_days:
             with localcontext(EXACT):
                 rows: dict[tuple[str, str], _Row] = {}
-                # Consumed: a date on disk is read back on its own (`spill`), not kept.
-                codex = inputs.codex.days.detach(day) if codex_consumed else inputs.codex.days
-                _add_codex(rows, ids, _codex_of(codex, codex.keys_of(day), codex_consumed))
+                _add_codex(rows, ids, _codex_of(inputs.codex.days, day, codex_consumed))
                 _add_api_usage(rows, ids, day, inputs.api_usage.days.figures(day))
                 cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
                 _add_costs(rows, ids, [(day, cost_day)] if cost_day else [], self._weights)
@@ -455,13 +453,13 @@ def _row(rows: dict[tuple[str, str], _Row], key: tuple[str, str]) -> _Row:
 
 
 def _codex_of(
-    days: chatgpt.CodexDays,
-    keys: list[tuple[str, str | None]],
-    consume: bool,
+    days: chatgpt.CodexDays, day: str, consume: bool
 ) -> Iterator[tuple[tuple[str, str | None], chatgpt.CodexDay]]:
-    """The Codex totals of `keys` (one date's), taken out of `days` when `consume`."""
-    for key in keys:
-        yield key, (days.pop(key) if consume else days[key])
+    """The Codex totals of one date, taken out of `days` when `consume` (a date spilled
+    to disk is read from there, `chatgpt.CodexDays.take`)."""
+    if consume:
+        return days.take(day)
+    return ((key, days[key]) for key in days.keys_of(day))
 
 
 def _add_codex(

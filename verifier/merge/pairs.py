@@ -8,7 +8,8 @@ pairs came (4 bytes a pair). Slots are numbered 0, 1, 2... in the order pairs we
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 _NONE = -1  # the user has no pair on this date
 _TAKEN = -2  # the user's pair on this date was taken out (`remove`)
@@ -85,3 +86,22 @@ class PairIndex:
 
     def __len__(self) -> int:
         return sum(1 for day in self._dates for _ in self.of(day))
+
+
+def split(pairs: Iterator[tuple[str | None, int]]) -> tuple[list[str | None], list[int]]:
+    """(user id, slot) pairs as two lists."""
+    users: list[str | None] = []
+    slots: list[int] = []
+    for user_id, slot in pairs:
+        users.append(user_id)
+        slots.append(slot)
+    return users, slots
+
+
+def picker(slots: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """Takes the values at `slots` out of a column: a slice when they run in a row (a
+    date-ordered capture's are), else one by one."""
+    first = slots[0]
+    if slots[-1] - first + 1 == len(slots) and slots == list(range(first, first + len(slots))):
+        return lambda column: column[first : first + len(slots)]
+    return lambda column: [column[slot] for slot in slots]

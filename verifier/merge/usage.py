@@ -20,7 +20,7 @@ from verifier.inputs import Source
 from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
-from verifier.merge.pairs import PairIndex
+from verifier.merge.pairs import PairIndex, picker, split
 from verifier.merge.spill import Spill, Token, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import ValueProblem, identity
@@ -118,22 +118,30 @@ class UsageDays:
             return
         if self._spill is None:
             self._spill = Spill()
+        columns = (self._input, self._cached, self._output, self._requests)
         for day in self._pairs.days():
-            records = list(self._held(day))
-            if records:
-                self._spilled[day] = (self._spill.put(records), len(records))
+            users, slots = split(self._pairs.of(day))
+            if slots:
+                pick = picker(slots)
+                chunk = (  # by column: a date's values in a few C-level passes
+                    users,
+                    [array("q", pick(column)).tobytes() for column in columns],
+                    bytes(pick(self._partial)),
+                )
+                self._spilled[day] = (self._spill.put(chunk), len(slots))
         self._fresh()
 
     def _restore(self, day: str) -> None:
         token, _ = self._spilled.pop(day)
         assert self._spill is not None
-        for user_id, tokens_in, cached, tokens_out, requests, partial in self._spill.get(token):
+        users, counts, partial = self._spill.get(token)
+        for user_id in users:
             self._pairs.insert(day, user_id)
-            self._input.append(tokens_in)
-            self._cached.append(cached)
-            self._output.append(tokens_out)
-            self._requests.append(requests)
-            self._partial.append(partial)
+        for column, values in zip(
+            (self._input, self._cached, self._output, self._requests), counts, strict=True
+        ):
+            column.frombytes(values)
+        self._partial.extend(partial)
 
     def days(self) -> list[str]:
         """Every date, in the order they came."""
@@ -158,7 +166,9 @@ class UsageDays:
         entry = self._spilled.get(day)
         if entry is not None:
             assert self._spill is not None
-            yield from self._spill.get(entry[0])
+            users, counts, partial = self._spill.get(entry[0])
+            columns = [array("q", column) for column in counts]
+            yield from zip(users, *columns, map(bool, partial), strict=True)
             return
         yield from self._held(day)
 
