@@ -30,7 +30,7 @@ from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import PageParser, feed
 from verifier.merge.pairs import PairIndex, picker, split
-from verifier.merge.spill import Spill, Token, budget
+from verifier.merge.spill import SpilledDates, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem, add_known, identity
 from verifier.surfaces import CHATGPT_ENTERPRISE_USAGE
@@ -97,15 +97,12 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         "_order",
         "_pairs",
         "_partial",
-        "_spill",
         "_spilled",
     )
 
     def __init__(self) -> None:
-        self._spill: Spill | None = None  # made when first needed
         self._order: dict[str, None] = {}  # every date in the order it came
-        # Dates written to disk (`verifier.merge.spill`): where, and their pair count.
-        self._spilled: dict[str, tuple[Token, int]] = {}
+        self._spilled = SpilledDates()  # dates written to disk (`verifier.merge.spill`)
         self._fresh()
 
     def _fresh(self) -> None:
@@ -116,7 +113,7 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         self._partial = bytearray()
 
     def __len__(self) -> int:
-        return len(self._pairs) + sum(count for _, count in self._spilled.values())
+        return len(self._pairs) + self._spilled.pairs()
 
     def __iter__(self) -> Iterator[tuple[str, str | None]]:
         for day in list(self._order):
@@ -129,7 +126,7 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         return self._totals(slot)
 
     def dates(self) -> set[str]:
-        return self._pairs.dates() | set(self._spilled)
+        return self._pairs.dates() | self._spilled.dates()
 
     def days(self) -> list[str]:
         """Every date, in the order they came."""
@@ -164,9 +161,6 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         """Beyond the budget of pairs: every date to disk, and start again empty."""
         if len(self._partial) <= budget():
             return
-        if self._spill is None:
-            self._spill = Spill()
-        spill = self._spill
         for day in self._pairs.days():
             users, slots = split(self._pairs.of(day))
             if not slots:
@@ -179,29 +173,28 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
                 [array("q", pick(column)).tobytes() for column in self._counts],
                 bytes(pick(self._partial)),
             )
-            self._spilled[day] = (spill.put(chunk), len(slots))
+            self._spilled.put(day, chunk, len(slots))
         self._fresh()
 
     def detach(self, day: str) -> CodexDays:
         """The date's pairs on their own when they are on disk (read back, not kept
         here: the join's way), else this CodexDays itself."""
-        entry = self._spilled.pop(day, None)
-        if entry is None:
+        chunk = self._spilled.pop(day)
+        if chunk is None:
             return self
         alone = CodexDays()
-        alone._load(day, self._spill, entry[0])
+        alone._load(day, chunk)
         return alone
 
     def take(self, day: str) -> Iterator[tuple[tuple[str, str | None], CodexDay]]:
         """The date's pairs with their totals, taken out (the join's way): a date on
         disk straight from its records, without an index or columns made for them."""
-        entry = self._spilled.pop(day, None)
-        if entry is None:
+        chunk = self._spilled.pop(day)
+        if chunk is None:
             for key in self.keys_of(day):
                 yield key, self.pop(key)
             return
-        assert self._spill is not None
-        users, credits, native, counts, partial = self._spill.get(entry[0])
+        users, credits, native, counts, partial = chunk
         columns = [array("q", column) for column in counts]
         for user_id, amount, dollars, *figures, piece in zip(
             users, credits, native, *columns, partial, strict=True
@@ -217,14 +210,12 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
             yield (day, user_id), totals
 
     def _restore(self, day: str) -> None:
-        token, _ = self._spilled.pop(day)
-        self._load(day, self._spill, token)
+        self._load(day, self._spilled.pop(day))
 
-    def _load(self, day: str, spill: Spill | None, token: Token) -> None:
-        assert spill is not None
+    def _load(self, day: str, chunk: Any) -> None:
         if day not in self._order:
             self._order[day] = None
-        users, credits, native, counts, partial = spill.get(token)
+        users, credits, native, counts, partial = chunk
         for user_id in users:
             self._pairs.insert(day, user_id)
         for column, values in zip(self._counts, counts, strict=True):

@@ -94,4 +94,47 @@ class Spill:
                 self._file.close()
 
 
-__all__ = ["Spill", "Token", "budget", "set_budget"]
+class SpilledDates:
+    """The dates an aggregate (`chatgpt.CodexDays`, `usage.UsageDays`) has written to
+    disk: each date's chunk and how many pairs it holds. The Spill is made when first
+    needed, so an aggregate that never spills never opens a file."""
+
+    __slots__ = ("_dates", "_spill")
+
+    def __init__(self) -> None:
+        self._spill: Spill | None = None
+        self._dates: dict[str, tuple[Token, int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._dates)
+
+    def __contains__(self, day: object) -> bool:
+        return day in self._dates
+
+    def pairs(self) -> int:
+        return sum(count for _, count in self._dates.values())
+
+    def dates(self) -> set[str]:
+        return set(self._dates)
+
+    def put(self, day: str, chunk: Any, pairs: int) -> None:
+        if self._spill is None:
+            self._spill = Spill()
+        self._dates[day] = (self._spill.put(chunk), pairs)
+
+    def get(self, day: str) -> Any:
+        """The date's chunk, left on disk; None when the date is not there."""
+        entry = self._dates.get(day)
+        if entry is None:
+            return None
+        assert self._spill is not None
+        return self._spill.get(entry[0])
+
+    def pop(self, day: str) -> Any:
+        """The date's chunk, forgotten here (read back to memory or consumed)."""
+        chunk = self.get(day)
+        self._dates.pop(day, None)
+        return chunk
+
+
+__all__ = ["Spill", "SpilledDates", "Token", "budget", "set_budget"]

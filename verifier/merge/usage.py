@@ -21,7 +21,7 @@ from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
 from verifier.merge.pairs import PairIndex, picker, split
-from verifier.merge.spill import Spill, Token, budget
+from verifier.merge.spill import SpilledDates, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import ValueProblem, identity
 from verifier.surfaces import OPENAI_ORG_USAGE_COMPLETIONS
@@ -63,15 +63,12 @@ class UsageDays:
         "_pairs",
         "_partial",
         "_requests",
-        "_spill",
         "_spilled",
     )
 
     def __init__(self) -> None:
-        self._spill: Spill | None = None  # made when first needed
         self._order: dict[str, None] = {}  # every date in the order it came
-        # Dates written to disk (`verifier.merge.spill`): where, and their pair count.
-        self._spilled: dict[str, tuple[Token, int]] = {}
+        self._spilled = SpilledDates()  # dates written to disk (`verifier.merge.spill`)
         self._fresh()
 
     def _fresh(self) -> None:
@@ -83,7 +80,7 @@ class UsageDays:
         self._partial = bytearray()
 
     def __len__(self) -> int:
-        return len(self._partial) + sum(count for _, count in self._spilled.values())
+        return len(self._partial) + self._spilled.pairs()
 
     def add(
         self, day: str, user_id: str | None, counts: tuple[int, int, int, int], partial: bool
@@ -116,8 +113,6 @@ class UsageDays:
         """Beyond the budget of pairs: every date to disk, and start again empty."""
         if len(self._partial) <= budget():
             return
-        if self._spill is None:
-            self._spill = Spill()
         columns = (self._input, self._cached, self._output, self._requests)
         for day in self._pairs.days():
             users, slots = split(self._pairs.of(day))
@@ -128,13 +123,11 @@ class UsageDays:
                     [array("q", pick(column)).tobytes() for column in columns],
                     bytes(pick(self._partial)),
                 )
-                self._spilled[day] = (self._spill.put(chunk), len(slots))
+                self._spilled.put(day, chunk, len(slots))
         self._fresh()
 
     def _restore(self, day: str) -> None:
-        token, _ = self._spilled.pop(day)
-        assert self._spill is not None
-        users, counts, partial = self._spill.get(token)
+        users, counts, partial = self._spilled.pop(day)
         for user_id in users:
             self._pairs.insert(day, user_id)
         for column, values in zip(
@@ -148,7 +141,7 @@ class UsageDays:
         return list(self._order)
 
     def dates(self) -> set[str]:
-        return self._pairs.dates() | set(self._spilled)
+        return self._pairs.dates() | self._spilled.dates()
 
     def items(self, day: str | None = None) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
         """Every pair, or those of one date."""
@@ -163,10 +156,9 @@ class UsageDays:
         """One date's pairs as (user id, input, cached input, output, requests, partial),
         no ApiDay made (the merge reads every pair this way). A date on disk is read
         from there, not brought back (the join reads each date once)."""
-        entry = self._spilled.get(day)
-        if entry is not None:
-            assert self._spill is not None
-            users, counts, partial = self._spill.get(entry[0])
+        chunk = self._spilled.get(day)
+        if chunk is not None:
+            users, counts, partial = chunk
             columns = [array("q", column) for column in counts]
             yield from zip(users, *columns, map(bool, partial), strict=True)
             return
