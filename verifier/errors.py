@@ -46,6 +46,10 @@ class InputError(VerifierError):
         self.problem = problem
         super().__init__(f"{source}: {problem}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        # Pickled as what it was made from (a parallel pass's error, `verifier.parallel`).
+        return type(self), (self.source, self.problem)
+
 
 class FormatVersionError(InputError):
     pass

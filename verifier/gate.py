@@ -32,6 +32,7 @@ from verifier.inputs import (
     read_input,
 )
 from verifier.lockfile import DEFAULT_LOCKS_DIR, load_surface_lock, lock_path
+from verifier.parallel import file_sizes, map_in_processes
 from verifier.profile import Profile, SketchKey, sketch_key
 from verifier.surfaces import SURFACE_NAMES, Surface, get_surface
 
@@ -47,6 +48,8 @@ class GateReport(Report):
     # The time coverage of each source (None: a raw body, or the users list), in order:
     # the merge plans with it instead of reading every capture again.
     coverage: tuple[SourceIndex | None, ...] = ()
+    # What `also` read of each source in the gate's pass (None: nothing), in order.
+    readings: tuple[BodySink | None, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -75,14 +78,27 @@ def evaluate(
     findings: list[Finding] = []
     plans: dict[str, ReadingPlan] = {}
     coverage: list[SourceIndex | None] = []
-    for position, item in enumerate(sources):
-        lock = locks.get(item.surface.name)
-        reference = (
-            lock_reference(item.surface, lock) if lock else documented_reference(item.surface)
-        )
-        reading = None if also is None else partial(also, position, item, reference.plan)
-        checked, observed, index = gate_pass(item, reading)
+    readings: list[BodySink | None] = []
+    references = [
+        lock_reference(item.surface, lock)
+        if (lock := locks.get(item.surface.name))
+        else documented_reference(item.surface)
+        for item in sources
+    ]
+
+    def one_pass(position: int) -> GatePass:
+        item = sources[position]
+        plan = references[position].plan
+        return gate_pass(item, None if also is None else partial(also, position, item, plan))
+
+    # The passes in parallel processes when worth it (`verifier.parallel`); each is
+    # judged here, in position order, as it would be one after the other.
+    passes = map_in_processes(one_pass, file_sizes([item.name for item in sources]))
+    for item, reference, (checked, observed, index, reading) in zip(
+        sources, references, passes, strict=True
+    ):
         coverage.append(index)
+        readings.append(reading)
         judged, plan = judge_capture(item.surface, item.name, observed, reference, checked)
         findings.extend(judged)
         if plan is not None:
@@ -111,6 +127,7 @@ def evaluate(
         allow_unlocked=allow_unlocked,
         plans=plans,
         coverage=tuple(coverage),
+        readings=tuple(readings),
     )
 
 
@@ -143,12 +160,15 @@ class GateSink(CheckAndProfile):
             self.also.body(body)
 
 
-def gate_pass(
-    item: Input, also: Callable[[], BodySink | None] | None = None
-) -> tuple[list[Finding], Profile, SourceIndex | None]:
+# One input's check findings, observed profile, coverage, and what `also` read.
+GatePass = tuple[list[Finding], Profile, SourceIndex | None, BodySink | None]
+
+
+def gate_pass(item: Input, also: Callable[[], BodySink | None] | None = None) -> GatePass:
     """Check findings, observed profile and (for a capture file) coverage of one input, in
     a single pass over its rows (a large file streams page by page); `also` makes another
-    sink to feed in that pass (again when a stream gives up and the file is read whole)."""
+    sink to feed in that pass (again when a stream gives up and the file is read whole),
+    returned last."""
     key = sketch_key([item])
 
     def new_sink() -> GateSink:
@@ -157,7 +177,7 @@ def gate_pass(
     with nesting_guard(item.name):
         sink, capture = read_input(item, new_sink)
         index = None if capture is None else sink.coverage.index(item.name, capture)
-        return sink.check.findings(capture), sink.profile.profiler.result(), index
+        return sink.check.findings(capture), sink.profile.profiler.result(), index, sink.also
 
 
 def run_gate(

@@ -63,6 +63,9 @@ def gate(
     (unless --allow-unlocked). PATH defaults to `captures` of [tool.verify] in
     pyproject.toml, else the captures/ directory (read recursively, locks skipped).
 
+    Large captures are read by several processes at once, one per usable core
+    (VERIFY_JOBS=N sets how many; VERIFY_JOBS=1 reads them in this process).
+
     \b
     Examples:
       verify gate captures/live/

@@ -106,6 +106,9 @@ def merge_command(
     day the newest capture wins (`value_restated`). A surface's cells are empty on dates
     its captures do not cover.
 
+    Large captures are read by several processes at once, one per usable core
+    (VERIFY_JOBS=N sets how many; VERIFY_JOBS=1 reads them in this process).
+
     \b
     Examples:
       verify merge captures/2026-05 --out spend.csv

@@ -31,6 +31,7 @@ from verifier.inputs import Source
 from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.allocate import split_exactly
 from verifier.merge.breakdown import Breakdown, PartRow, part_rows
+from verifier.merge.stream import parsed
 from verifier.merge.values import EXACT
 
 UNATTRIBUTED = "unattributed"
@@ -68,19 +69,20 @@ class MergeInputs:
             raise InputError(source.name, f"surface {name} has no merge parser")
 
     def add_parsed(self, surface: str, parser: Any, plan: ReadingPlan | None) -> None:
-        """One capture its surface parser has read (`verifier.merge.stream.Parser`)."""
+        """One capture its surface parser has read (`verifier.merge.stream.Parser`, or
+        what came back of it from a worker process, `Parsed`)."""
         if plan is not None:
             self.used[surface] = plan
-        if isinstance(parser, chatgpt.Parser):
-            chatgpt.combine(self.codex, parser.usage, parser.name)
-        elif isinstance(parser, usage.Parser):
-            usage.combine(self.api_usage, parser.usage, parser.name, parser.buckets.first)
-        elif isinstance(parser, costs.Parser):
-            costs.combine(self.api_costs, parser.costs, parser.name, parser.buckets.first)
-        elif isinstance(parser, users.Parser):
-            users.combine(self.directory, parser.directory, parser.name)
-        else:  # pragma: no cover - the surface registry has exactly these four
-            raise InputError(surface, f"surface {surface} has no merge parser")
+        read = parsed(parser)
+        aggregate, name = read.aggregate, read.name
+        if isinstance(aggregate, chatgpt.CodexUsage):
+            chatgpt.combine(self.codex, aggregate, name)
+        elif isinstance(aggregate, usage.ApiUsage):
+            usage.combine(self.api_usage, aggregate, name, read.first)
+        elif isinstance(aggregate, costs.ApiCosts):
+            costs.combine(self.api_costs, aggregate, name, read.first)
+        else:
+            users.combine(self.directory, aggregate, name)
 
     def plan_for(self, source: Source) -> ReadingPlan:
         plan = self.plans.get(source.surface.name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from verifier.consumer.mapping import ReadingPlan
 from verifier.gate import GateReport, evaluate
@@ -39,13 +39,11 @@ def gated_merge_stream(
     """The gate's report, and the merge when the gate passed (None when it failed), its
     rows made as a writer reads them (`MergeStream`); `breakdown`: the Codex credits per
     model or client too (`verify merge --by`)."""
-    parsers: dict[int, MergeSink] = {}
 
     def merging(position: int, item: Input, plan: ReadingPlan | None) -> MergeSink | None:
         if plan is None:
             return None  # no lock: the plan comes from the gate's profile, read after it
-        parsers[position] = MergeSink(item, plan, breakdown)
-        return parsers[position]
+        return MergeSink(item, plan, breakdown)
 
     report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked, also=merging)
     if report.verdict == "fail":
@@ -53,7 +51,8 @@ def gated_merge_stream(
     # Provisional only when an unlocked surface was actually let through.
     provisional = allow_unlocked and bool(report.extra.get("unlocked"))
     sinks = [
-        _finished(parsers.get(i), item, report.plans, breakdown) for i, item in enumerate(sources)
+        _finished(cast(MergeSink | None, sink), item, report.plans, breakdown)
+        for sink, item in zip(report.readings, sources, strict=True)
     ]
     stream = merge_read(
         sources,

@@ -59,11 +59,13 @@ from verifier.merge.stream import (
     Keep,
     MergeSink,
     Parser,
+    Read,
     new_parser,
     only_days,
     read_exact,
     without_days,
 )
+from verifier.parallel import file_sizes, map_in_processes
 from verifier.store import is_capture_document
 
 NOT_A_CAPTURE = "is not a capture file; verify merge reads files written by `verify capture`"
@@ -119,11 +121,15 @@ def merge_paths_table(
     plans = dict(plans or {})
     with gc_paused():
         items = load_capture_inputs(files, refusal=NOT_A_CAPTURE, stream_min_bytes=stream_min_bytes)
+
+        def one_pass(position: int) -> tuple[MergeSink, SourceIndex | None]:
+            item = items[position]
+            return read_capture(item, plans.get(item.surface.name) or _own_plan(item), breakdown)
+
+        # The passes in parallel processes when worth it (`verifier.parallel`).
         sinks: list[MergeSink | None] = []
         indexes: list[SourceIndex | None] = []
-        for item in items:
-            plan = plans.get(item.surface.name) or _own_plan(item)
-            sink, index = read_capture(item, plan, breakdown)
+        for sink, index in map_in_processes(one_pass, file_sizes([i.name for i in items])):
             sinks.append(sink)
             indexes.append(index)
         return merge_read(
@@ -294,7 +300,7 @@ def merge_read(
 
 
 def _day_values(
-    position: int, surface: str, parser: Parser, days: set[str]
+    position: int, surface: str, parser: Read, days: set[str]
 ) -> dict[tuple[int, str, str], dict[str, Totals]]:
     """What this capture alone says about each of `days`, per person."""
     alone = MergeInputs()

@@ -14,7 +14,13 @@ straight from the file, one date at a time.
 Records are marshalled tuples of str, int, None and bool; money is the Decimal's own
 text (`str(Decimal)`: `Decimal(text)` gives back the same coefficient and exponent),
 never a float. The file has no name (`tempfile.TemporaryFile`: unlinked at once), so
-success, failure, an interruption or a crash leave nothing behind."""
+success, failure, an interruption or a crash leave nothing behind.
+
+In a worker process of a parallel pass (`verifier.parallel`) the file is named, inside
+the private temp directory the parent made: a Spill pickles as that name, and the
+parent adopts the file (opens it, unlinks it at once: unnamed from then on, as above),
+so an aggregate crosses the process boundary as its chunks on disk, not as millions of
+pickled Decimals."""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import tempfile
 from typing import IO, Any
 
 from verifier.errors import DiskError
+from verifier.parallel import worker_directory
 
 # Pairs an aggregate holds in memory before it spills (about 8 MB of Codex pairs).
 # Measured: 64 MB peak at 200k rows per surface, 105 MB at 1M (docs/merge.md "Scale").
@@ -52,19 +59,19 @@ def set_budget(pairs: int) -> Any:
 class Spill:
     """Chunks appended to an unnamed temp file, each read back by its token."""
 
-    __slots__ = ("_end", "_file")
+    __slots__ = ("_end", "_file", "_path")
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._end = 0
+        self._path: str | None = None  # named only in a worker process (see above)
 
     def put(self, value: Any) -> Token:
         """Write one chunk (a marshal-able value); its token."""
         data = marshal.dumps(value)
         try:
             if self._file is None:
-                # Closed with this Spill (and by the OS at exit): no name, nothing left.
-                self._file = tempfile.TemporaryFile()  # noqa: SIM115
+                self._file, self._path = _new_file()
             self._file.seek(self._end)
             self._file.write(data)
         except OSError as exc:  # a full or read-only temp directory
@@ -88,10 +95,48 @@ class Spill:
             ) from None
         return marshal.loads(data)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """To the parent process: the file's name (see the module doc)."""
+        if self._file is None:
+            return Spill, ()
+        if self._path is None:  # pragma: no cover - only a worker's Spill travels
+            raise TypeError("an unnamed spill file cannot leave its process")
+        try:
+            self._file.flush()
+        except OSError as exc:
+            raise DiskError(
+                f"merge: cannot spill aggregates to a temp file: {exc.strerror or exc}"
+            ) from None
+        return _adopt, (self._path, self._end)
+
     def __del__(self) -> None:
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
+
+
+def _new_file() -> tuple[IO[bytes], str | None]:
+    """A file for a Spill: unnamed, or in a worker named in its private directory."""
+    directory = worker_directory()
+    if directory is None:
+        # Closed with its Spill (and by the OS at exit): no name, nothing left.
+        return tempfile.TemporaryFile(), None
+    handle, path = tempfile.mkstemp(prefix="spill-", dir=directory)
+    return os.fdopen(handle, "w+b"), path
+
+
+def _adopt(path: str, end: int) -> Spill:
+    """A worker's spill file, opened and unlinked here at once (unnamed from now on)."""
+    spill = Spill()
+    try:
+        spill._file = open(path, "r+b")  # noqa: SIM115 - closed with the Spill
+        os.unlink(path)
+    except OSError as exc:
+        raise DiskError(
+            f"merge: cannot read back spilled aggregates: {exc.strerror or exc}"
+        ) from None
+    spill._end = end
+    return spill
 
 
 class SpilledDates:

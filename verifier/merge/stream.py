@@ -19,6 +19,7 @@ rules) is read with those dates left out: rare, and only that capture."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,52 @@ from verifier.exactjson import same_text
 from verifier.inputs import Body, Input, page_body
 from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.breakdown import Breakdown
+from verifier.merge.spill import set_budget
 from verifier.store import Capture, page_from_json
 
-Parser = chatgpt.Parser | usage.Parser | costs.Parser | users.Parser
 Keep = Callable[[Any], bool]
+Aggregate = chatgpt.CodexUsage | usage.ApiUsage | costs.ApiCosts | users.Directory
+
+
+@dataclass
+class Parsed:
+    """What a finished parser read, without its reading machinery (generated read
+    functions, field readers, `keep`): how a parser comes back from a worker process
+    (`verifier.parallel`); `MergeInputs.add_parsed` takes it as it takes a parser."""
+
+    name: str
+    aggregate: Aggregate
+    first: dict[str, str] = field(default_factory=dict)  # where each date's first bucket is
+
+    def finish(self) -> None:
+        """Finished in the worker already."""
+
+
+Parser = chatgpt.Parser | usage.Parser | costs.Parser | users.Parser
+Read = Parser | Parsed  # a parser, or what came back of one from a worker
+
+
+def parsed(parser: Read) -> Parsed:
+    """A parser's aggregate and what combining it needs (`MergeInputs.add_parsed`)."""
+    if isinstance(parser, Parsed):
+        return parser
+    if isinstance(parser, chatgpt.Parser):
+        return Parsed(parser.name, parser.usage)
+    if isinstance(parser, usage.Parser):
+        return Parsed(parser.name, parser.usage, parser.buckets.first)
+    if isinstance(parser, costs.Parser):
+        return Parsed(parser.name, parser.costs, parser.buckets.first)
+    return Parsed(parser.name, parser.directory)
+
+
+def spill_all(aggregate: Aggregate) -> None:
+    """Every date of an aggregate to its spill file (the users list has none): how it
+    leaves a worker, its chunks on disk rather than pickled Decimals."""
+    with set_budget(0):
+        if isinstance(aggregate, chatgpt.CodexUsage | usage.ApiUsage):
+            aggregate.days.spill_if_over()
+        elif isinstance(aggregate, costs.ApiCosts):
+            aggregate.spill_if_over()
 
 
 def new_parser(
@@ -62,15 +105,17 @@ class MergeSink:
 
     def __init__(self, item: Input, plan: ReadingPlan, breakdown: Breakdown | None = None) -> None:
         self.plan = plan
-        self.parser: Parser = new_parser(
+        self._feed: Parser = new_parser(
             item.surface.name, item.name, plan, item.capture, breakdown=breakdown
         )
+        self.parser: Read = self._feed  # after a worker's pass: what came back of it
         self.error: InputError | None = None
         self.exact = True  # every row slice's text checked (`row_text`) and equal
+        self._finished = False
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
         if self.error is None:
-            self._guarded(self.parser.rows, prefix, first, rows)
+            self._guarded(self._feed.rows, prefix, first, rows)
 
     def row_text(self, text: str, rows: list[Any]) -> None:
         if self.exact and not same_text(text, rows):
@@ -80,17 +125,37 @@ class MergeSink:
         if not body.rows_streamed and body.ok and _has_rows(body.value):
             self.exact = False  # a body loaded whole: its number texts were not seen
         if self.error is None:
-            self._guarded(self.parser.body, body)
+            self._guarded(self._feed.body, body)
 
     def finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
         if self.error is None:
             self._guarded(self.parser.finish)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """To the parent process (`verifier.parallel`): finished, its aggregate spilled
+        whole to files the parent adopts (`verifier.merge.spill`), the parser's reading
+        machinery left behind."""
+        self.finish()
+        result = parsed(self.parser)
+        if self.error is None:
+            spill_all(result.aggregate)
+        return _arrived, (self.plan, result, self.error, self.exact)
 
     def _guarded(self, step: Callable[..., None], *args: Any) -> None:
         try:
             step(*args)
         except InputError as error:
             self.error = error
+
+
+def _arrived(plan: ReadingPlan, result: Parsed, error: InputError | None, exact: bool) -> MergeSink:
+    sink = MergeSink.__new__(MergeSink)  # no parser made: it was read in the worker
+    sink.plan, sink.parser, sink.error, sink.exact = plan, result, error, exact
+    sink._finished = True
+    return sink
 
 
 def _has_rows(value: Any) -> bool:

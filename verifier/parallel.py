@@ -1,0 +1,244 @@
+"""Per-capture passes in parallel processes: the gate's and the merge's (`verify merge`,
+`verify gate`, `merge_paths_table`).
+
+Reading a capture is pure Python (the parsers, the profile), so threads would take turns
+on the GIL: the passes run in forked processes instead. This process and `jobs() - 1`
+forked workers take capture positions from one shared counter, the largest file first;
+the results come back in position order, each raised or returned exactly where the
+sequential loop would have (the first failing capture in position order wins).
+
+What crosses back is small: a worker pickles its result to a file in a private temp
+directory (0700, made here and removed in `finally`), and an object that would be large
+pickled says how it travels (`verifier.merge.stream.MergeSink`: its aggregates spilled
+to files named in that directory, which this process adopts, `verifier.merge.spill`).
+
+The passes run in this process, one after the other (the same code as in a worker),
+when forking is not worth it or not safe: one usable core, one capture, captures
+smaller than `min_bytes()` in all, another thread alive (a fork copies locks held by
+threads), no `fork` start method, or `VERIFY_JOBS=1`. `VERIFY_JOBS=N` sets the number of
+processes (default: the usable cores).
+
+A worker that dies (killed, out of memory) stops the command with one line and exit 3:
+nothing was written, and the temp directory is removed. Workers are daemons that ignore
+Ctrl-C: the interrupted parent ends them."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from verifier.errors import DiskError, OperationalError, UsageError, VerifierError
+
+T = TypeVar("T")
+
+JOBS_ENV = "VERIFY_JOBS"
+
+# Below this many bytes of input in all, the passes stay in this process (a fork and the
+# results' travel cost more than they save). Tests lower it (`set_min_bytes`).
+_MIN_BYTES = [16 * 1024 * 1024]
+
+# In a worker: the private directory its spill and result files are named in.
+_WORKER_DIRECTORY: list[Path | None] = [None]
+
+
+def min_bytes() -> int:
+    return _MIN_BYTES[0]
+
+
+@contextlib.contextmanager
+def set_min_bytes(size: int) -> Iterator[None]:
+    """Run in parallel from `size` bytes of input while the block runs (tests)."""
+    before = _MIN_BYTES[0]
+    _MIN_BYTES[0] = size
+    try:
+        yield
+    finally:
+        _MIN_BYTES[0] = before
+
+
+def worker_directory() -> Path | None:
+    """The private directory of this worker process (None: not a worker)."""
+    return _WORKER_DIRECTORY[0]
+
+
+def jobs(sizes: Sequence[int]) -> int:
+    """How many processes read inputs of these sizes (1: this one alone)."""
+    wanted = _wanted_jobs()
+    if (
+        wanted <= 1
+        or len(sizes) <= 1
+        or sum(sizes) < min_bytes()
+        or threading.active_count() > 1
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return 1
+    return min(wanted, len(sizes))
+
+
+def _wanted_jobs() -> int:
+    text = os.environ.get(JOBS_ENV, "").strip()
+    if not text:
+        return len(os.sched_getaffinity(0))
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{JOBS_ENV} must be a whole number of processes (1 or more)")
+    return int(text)
+
+
+def file_sizes(names: Sequence[str]) -> list[int]:
+    """Each input's size in bytes (0 when it cannot be read: its pass says why)."""
+    sizes = []
+    for name in names:
+        try:
+            sizes.append(os.stat(name).st_size)
+        except OSError:
+            sizes.append(0)
+    return sizes
+
+
+def map_in_processes(work: Callable[[int], T], sizes: Sequence[int]) -> Iterator[T]:
+    """`work(position)` for every input position (`sizes`: their sizes in bytes), in
+    parallel processes when worth it (see the module doc). The results come in position
+    order; a position whose work raised raises there, as the sequential loop would."""
+    count = jobs(sizes)
+    if count == 1:
+        return (work(position) for position in range(len(sizes)))
+    return _in_order(_run(work, sizes, count))
+
+
+# A position's result: (True, value) or (False, the exception it raised).
+_Outcome = tuple[bool, Any]
+
+
+def _in_order(outcomes: list[_Outcome]) -> Iterator[Any]:
+    for ok, value in outcomes:
+        if not ok:
+            raise value
+        yield value
+
+
+def _run(work: Callable[[int], Any], sizes: Sequence[int], count: int) -> list[_Outcome]:
+    """Every position's outcome, read by this process and `count - 1` workers."""
+    context = multiprocessing.get_context("fork")
+    order = sorted(range(len(sizes)), key=lambda position: -sizes[position])
+    counter = context.Value("q", 0)  # the next index into `order`, shared by all
+
+    def take() -> int | None:
+        with counter.get_lock():
+            index = int(counter.value)
+            counter.value = index + 1
+        return order[index] if index < len(order) else None
+
+    directory = Path(tempfile.mkdtemp(prefix="verify-jobs-"))  # 0700: this user only
+    workers: list[Any] = []
+    try:
+        for stream in (sys.stdout, sys.stderr):  # a child must not write a copy of these
+            with contextlib.suppress(Exception):
+                stream.flush()
+        for _ in range(count - 1):
+            worker = context.Process(target=_worker, args=(work, take, directory), daemon=True)
+            worker.start()
+            workers.append(worker)
+        mine: dict[int, _Outcome] = {}
+        while (position := take()) is not None:
+            mine[position] = _outcome(work, position)
+        for worker in workers:
+            worker.join()
+        for worker in workers:
+            if worker.exitcode != 0:
+                raise OperationalError(_died(worker.exitcode))
+        return [mine.get(p) or _arrived(directory, p) for p in range(len(sizes))]
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _outcome(work: Callable[[int], Any], position: int) -> _Outcome:
+    try:
+        return True, work(position)
+    except Exception as error:  # raised in position order by the parent
+        return False, error
+
+
+def _worker(work: Callable[[int], Any], take: Callable[[], int | None], directory: Path) -> None:
+    """A forked worker: positions from the shared counter until none is left, each
+    outcome pickled to `directory/<position>` (written whole, then renamed). It ends
+    with `os._exit`: a failure of its own is its exit status, said by the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the workers
+    _WORKER_DIRECTORY[0] = directory
+    status = 0
+    try:
+        while (position := take()) is not None:
+            data = _pickled(_outcome(work, position))
+            partial = directory / f"{position}.partial"
+            partial.write_bytes(data)
+            partial.rename(directory / str(position))
+    except OSError:
+        status = _CANNOT_WRITE
+    except BaseException:  # a worker never prints a traceback
+        status = _FAILED
+    os._exit(status)
+
+
+_CANNOT_WRITE = 74  # the worker could not write its result (EX_IOERR)
+_FAILED = 70  # anything else went wrong in the worker itself (EX_SOFTWARE)
+
+
+def _pickled(outcome: _Outcome) -> bytes:
+    """The outcome as it travels; a value that cannot (the spill behind it failed, or
+    it does not pickle) travels as the error that says so."""
+    try:
+        return pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+    except VerifierError as error:  # e.g. a DiskError spilling a merge's aggregates
+        return pickle.dumps((False, error), pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        failed = OperationalError(f"a parallel pass's result cannot travel: {type(error).__name__}")
+        return pickle.dumps((False, failed), pickle.HIGHEST_PROTOCOL)
+
+
+def _arrived(directory: Path, position: int) -> _Outcome:
+    """A worker's outcome for `position` (its spill files adopted as it is unpickled)."""
+    path = directory / str(position)
+    try:
+        with path.open("rb") as handle:
+            outcome: _Outcome = pickle.load(handle)
+    except OSError as exc:
+        raise DiskError(f"cannot read a parallel pass's result: {exc.strerror or exc}") from None
+    path.unlink()
+    return outcome
+
+
+def _died(exitcode: int | None) -> str:
+    if exitcode == _CANNOT_WRITE:
+        how = "could not write its result to the temp directory"
+    elif exitcode is not None and exitcode < 0:
+        how = f"was killed by signal {-exitcode}"
+    else:
+        how = f"failed (exit status {exitcode})"
+    return (
+        f"a worker process reading the captures {how}; nothing was written "
+        f"({JOBS_ENV}=1 reads them in one process)"
+    )
+
+
+__all__ = [
+    "JOBS_ENV",
+    "file_sizes",
+    "jobs",
+    "map_in_processes",
+    "min_bytes",
+    "set_min_bytes",
+    "worker_directory",
+]
