@@ -80,6 +80,17 @@ class CodexDay:
 _ZERO = Decimal(0)
 _UNKNOWN = -1  # a count some row of the pair did not carry (counts are never negative)
 
+# A pair's totals as the join reads them: credits, threads, turns, input, cached input
+# and output tokens (None: unknown), the native dollars (None: unknown).
+Cells = tuple[Decimal, int | None, int | None, int | None, int | None, int | None, Decimal | None]
+
+
+def _known(column: Sequence[int]) -> list[int | None]:
+    """A count column's values, None where unknown (the whole column in C when none is)."""
+    if _UNKNOWN not in column:
+        return list(column)
+    return [None if count == _UNKNOWN else count for count in column]
+
 
 class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
     """Codex totals per (UTC date, workspace user), stored by column (as
@@ -186,28 +197,39 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         alone._load(day, chunk)
         return alone
 
-    def take(self, day: str) -> Iterator[tuple[tuple[str, str | None], CodexDay]]:
-        """The date's pairs with their totals, taken out (the join's way): a date on
-        disk straight from its records, without an index or columns made for them."""
-        chunk = self._spilled.pop(day)
-        if chunk is None:
-            for key in self.keys_of(day):
-                yield key, self.pop(key)
-            return
-        users, credits, native, counts, partial = chunk
-        columns = [array("q", column) for column in counts]
-        for user_id, amount, dollars, *figures, piece in zip(
-            users, credits, native, *columns, partial, strict=True
-        ):
-            totals = CodexDay.__new__(CodexDay)
-            totals.credits = Decimal(amount)
-            totals.cost_usd = None if dollars is None else Decimal(dollars)
-            threads, turns, tokens_in, cached, tokens_out = (
-                None if count == _UNKNOWN else count for count in figures
+    def figures(self, day: str, take: bool = False) -> Iterator[tuple[str | None, Cells, bool]]:
+        """One date's pairs as (user id, `Cells`, partial), no CodexDay made (the join
+        reads every pair this way), column by column in a few C-level passes; `take`:
+        taken out (the join's way). A date on disk is read from there, not brought back."""
+        chunk = self._spilled.pop(day) if take else self._spilled.get(day)
+        if chunk is not None:
+            users, credits, native, counts, partial = chunk
+            amounts: Iterator[Decimal] = map(Decimal, credits)
+            dollars = [None if value is None else Decimal(value) for value in native]
+            columns = [_known(array("q", column)) for column in counts]
+            yield from zip(
+                users, zip(amounts, *columns, dollars, strict=True), map(bool, partial), strict=True
             )
-            totals.threads, totals.turns, totals.input = threads, turns, tokens_in
-            totals.cached_input, totals.output, totals.partial = cached, tokens_out, piece == 1
-            yield (day, user_id), totals
+            return
+        users, slots = split(self._pairs.of(day))
+        if not slots:
+            return
+        pick = picker(slots)
+        cells = list(
+            zip(
+                pick(self._credits),
+                *(_known(pick(column)) for column in self._counts),
+                pick(self._native),
+                strict=True,
+            )
+        )
+        flags = list(map(bool, pick(self._partial)))
+        if take:  # the pairs out of the index, their Decimals freed
+            self._pairs.drop(day)
+            for slot in slots:
+                self._credits[slot] = _ZERO
+                self._native[slot] = None
+        yield from zip(users, cells, flags, strict=True)
 
     def _restore(self, day: str) -> None:
         self._load(day, self._spilled.pop(day))
@@ -252,16 +274,6 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
             raise InputError(
                 "merge", "Codex counts for one person and day add up beyond 2**63; not a real count"
             ) from None
-
-    def pop(self, key: tuple[str, str | None]) -> CodexDay:
-        """A pair's totals, taken out (its Decimals freed)."""
-        if key[0] in self._spilled:
-            self._restore(key[0])
-        slot = self._pairs.remove(*key)
-        totals = self._totals(slot)
-        self._credits[slot] = _ZERO
-        self._native[slot] = None
-        return totals
 
     def _totals(self, slot: int) -> CodexDay:
         totals = CodexDay()

@@ -32,7 +32,7 @@ from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.allocate import split_exactly
 from verifier.merge.breakdown import Breakdown, PartRow, part_rows
 from verifier.merge.stream import parsed
-from verifier.merge.values import EXACT
+from verifier.merge.values import EXACT, add_known
 
 UNATTRIBUTED = "unattributed"
 BILLED = "billed"
@@ -265,6 +265,16 @@ class _Identities:
     def chatgpt(self, user_id: str | None) -> str:
         return UNATTRIBUTED if user_id is None else self._chatgpt[user_id]
 
+    @property
+    def chatgpt_people(self) -> Mapping[str, str]:
+        """Workspace user id -> person (every Codex user is known up front)."""
+        return self._chatgpt
+
+    @property
+    def openai_people(self) -> Mapping[str, str]:
+        """OpenAI user id -> person, for those known so far (`openai` adds the others)."""
+        return self._openai
+
     def by_email(self, address: str) -> str:
         """The person an email names (a cost result with no user_id, only user_email):
         whoever the users list or ChatGPT knows by that email, else a new person."""
@@ -278,31 +288,6 @@ class _Identities:
             person = self._openai[user_id] = self._enrol(None, f"openai:{user_id}")
             self.people[person].openai_ids.add(user_id)
         return person
-
-
-class _Row:
-    """A row being accumulated."""
-
-    __slots__ = (
-        "api_cached",
-        "api_input",
-        "api_output",
-        "basis",
-        "codex",
-        "cost",
-        "partial",
-        "requests",
-    )
-
-    def __init__(self) -> None:
-        self.codex: chatgpt.CodexDay | None = None
-        self.api_input = 0
-        self.api_cached = 0
-        self.api_output = 0
-        self.requests = 0
-        self.cost: Decimal | None = None
-        self.basis: str | None = None
-        self.partial = False
 
 
 TIME_SURFACES = (chatgpt.SURFACE.name, usage.SURFACE.name, costs.SURFACE.name)
@@ -396,25 +381,20 @@ class MergeStream:
         inputs, ids, consume = self._inputs, self._ids, self._consume
         api_costs = inputs.api_costs.days
         codex_consumed = consume and not inputs.breakdown
+        frame = _Frame(
+            ids, self._costs_on, self._dates, self._rate, inputs.codex.native_reported, consume
+        )
         for day in self._all_days:
             with localcontext(EXACT):
-                rows: dict[tuple[str, str], _Row] = {}
-                _add_codex(rows, ids, _codex_of(inputs.codex.days, day, codex_consumed))
-                _add_api_usage(rows, ids, day, inputs.api_usage.days.figures(day))
+                rows: dict[str, list[Any]] = {}  # person -> figures (`_add_codex`)
+                _add_codex(rows, ids, inputs.codex.days.figures(day, codex_consumed))
+                _add_api_usage(rows, ids, inputs.api_usage.days.figures(day))
                 cost_day = api_costs.pop(day, None) if consume else api_costs.get(day)
-                _add_costs(rows, ids, [(day, cost_day)] if cost_day else [], self._weights)
-                if consume and cost_day:  # the capture's parser may hold it still
-                    cost_day.release()
-                made = _finish(
-                    rows,
-                    ids,
-                    self._costs_on,
-                    self._dates,
-                    self._rate,
-                    inputs.codex.native_reported,
-                    consume,
-                    self._labels,
-                )
+                if cost_day:
+                    _add_costs(rows, ids, cost_day, self._weights.get(day, {}))
+                    if consume:  # the capture's parser may hold it still
+                        cost_day.release()
+                made = _finish(day, rows, frame, self._labels)
                 self._tally.add(made)
             yield made
 
@@ -447,85 +427,96 @@ def _dates_covered(
     return {s: frozenset(days) for s, days in named.items() if s in present}
 
 
-def _row(rows: dict[tuple[str, str], _Row], key: tuple[str, str]) -> _Row:
-    row = rows.get(key)
-    if row is None:
-        row = rows[key] = _Row()
-    return row
-
-
-def _codex_of(
-    days: chatgpt.CodexDays, day: str, consume: bool
-) -> Iterator[tuple[tuple[str, str | None], chatgpt.CodexDay]]:
-    """The Codex totals of one date, taken out of `days` when `consume` (a date spilled
-    to disk is read from there, `chatgpt.CodexDays.take`)."""
-    if consume:
-        return days.take(day)
-    return ((key, days[key]) for key in days.keys_of(day))
+# A person's figures on the date being joined, in a list (no object per row): the Codex
+# `chatgpt.Cells` (None: not named), API input, cached input and output tokens,
+# requests, the cost (None: none charged), its basis, partial.
+_CODEX, _API_IN, _API_CACHED, _API_OUT, _REQUESTS, _COST, _BASIS, _PARTIAL = range(8)
 
 
 def _add_codex(
-    rows: dict[tuple[str, str], _Row],
+    rows: dict[str, list[Any]],
     ids: _Identities,
-    days: Iterable[tuple[tuple[str, str | None], chatgpt.CodexDay]],
+    figures: Iterable[tuple[str | None, chatgpt.Cells, bool]],
 ) -> None:
-    for (day, user_id), totals in days:
-        row = _row(rows, (day, ids.chatgpt(user_id)))
-        if row.codex is None:
-            row.codex = totals
+    """One date's Codex totals (`chatgpt.CodexDays.figures`) into its rows."""
+    person_of = ids.chatgpt_people
+    for user_id, cells, partial in figures:
+        person = UNATTRIBUTED if user_id is None else person_of[user_id]
+        row = rows.get(person)
+        if row is None:
+            rows[person] = [cells, 0, 0, 0, 0, None, None, partial]
         else:  # two workspace users sharing one email: one person
-            row.codex = _sum_codex(row.codex, totals)
-        row.partial = row.partial or totals.partial
+            row[_CODEX] = _sum_codex(row[_CODEX], cells)
+            row[_PARTIAL] = row[_PARTIAL] or partial
 
 
-def _sum_codex(a: chatgpt.CodexDay, b: chatgpt.CodexDay) -> chatgpt.CodexDay:
-    total = chatgpt.CodexDay()
-    for name in chatgpt.CodexDay.__slots__:
-        if name == "partial":
-            total.partial = a.partial or b.partial
-        elif name != "credits":
-            setattr(total, name, chatgpt.add_known(getattr(a, name), getattr(b, name)))
-        else:
-            setattr(total, name, getattr(a, name) + getattr(b, name))
-    return total
+def _sum_codex(a: chatgpt.Cells, b: chatgpt.Cells) -> chatgpt.Cells:
+    return (
+        a[0] + b[0],
+        add_known(a[1], b[1]),
+        add_known(a[2], b[2]),
+        add_known(a[3], b[3]),
+        add_known(a[4], b[4]),
+        add_known(a[5], b[5]),
+        add_known(a[6], b[6]),
+    )
 
 
 def _add_api_usage(
-    rows: dict[tuple[str, str], _Row],
+    rows: dict[str, list[Any]],
     ids: _Identities,
-    day: str,
     figures: Iterable[tuple[str | None, int, int, int, int, bool]],
 ) -> None:
     """One date's API usage (`usage.UsageDays.figures`) into its rows."""
-    person_of, get = ids.openai, rows.get
+    known, person_of, get = ids.openai_people, ids.openai, rows.get
     for user_id, tokens_in, cached, tokens_out, requests, partial in figures:
-        key = (day, person_of(user_id))
-        row = get(key)
+        person = UNATTRIBUTED if user_id is None else known.get(user_id)
+        if person is None:  # used the API but is not in the users list given
+            person = person_of(user_id)
+        row = get(person)
         if row is None:
-            row = rows[key] = _Row()
-        row.api_input += tokens_in
-        row.api_cached += cached
-        row.api_output += tokens_out
-        row.requests += requests
+            rows[person] = [None, tokens_in, cached, tokens_out, requests, None, None, partial]
+            continue
+        row[_API_IN] += tokens_in
+        row[_API_CACHED] += cached
+        row[_API_OUT] += tokens_out
+        row[_REQUESTS] += requests
         if partial:
-            row.partial = True
+            row[_PARTIAL] = True
 
 
 def _add_costs(
-    rows: dict[tuple[str, str], _Row],
-    ids: _Identities,
-    days: Iterable[tuple[str, costs.CostDay]],
-    weights: dict[str, dict[str, int]],
+    rows: dict[str, list[Any]], ids: _Identities, cost_day: costs.CostDay, weights: dict[str, int]
 ) -> None:
-    for day, cost_day in days:
-        if cost_day.grouped_by_user:
-            for user_id, amount in cost_day.by_user.items():
-                basis = UNATTRIBUTED if user_id is None else BILLED
-                _charge(_row(rows, (day, ids.openai(user_id))), amount, basis, cost_day.partial)
-            for address, amount in cost_day.by_email.items():
-                _charge(_row(rows, (day, ids.by_email(address))), amount, BILLED, cost_day.partial)
-        else:
-            _allocate(rows, day, cost_day, weights.get(day, {}))
+    """One date's API dollars into its rows: billed per user, or a pooled total split
+    over the day's people by their API tokens (`weights`)."""
+    partial = cost_day.partial
+    if not cost_day.grouped_by_user:
+        if not weights:  # nobody used the API that day: nothing to split the cost by
+            _charge(rows, UNATTRIBUTED, cost_day.pooled, UNATTRIBUTED, partial)
+            return
+        for person, share in split_exactly(cost_day.pooled, weights).items():
+            _charge(rows, person, share, ALLOCATED, partial)
+        return
+    for user_id, amount in cost_day.by_user.items():
+        basis = UNATTRIBUTED if user_id is None else BILLED
+        _charge(rows, ids.openai(user_id), amount, basis, partial)
+    for address, amount in cost_day.by_email.items():
+        _charge(rows, ids.by_email(address), amount, BILLED, partial)
+
+
+def _charge(
+    rows: dict[str, list[Any]], person: str, amount: Decimal, basis: str, partial: bool
+) -> None:
+    row = rows.get(person)
+    if row is None:
+        rows[person] = [None, 0, 0, 0, 0, amount, basis, partial]
+        return
+    cost = row[_COST]
+    row[_COST] = amount if cost is None else cost + amount
+    # An unattributed share and a named one cannot meet in one row: the person differs.
+    row[_BASIS] = basis
+    row[_PARTIAL] = row[_PARTIAL] or partial
 
 
 def _token_weights(
@@ -543,123 +534,85 @@ def _token_weights(
     return {day: dict(sorted(people.items())) for day, people in weights.items()}
 
 
-def _allocate(
-    rows: dict[tuple[str, str], _Row], day: str, cost_day: costs.CostDay, weights: dict[str, int]
-) -> None:
-    if not weights:  # nobody used the API that day: nothing to split the cost by
-        _charge(_row(rows, (day, UNATTRIBUTED)), cost_day.pooled, UNATTRIBUTED, cost_day.partial)
-        return
-    for person, share in split_exactly(cost_day.pooled, weights).items():
-        _charge(_row(rows, (day, person)), share, ALLOCATED, cost_day.partial)
+class _Frame(NamedTuple):
+    """What every date's rows are frozen with (`_finish`)."""
 
-
-def _charge(row: _Row, amount: Decimal, basis: str, partial: bool) -> None:
-    row.cost = amount if row.cost is None else row.cost + amount
-    # An unattributed share and a named one cannot meet in one row: the person differs.
-    row.basis = basis
-    row.partial = row.partial or partial
+    ids: _Identities
+    costs_on: dict[str, tuple[str, bool]]  # date -> (basis, partial) where costs cover it
+    dates: Mapping[str, frozenset[str]]  # surface -> the dates its captures cover
+    rate: Decimal | None
+    native_reported: bool
+    consume: bool
 
 
 def _finish(
-    rows: dict[tuple[str, str], _Row],
-    ids: _Identities,
-    costs_on: dict[str, tuple[str, bool]],
-    dates: Mapping[str, frozenset[str]],
-    rate: Decimal | None,
-    native_reported: bool = False,
-    consume: bool = False,
-    labels: dict[str, tuple[str | None, str | None, str | None]] | None = None,
+    day: str,
+    rows: dict[str, list[Any]],
+    frame: _Frame,
+    labels: dict[str, tuple[str | None, str | None, str | None]],
 ) -> list[MergedRow]:
-    """Freeze rows in (date, person) order. A surface's cells are figures (zero when it
-    does not name the person) on the dates its captures cover, and empty elsewhere: a
-    number the merge does not have is never shown as 0."""
+    """Freeze one date's rows in person order. A surface's cells are figures (zero when
+    it does not name the person) on the dates its captures cover, and empty elsewhere: a
+    number the merge does not have is never shown as 0. `labels` (person -> identity
+    columns) is kept across dates."""
     out: list[MergedRow] = []
-    zero = Decimal(0)
-    people = ids.people
-    labels = {} if labels is None else labels  # person -> identity columns, kept across calls
-    codex_dates = dates.get(chatgpt.SURFACE.name, frozenset())
-    usage_dates = dates.get(usage.SURFACE.name, frozenset())
-    new_row = MergedRow._make
-    last_day = None
-    covered_by, in_codex, in_usage, cost_on = "", False, False, None
-    for (day, person), row in sorted(rows.items()):
-        if day != last_day:  # what a date says for all its rows, once per date
-            last_day = day
-            covered_by = " ".join(name for name in TIME_SURFACES if day in dates.get(name, ()))
-            in_codex, in_usage, cost_on = day in codex_dates, day in usage_dates, costs_on.get(day)
-        codex = row.codex
-        cost, basis, partial = row.cost, row.basis, row.partial
+    append, zero, rate, people = out.append, Decimal(0), frame.rate, frame.ids.people
+    dates = frame.dates
+    covered_by = " ".join(name for name in TIME_SURFACES if day in dates.get(name, ()))
+    cost_on = frame.costs_on.get(day)
+    # A covered date the Codex capture does not name the person on: no Codex usage, so
+    # zeros; native dollars too, but only when the capture reports them at all.
+    no_codex: tuple[Any, ...] = (
+        (zero, 0, 0, 0, 0, 0, zero if frame.native_reported else None)
+        if day in dates.get(chatgpt.SURFACE.name, ())
+        else _NO_CODEX
+    )
+    in_usage = day in dates.get(usage.SURFACE.name, ())
+    make = tuple.__new__
+    for person in sorted(rows):
+        codex, api_in, api_cached, api_out, requests, cost, basis, partial = rows[person]
         if cost is None and cost_on is not None:
             basis, day_partial = cost_on
             cost, partial = zero, partial or day_partial
         identity = labels.get(person)
         if identity is None:
             identity = labels[person] = _identity_columns(people.get(person))
-        codex_cells: tuple[Any, ...] = (
-            _codex_cells(codex, native_reported) if codex or in_codex else _NO_CODEX
-        )
-        usage_cells: tuple[Any, ...] = (
-            (row.api_input, row.api_cached, row.api_output, row.requests)
-            if row.requests or row.api_input or row.api_output or in_usage
-            else _NO_USAGE
-        )
-        credits = codex_cells[0]
+        if codex is None:
+            codex = no_codex
+        credits = codex[0]
         codex_cost = None if rate is None or credits is None else credits * rate
         total = None if codex_cost is None or cost is None else codex_cost + cost
-        # Positional: a million rows, and keyword arguments cost a third of this loop.
-        out.append(
-            new_row(
+        if not (requests or api_in or api_out or in_usage):
+            api_in = api_cached = api_out = requests = None
+        # Straight into the tuple (`MergedRow._make` without its call): a million rows.
+        append(
+            make(
+                MergedRow,
                 (
                     day,
                     person,
-                    identity[0],
-                    identity[1],
-                    identity[2],
-                    credits,
-                    codex_cells[1],
-                    codex_cells[2],
-                    codex_cells[3],
-                    codex_cells[4],
-                    codex_cells[5],
-                    usage_cells[0],
-                    usage_cells[1],
-                    usage_cells[2],
-                    usage_cells[3],
+                    *identity,
+                    *codex[:6],
+                    api_in,
+                    api_cached,
+                    api_out,
+                    requests,
                     cost,
                     basis,
                     partial,
                     codex_cost,
                     total,
                     covered_by,
-                    codex_cells[6],
-                )
+                    codex[6],
+                ),
             )
         )
-    if consume:
+    if frame.consume:
         rows.clear()
     return out
 
 
 _NO_CODEX: tuple[None, ...] = (None,) * 7
-_NO_USAGE: tuple[None, None, None, None] = (None, None, None, None)
-
-
-def _codex_cells(
-    codex: chatgpt.CodexDay | None, native_reported: bool
-) -> tuple[Decimal, int | None, int | None, int | None, int | None, int | None, Decimal | None]:
-    """A covered date the Codex capture does not name the person on: no Codex usage, so
-    zeros; native dollars too, but only when the capture reports them at all."""
-    if codex is None:
-        return Decimal(0), 0, 0, 0, 0, 0, Decimal(0) if native_reported else None
-    return (
-        codex.credits,
-        codex.threads,
-        codex.turns,
-        codex.input,
-        codex.cached_input,
-        codex.output,
-        codex.cost_usd,
-    )
 
 
 def _identity_columns(person: _Person | None) -> tuple[str | None, str | None, str | None]:

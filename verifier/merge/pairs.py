@@ -65,6 +65,10 @@ class PairIndex:
         self._dates[day][0][self._users[user_id]] = _TAKEN
         return slot
 
+    def drop(self, day: str) -> None:
+        """Take every pair of a date out (the join has read them)."""
+        self._dates.pop(day, None)
+
     def of(self, day: str) -> Iterator[tuple[str | None, int]]:
         """(user id, slot) of one date's pairs, in the order they came."""
         entry = self._dates.get(day)
