@@ -27,6 +27,7 @@ from tests.merge_builders import (
 from verifier.errors import InputError, UsageError
 from verifier.merge import MergedRow, MergeResult, merge_sources
 from verifier.merge.allocate import split_exactly
+from verifier.merge.spill import set_budget
 from verifier.merge.values import parse_rate
 
 CHATGPT = "chatgpt_enterprise_usage"
@@ -326,3 +327,35 @@ def test_parse_rate_accepts_finite_non_negative_decimals(text: str) -> None:
 def test_parse_rate_refuses_anything_else(text: str) -> None:
     with pytest.raises(UsageError, match="--credit-usd-rate"):
         parse_rate(text)
+
+
+def test_two_workspace_users_sharing_an_email_are_one_person_whose_codex_adds_up() -> None:
+    """Both users' Codex totals of a date go into the one row of the email's person (in
+    memory and read back from a spill alike)."""
+    sources = [
+        source(
+            CHATGPT,
+            chatgpt_body(
+                [
+                    chatgpt_row("wsu_a", email="Dev@Example.com", credits="1.25", threads=2),
+                    chatgpt_row("wsu_b", email="dev@example.com", credits="0.5", turns=3),
+                    chatgpt_row("wsu_c", email="other@example.com", credits=4, tokens=(5, 1, 2)),
+                ]
+            ),
+        ),
+        source(USAGE, openai_body([bucket([usage_result("user-1", tokens_in=9, requests=1)])])),
+        source(USERS, users_body([("user-1", "DEV@example.com")])),
+    ]
+    held = merge_sources(sources)
+    with set_budget(1):
+        spilled = merge_sources(sources)
+    assert spilled.rows == held.rows
+    rows = rows_by_person(held)
+    assert list(rows) == ["dev@example.com", "other@example.com"]
+    dev = rows["dev@example.com"]
+    assert (dev.chatgpt_user_id, dev.openai_user_id) == ("wsu_a wsu_b", "user-1")
+    assert (dev.codex_credits, dev.codex_threads, dev.codex_turns) == (Decimal("1.75"), 2, 3)
+    assert (dev.api_input_tokens, dev.api_requests) == (9, 1)
+    other = rows["other@example.com"]
+    assert (other.codex_input_tokens, other.codex_cached_input_tokens) == (5, 1)
+    assert (other.api_input_tokens, other.api_requests) == (0, 0)  # usage covers the date
