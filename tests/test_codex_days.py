@@ -1,7 +1,8 @@
 """Codex totals stored by column (`verifier.merge.chatgpt.CodexDays`, issue 11): every
 pair reads back as the CodexDay that adding the same rows one by one gives (credits and
 native dollars exact, with their digits; a count unknown once a row lacked it), pairs
-taken out are gone, and sums beyond 64 bits are refused, never wrapped."""
+taken out (`figures(day, take=True)`) are gone, a date spilled to disk reads back the
+same, and sums beyond 64 bits are refused, never wrapped."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verifier.errors import InputError
-from verifier.merge.chatgpt import CodexDay, CodexDays
+from verifier.merge.chatgpt import Cells, CodexDay, CodexDays
+from verifier.merge.spill import set_budget
 
 Row = tuple[str, str | None, Decimal, list[int | None], Decimal | None, bool]
 _COUNT = st.one_of(st.none(), st.integers(0, 2**40))
@@ -53,10 +55,52 @@ def test_pairs_read_back_as_codex_days_added_row_by_row(rows: list[Row]) -> None
         # The same digits, not only the same value (the output writes them).
         assert str(got["credits"]) == str(reference.credits)
         assert str(got["cost_usd"]) == str(reference.cost_usd)
-    for key in expected:
-        assert fields(days.pop(key)) == fields(expected[key])
-        assert key not in days
+    for day in sorted({day for day, _ in expected}):
+        untaken = list(days.figures(day))
+        taken = list(days.figures(day, take=True))
+        assert taken == untaken
+        assert {(day, user): (cells, partial) for user, cells, partial in taken} == {
+            key: (cells_of(totals), totals.partial)
+            for key, totals in expected.items()
+            if key[0] == day
+        }
+        assert not any(key in days for key in expected if key[0] == day)
     assert len(days) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_ROW, max_size=30))
+def test_a_spilled_date_reads_back_as_held(rows: list[Row]) -> None:
+    """`figures` of a date on disk: the same cells, with the same digits."""
+    held, spilled = CodexDays(), CodexDays()
+    for days in (held, spilled):
+        for day, user, credits, counts, native, partial in rows:
+            slot = days.slot(day, user)
+            if slot is None:
+                slot = days.new(day, user, partial)
+            days.mark_partial(slot, partial)
+            days.add(slot, credits, counts, native)
+    with set_budget(0):
+        spilled.spill_if_over()
+    for day in sorted({row[0] for row in rows}):
+        expected = list(held.figures(day, take=True))
+        got = list(spilled.figures(day, take=True))
+        assert got == expected
+        assert [str(cells[0]) for _, cells, _ in got] == [str(c[0]) for _, c, _ in expected]
+        assert [str(cells[6]) for _, cells, _ in got] == [str(c[6]) for _, c, _ in expected]
+    assert len(held) == len(spilled) == 0
+
+
+def cells_of(totals: CodexDay) -> Cells:
+    return (
+        totals.credits,
+        totals.threads,
+        totals.turns,
+        totals.input,
+        totals.cached_input,
+        totals.output,
+        totals.cost_usd,
+    )
 
 
 def test_counts_beyond_64_bits_are_refused() -> None:
