@@ -38,6 +38,18 @@ CASES: dict[str, tuple[bytes, str]] = {
     "deep_objects": (b'{"a":' * 10_000 + b"1" + b"}" * 10_000, "nested too deeply"),
     "twenty_digit_integer": (b'{"value": 12345678901234567890}', "2**53-1"),
     "huge_integer": (b'{"value": -123456789012345678901234567890}', "2**53-1"),
+    "overflow": (
+        b'{"data": [],\n "value": 1e400}',
+        "number out of range: 1e400 at line 2 column 11",
+    ),
+    "minus_overflow": (
+        b'{"value": [-1.5E+999]}',
+        "number out of range: -1.5E+999 at line 1 column 12",
+    ),
+    "long_overflow": (
+        b'{"value": 1' + b"0" * 400 + b"}",
+        "out of range: a number of 401 characters",
+    ),
 }
 
 
@@ -173,3 +185,40 @@ def test_valid_but_very_deep_json_is_bad_input(tmp_path: Path, command: tuple[st
     _assert_one_line_error(result.stderr, str(path))
     assert not (tmp_path / "locks").exists()
     assert not (tmp_path / "out").exists()
+
+
+def _costs_with_overflow(tmp_path: Path, results: int) -> Path:
+    """The documented costs capture with `results` results in its bucket (over 1 MiB at
+    9,000: the streamed readers), the last one's amount `1e400`."""
+    capture = json.loads((DOCUMENTED_CAPTURES / f"{COSTS}.json").read_text())
+    bucket = capture["pages"][0]["body"]["data"][0]
+    bucket["results"] = bucket["results"] * results
+    text = json.dumps(capture, indent=2)
+    cut = text.rindex('"value": ') + len('"value": ')
+    text = text[:cut] + "1e400" + text[text.index(",", cut) :]
+    return _bad(tmp_path, f"costs-{results}.json", text.encode())
+
+
+@pytest.mark.parametrize("results", [1, 9_000], ids=["small", "streamed"])
+def test_an_out_of_range_number_is_named_by_every_command(tmp_path: Path, results: int) -> None:
+    """`1e400` overflows a double: every command that reads the file says so (not only
+    "invalid JSON"), where, and exits 2 with one line."""
+    path = _costs_with_overflow(tmp_path, results)
+    assert (path.stat().st_size > 2**20) == (results > 1)
+    line = len(path.read_text()[: path.read_text().index("1e400")].splitlines())
+    expected = f"number out of range: 1e400 at line {line} column 28"
+    out = tmp_path / "out"
+    commands = [
+        ["check", str(path)],
+        ["diff", str(path)],
+        ["lock", str(path), "--locks-dir", str(out / "locks")],
+        ["gate", str(path), "--allow-unlocked"],
+        ["merge", str(path), "--allow-unlocked", "--out", str(out / "spend.csv")],
+        ["anonymise", str(path), "--out", str(out / "anonymised")],
+    ]
+    for command in commands:
+        result = run_cli(*command, env={"VERIFY_ANON_KEY": "overflow-test-key-0123456789abcdef"})
+        assert result.code == 2, (command, result.stderr)
+        _assert_one_line_error(result.stderr, expected)
+        assert "invalid JSON" not in result.stderr
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))

@@ -228,7 +228,7 @@ def test_streaming_path_gives_the_same_input_errors(tmp_path: Path, case: str) -
         (b'{"data": [{"start_time": 12345678901234567890}], "has_more": false}', "2**53-1"),
         (b'{"data": [{"x": "\\ud800"}], "has_more": false}', "invalid JSON"),
         (b'{"data": [1,]}', "invalid JSON at line 1 column"),
-        (b'{"data": [{"a": 1e400}], "has_more": false}', "invalid JSON"),
+        (b'{"data": [{"a": 1e400}], "has_more": false}', "number out of range: 1e400 at"),
         (b'{"data": [{"a": NaN}], "has_more": false}', "NaN and Infinity"),
         (b'{"data": [], "has_more": false} {"x": 1}', "invalid JSON"),
         (b'{"data": [{"a": 1}], "data": [{"b": 2}]}', None),

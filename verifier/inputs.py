@@ -183,7 +183,21 @@ def _describe_decode_error(exc: orjson.JSONDecodeError) -> str:
         return f"invalid JSON at {where}: NaN and Infinity are not JSON numbers"
     if "depth" in exc.msg.lower() or "recursion" in exc.msg.lower():
         return f"invalid JSON at {where}: nested too deeply (more than 1024 levels)"
+    if exc.msg == _OVERFLOW:
+        return f"number out of range: {_number_token(text, exc.pos)} at {where} ({_RANGE})"
     return f"invalid JSON at {where}: {exc.msg}"
+
+
+_OVERFLOW = "number is infinity when parsed as double"  # orjson's words for `1e400`
+_RANGE = "a double, which JSON readers share (RFC 8259 section 6), holds up to +-1.8e308"
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def _number_token(text: str, pos: int) -> str:
+    """The number at `pos` as written (`1e400`); a long one by its length only."""
+    found = _NUMBER.match(text, pos)
+    token = found.group(0) if found else ""
+    return token if 0 < len(token) <= 24 else f"a number of {len(token)} characters"
 
 
 def _check_integers(data: bytes, source: str) -> None:
