@@ -13,6 +13,9 @@ import pytest
 
 from tests.cli_helpers import run_cli
 from tests.conftest import CANARIES, DOCUMENTED_BODIES, ROOT, assert_no_canary
+from tests.drift_support import write_capture
+from tests.merge_builders import bucket, cost_result, openai_body, users_body
+from tests.test_vendor_extras import DAY, DAY1, codex_row
 from verifier.leakscan import scan_bytes
 from verifier.merge import merge_paths
 
@@ -132,6 +135,105 @@ def test_raw_bodies_are_refused_with_one_line(tmp_path: Path) -> None:
     assert result.code == 2
     assert "is not a capture file" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "r.html").exists()
+
+
+# -- Codex native dollars and --by model|client ----------------------------------------------
+
+PERSON_A = "u-65c3fb4ddcf009c8e11f1a8b@anon.invalid"  # pseudonyms, as anonymised captures hold
+PERSON_B = "u-0123456789abcdef01234567@anon.invalid"
+GPT5 = {"model": "gpt-5-codex", "speed": "standard", "credits": 6}
+
+
+@pytest.fixture
+def extras(tmp_path: Path) -> Path:
+    """Two days of Codex rows in the vendor's documented shape: native dollars on all
+    of the first day's rows (one has more digits than a double holds), missing on one
+    row of the second day; one row lists its models; costs cover the first day only."""
+    out = tmp_path / "extras"
+    out.mkdir()
+    rows = [
+        codex_row(
+            "w1", 10, email=PERSON_A, cost_usd=Decimal("0.12345678901234567891"), models=[GPT5]
+        ),
+        codex_row("w2", 5, email=PERSON_B, cost_usd=3),
+        codex_row("w1", 7, start=DAY1 + DAY, email=PERSON_A, cost_usd=1.5),
+        codex_row("w2", 2, start=DAY1 + DAY, email=PERSON_B),  # not sent: unknown
+    ]
+    page = {"object": "page", "data": rows, "has_more": False, "next_page": None}
+    write_capture(out, "chatgpt_enterprise_usage", [page])
+    write_capture(out, "openai_org_costs", [openai_body([bucket([cost_result("u1", "1.5")])])])
+    write_capture(out, "openai_org_users", [users_body([("u1", PERSON_A)])])
+    (tmp_path / "locks").mkdir()
+    return out
+
+
+def _extras_report(extras: Path, *extra: str) -> str:
+    out = extras.parent / "report.html"
+    result = run_cli(
+        "report", str(extras), "--out", str(out), "--allow-unlocked",
+        "--locks-dir", str(extras.parent / "locks"), *extra,
+    )  # fmt: skip
+    assert result.code == 0, result.stdout + result.stderr
+    return out.read_text(encoding="utf-8")
+
+
+def test_codex_native_dollars_are_shown_apart_exact_and_missing_where_unknown(
+    extras: Path,
+) -> None:
+    page = _extras_report(extras, "--credit-usd-rate", "0.04")
+    days = {row[0]: row for row in _cells(page, "days")}
+    # date, credits, API dollars, Codex credits in dollars, top people, native dollars
+    assert days["2026-05-01"][1:4] == ["15", "1.5", "0.60"]
+    assert days["2026-05-01"][5] == "3.12345678901234567891"  # exact, not a double's sum
+    assert "missing" in days["2026-05-02"][5]  # one row lacks cost_usd: unknown, not 1.5
+    people = {row[1]: row for row in _cells(page, "top-people")}
+    assert people[f"<code>{PERSON_A}</code>"][3:] == ["2.18", "1.62345678901234567891"]
+    assert "missing" in people[f"<code>{PERSON_B}</code>"][4]
+    # Its own chart; never stacked onto the dollars (API + credits x rate).
+    native = page.split('id="native-chart"', 1)[1].split("</svg>", 1)[0]
+    assert "2026-05-01 codex_native_cost_usd: 3.12345678901234567891 USD" in native
+    assert "2026-05-02: missing" in native
+    dollars = page.split('id="dollars-chart"', 1)[1].split("</svg>", 1)[0]
+    assert "codex_native_cost_usd" not in dollars and "#a16207" not in dollars
+    assert 'id="breakdown"' not in page  # --by person (the default): no breakdown
+    assert scan_bytes(page.encode(), source="report.html", surface="", literals=CANARIES) == []
+
+
+def test_captures_without_native_dollars_show_them_missing_never_zero(
+    captures: Path, tmp_path: Path
+) -> None:
+    page = _report(captures, tmp_path / "report.html")
+    assert 'id="native-missing"' in page and 'id="native-chart"' not in page
+    assert all("missing" in row[-1] for row in _cells(page, "days"))
+    assert all("missing" in row[-1] for row in _cells(page, "top-people"))
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        ("model", [["gpt-5-codex", "standard", "6", "1", "vendor"], ["", "", "18", "4"]]),
+        ("client", [["", "24", "4"]]),  # no clients[] listed: all credits are the difference
+    ],
+)
+def test_by_model_or_client_breaks_the_credits_down_as_the_merge_does(
+    extras: Path, by: str, expected: list[list[str]]
+) -> None:
+    page = _extras_report(extras, "--by", by)
+    parts = _cells(page, "breakdown")
+    assert [row[: len(want)] for row, want in zip(parts, expected, strict=True)] == expected
+    assert parts[-1][-1] == "difference to totals"
+    # The parts add up to the Codex credits of the day table, exactly.
+    credits = sum(Decimal(row[1]) for row in _cells(page, "days"))
+    assert sum(Decimal(row[-3]) for row in parts) == credits == 24
+    assert f"<h3>Codex credits by {by}</h3>" in page
+
+
+def test_an_unknown_breakdown_is_a_usage_error(extras: Path) -> None:
+    out = extras.parent / "report.html"
+    result = run_cli("report", str(extras), "--out", str(out), "--by", "project")
+    assert result.code == 2
+    assert "'project' is not one of" in result.stderr
+    assert not out.exists()
 
 
 # -- headless Chromium ----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """`verify report`: one self-contained HTML page (inline CSS and SVG, no script, and a
 Content-Security-Policy that forbids every fetch) with the gate verdict and findings
 grouped as in the text report, coverage per surface and day, daily spend charts (credits
-and dollars per day, stacked by surface, each bar's top people in its tooltip), the top
-people and the join coverage. Every value comes from anonymised captures and is escaped;
-money is printed from its Decimal, the chart only scales bars with it."""
+and dollars per day, stacked by surface, each bar's top people in its tooltip), the Codex
+native dollars on their own (never stacked onto the others), the top people, the
+`--by model|client` breakdown of Codex credits when asked for, and the join coverage.
+Every value comes from anonymised captures and is escaped; money is printed from its
+Decimal, the chart only scales bars with it."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from itertools import groupby
 
 from verifier import __version__
 from verifier.findings import Finding, sort_findings
+from verifier.merge.breakdown import DIFFERENCE, LABEL_COLUMNS
 from verifier.merge.core import Share
 from verifier.spend import COVERAGE_BASIS, FULL, DaySpend, SpendView
 
+NATIVE = "codex_native_cost_usd"
 _COLOURS = {
+    NATIVE: "#a16207",
     "chatgpt_enterprise_usage": "#7c3aed",
     "openai_org_costs": "#0f766e",
     "openai_org_usage_completions": "#2563eb",
@@ -215,8 +220,10 @@ def _spend_section(view: SpendView) -> list[str]:
             '<p class="muted">Codex credits are not in dollars: give <code>--credit-usd-rate'
             "</code> to stack them here.</p>"
         )
+    out += _native_section(view)
     out += _day_table(view)
     out += _people_section(view)
+    out += _breakdown_section(view)
     out += _join_section(view)
     out.append("</section>")
     return out
@@ -228,6 +235,7 @@ def _bar_chart(
     surfaces: Sequence[str],
     value: Callable[[DaySpend, str], Decimal | None],
     unit: str,
+    absent: str = "not covered",
 ) -> str:
     width, height, left, bottom, top = 1000, 240, 70, 24, 10
     plot_w, plot_h = width - left - 10, height - bottom - top
@@ -249,7 +257,7 @@ def _bar_chart(
         if all(v is None for _s, v in values):
             svg.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - 3}" text-anchor="middle" '
-                f'fill="#94a3b8"><title>{day.date}: not covered</title>&#183;</text>'
+                f'fill="#94a3b8"><title>{day.date}: {_e(absent)}</title>&#183;</text>'
             )
             continue
         y = float(top + plot_h)
@@ -288,11 +296,35 @@ def _money(value: Decimal | None) -> str:
     return '<span class="missing">missing</span>' if value is None else _e(value)
 
 
+def _native_section(view: SpendView) -> list[str]:
+    """Codex native dollars per day, a chart of their own: the vendor bills them apart
+    from credits, and the merge never adds them to credits or API dollars."""
+    out = [
+        "<h3>Codex native dollars per day (<code>codex_native_cost_usd</code>)</h3>",
+        '<p class="muted">The vendor\'s <code>totals.cost_usd</code>: Codex usage billed in '
+        "dollars, separate from credits. Not included in the charts above, in the credits' "
+        "dollar value or in the API dollars; a day is missing where the Codex capture does not "
+        "cover it or a row behind it lacks the figure (never shown as 0).</p>",
+    ]
+    if all(day.native is None for day in view.days):
+        out.append(
+            '<p class="missing" id="native-missing">missing: no day has a known Codex native '
+            "dollar figure (the Codex captures do not carry <code>totals.cost_usd</code> on "
+            "every row, or cover no day).</p>"
+        )
+        return out
+    out.append(
+        _bar_chart("native-chart", view.days, (NATIVE,), lambda d, _s: d.native, "USD", "missing")
+    )
+    return out
+
+
 def _day_table(view: SpendView) -> list[str]:
     head = "".join(f"<th>{_e(s)} USD</th>" for s in view.dollar_surfaces)
     rows = [
         "<details><summary>Spend per day (table)</summary>",
-        f'<table id="days"><tr><th>date</th><th>credits</th>{head}<th>top people</th></tr>',
+        f'<table id="days"><tr><th>date</th><th>credits</th>{head}<th>top people</th>'
+        f"<th>{NATIVE}</th></tr>",
     ]
     for day in view.days:
         cells = "".join(
@@ -301,7 +333,7 @@ def _day_table(view: SpendView) -> list[str]:
         people = ", ".join(f"{_e(p)} ({_e(a)})" for p, a in day.top)
         rows.append(
             f'<tr><td>{day.date}</td><td class="num">{_money(day.credits)}</td>{cells}'
-            f"<td>{people}</td></tr>"
+            f'<td>{people}</td><td class="num">{_money(day.native)}</td></tr>'
         )
     rows.append("</table></details>")
     return rows
@@ -311,17 +343,47 @@ def _people_section(view: SpendView) -> list[str]:
     out = [
         "<h3>Top people</h3>",
         '<table id="top-people"><tr><th>#</th><th>person (pseudonym)</th><th>credits</th>'
-        "<th>dollars</th></tr>",
+        f"<th>dollars</th><th>{NATIVE}</th></tr>",
     ]
     for rank, person in enumerate(view.people[:_TOP_PEOPLE], start=1):
         out.append(
             f"<tr><td>{rank}</td><td><code>{_e(person.person)}</code></td>"
             f'<td class="num">{_e(person.credits)}</td>'
-            f'<td class="num">{_money(person.dollars)}</td></tr>'
+            f'<td class="num">{_money(person.dollars)}</td>'
+            f'<td class="num">{_money(person.native)}</td></tr>'
         )
     out.append("</table>")
     if len(view.people) > _TOP_PEOPLE:
         out.append(f'<p class="muted">and {len(view.people) - _TOP_PEOPLE} more.</p>')
+    return out
+
+
+def _breakdown_section(view: SpendView) -> list[str]:
+    """`--by model|client`: Codex credits per model (client) over the range, as `verify
+    merge --by` reads them; the rows add up to the credits of the chart above."""
+    if view.breakdown is None:
+        return []
+    labels = LABEL_COLUMNS[view.breakdown]
+    head = "".join(f"<th>{_e(label)}</th>" for label in labels)
+    out = [
+        f"<h3>Codex credits by {_e(view.breakdown)}</h3>",
+        f'<p class="muted">From the vendor\'s <code>{_e(view.breakdown)}s[]</code>, summed over '
+        f"the range; a <code>{_e(DIFFERENCE)}</code> row holds what the parts do not explain, "
+        "so the rows add up to the Codex credits. Credits only: the vendor gives no tokens or "
+        "dollars per part.</p>",
+        f'<table id="breakdown"><tr>{head}<th>credits</th><th>person-days</th><th>basis</th></tr>',
+    ]
+    for part in view.parts:
+        cells = "".join(
+            f"<td>{_e(value)}</td>" if value is not None else "<td></td>" for value in part.labels
+        )
+        out.append(
+            f'<tr>{cells}<td class="num">{_money(part.credits)}</td>'
+            f'<td class="num">{part.person_days}</td><td>{_e(part.basis)}</td></tr>'
+        )
+    out.append("</table>")
+    if not view.parts:
+        out.append('<p class="missing">No Codex rows in these captures.</p>')
     return out
 
 
