@@ -30,7 +30,7 @@ class FailingFile:
     calls of it succeeded), as a disk that fills up or goes bad part-way does."""
 
     def __init__(self, failing: str, error: int, after: int) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile()
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed by the Spill
         self._failing = failing
         self._error = error
         self._left = after
@@ -57,7 +57,9 @@ class FailingFile:
         self._file.close()
 
 
-def failing_disk(monkeypatch: pytest.MonkeyPatch, failing: str, error: int, after: int) -> list[int]:
+def failing_disk(
+    monkeypatch: pytest.MonkeyPatch, failing: str, error: int, after: int
+) -> list[int]:
     """Every spill file the merge opens fails as `FailingFile`; the files opened are
     counted, so a test knows the spill was reached."""
     opened: list[int] = []
