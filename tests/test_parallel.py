@@ -43,9 +43,9 @@ def forks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[list[int]
     runs: list[int] = []
     run = parallel._run
 
-    def counted(work: Callable[[int], Any], sizes: Any, count: int) -> Any:
+    def counted(work: Callable[[int], Any], sizes: Any, count: int, *shared: Any) -> Any:
         runs.append(count)
-        return run(work, sizes, count)
+        return run(work, sizes, count, *shared)
 
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -338,3 +338,85 @@ def test_an_input_error_travels_with_its_source_and_problem() -> None:
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is InputError
     assert (back.source, back.problem, str(back)) == (error.source, error.problem, str(error))
+
+
+def test_split_passes_give_the_same_file_and_report(
+    tmp_path: Path,
+    sandbox: Path,
+    sandbox_locks: Path,
+    forks: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every capture's pass split in two (the gate's sinks, the merge's parsers, each in a
+    process of its own): the same files in every format, the same gate report, and the
+    first error in position order."""
+    monkeypatch.setattr(inputs, "STREAM_MIN_BYTES", 0)
+    halves: list[frozenset[int]] = []
+
+    def every(sizes: Any, processes: int, candidates: Any) -> frozenset[int]:
+        halves.append(frozenset(candidates))
+        return halves[-1]
+
+    monkeypatch.setattr(gate, "_split", every)
+    for fmt, by in [("csv", []), ("json", ["--by", "model"]), ("jsonl", []), ("focus", [])]:
+        one, two = tmp_path / f"one.{fmt}", tmp_path / f"two.{fmt}"
+        command = [str(sandbox), "--locks-dir", str(sandbox_locks), "--format", fmt, *by]
+        alone = sequential(partial(run_cli, "merge", *command, "--out", str(one)), monkeypatch)
+        halves.clear()
+        together = run_cli("merge", *command, "--out", str(two))
+        assert len(halves[0]) == 4  # every capture: the three surfaces and the users list
+        assert together.stdout.replace(str(two), str(one)) == alone.stdout
+        assert two.read_bytes() == one.read_bytes()
+    command = ["gate", str(sandbox), "--locks-dir", str(sandbox_locks), "--format", "json"]
+    assert run_cli(*command) == sequential(partial(run_cli, *command), monkeypatch)
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    broken_copy(next(sandbox.glob("openai_org_costs*.json")), folder / "a.json", 0)
+    broken_copy(next(sandbox.glob("chatgpt_enterprise_usage*.json")), folder / "b.json", 9)
+    out = tmp_path / "spend.csv"
+    alone = sequential(partial(cli_merge, [folder], sandbox_locks, out), monkeypatch)
+    assert cli_merge([folder], sandbox_locks, out) == alone
+    assert alone.code == 2 and "a.json" in alone.stderr and not out.exists()
+
+
+def test_a_pass_is_split_only_when_the_processes_then_finish_sooner() -> None:
+    assert parallel.finish_time([3, 2, 2], 2) == 4
+    assert parallel.finish_time([5, 1, 1, 1], 2) == 5
+    # Three captures of the 1,500-people bench on two processes: the smallest large one
+    # is read twice, so that both processes finish at about the same time.
+    assert gate._split([49_920_890, 68_568_475, 93_211_583, 447_927], 2, [0, 1, 2, 3]) == {0}
+    assert gate._split([100, 100, 100, 100], 2, [0, 1, 2, 3]) == set()  # even already
+    assert gate._split([300, 100, 100], 2, [0, 1, 2]) == set()  # the largest decides
+    assert gate._split([100, 100, 100], 2, [1]) == {1}  # only those given
+    assert gate._split([100, 100, 100], 2, []) == set()
+
+
+def test_without_a_temp_directory_or_a_fork_the_passes_run_here(
+    tmp_path: Path,
+    sandbox: Path,
+    sandbox_locks: Path,
+    forks: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No private temp directory (a full or read-only temp dir): the passes run in this
+    process; no worker can be forked: this process reads every capture. Same file."""
+    one = tmp_path / "one.csv"
+    alone = sequential(partial(cli_merge, [sandbox], sandbox_locks, one), monkeypatch)
+    expected = one.read_bytes()
+
+    def no_directory(*args: Any, **kwargs: Any) -> str:
+        raise OSError(28, "No space left on device")
+
+    def no_fork(self: Any) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    process = multiprocessing.get_context("fork").Process
+    for target, name, failing in ((tempfile, "mkdtemp", no_directory), (process, "start", no_fork)):
+        with monkeypatch.context() as patch:
+            patch.setattr(target, name, failing)
+            out = tmp_path / "two.csv"
+            result = cli_merge([sandbox], sandbox_locks, out)
+        assert result.stdout.replace(str(out), str(one)) == alone.stdout
+        assert out.read_bytes() == expected
+        out.unlink()
+    assert forks == [2]  # the second: no directory gave no parallel run at all

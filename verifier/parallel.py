@@ -25,6 +25,7 @@ Ctrl-C: the interrupted parent ends them."""
 from __future__ import annotations
 
 import contextlib
+import heapq
 import multiprocessing
 import os
 import pickle
@@ -71,7 +72,7 @@ def worker_directory() -> Path | None:
     return _WORKER_DIRECTORY[0]
 
 
-def jobs(sizes: Sequence[int]) -> int:
+def jobs(sizes: Sequence[float]) -> int:
     """How many processes read inputs of these sizes (1: this one alone)."""
     wanted = _wanted_jobs()
     if (
@@ -105,14 +106,38 @@ def file_sizes(names: Sequence[str]) -> list[int]:
     return sizes
 
 
-def map_in_processes(work: Callable[[int], T], sizes: Sequence[int]) -> Iterator[T]:
-    """`work(position)` for every input position (`sizes`: their sizes in bytes), in
-    parallel processes when worth it (see the module doc). The results come in position
-    order; a position whose work raised raises there, as the sequential loop would."""
-    count = jobs(sizes)
-    if count == 1:
+def map_in_processes(
+    work: Callable[[int], T], sizes: Sequence[float], processes: int | None = None
+) -> Iterator[T]:
+    """`work(position)` for every position (`sizes`: what each costs, its input's bytes),
+    in `processes` processes (default `jobs(sizes)`, see the module doc), the costliest
+    first. The results come in position order; a position whose work raised raises
+    there, as the sequential loop would."""
+    count = jobs(sizes) if processes is None else processes
+    shared = _shared() if count > 1 else None
+    if shared is None:
         return (work(position) for position in range(len(sizes)))
-    return _in_order(_run(work, sizes, count))
+    return _in_order(_run(work, sizes, count, *shared))
+
+
+def _shared() -> tuple[Path, Any] | None:
+    """The private temp directory (0700: this user only) and the shared counter; None
+    when the temp directory cannot hold them (the passes then run here, as with one
+    process)."""
+    try:
+        counter = multiprocessing.get_context("fork").Value("q", 0)
+        return Path(tempfile.mkdtemp(prefix="verify-jobs-")), counter
+    except OSError:
+        return None
+
+
+def finish_time(costs: Sequence[float], processes: int) -> float:
+    """When the last of `processes` processes would finish, each taking the next
+    costliest position when it is free (as `map_in_processes` hands them out)."""
+    free = [0.0] * processes
+    for cost in sorted(costs, reverse=True):
+        heapq.heapreplace(free, free[0] + cost)
+    return max(free)
 
 
 # A position's result: (True, value) or (False, the exception it raised).
@@ -126,11 +151,14 @@ def _in_order(outcomes: list[_Outcome]) -> Iterator[Any]:
         yield value
 
 
-def _run(work: Callable[[int], Any], sizes: Sequence[int], count: int) -> list[_Outcome]:
-    """Every position's outcome, read by this process and `count - 1` workers."""
+def _run(
+    work: Callable[[int], Any], sizes: Sequence[float], count: int, directory: Path, counter: Any
+) -> list[_Outcome]:
+    """Every position's outcome, read by this process and `count - 1` workers, which
+    write theirs to `directory`; `counter` is the next index into the costliest-first
+    order, shared by all."""
     context = multiprocessing.get_context("fork")
     order = sorted(range(len(sizes)), key=lambda position: -sizes[position])
-    counter = context.Value("q", 0)  # the next index into `order`, shared by all
 
     def take() -> int | None:
         with counter.get_lock():
@@ -138,7 +166,6 @@ def _run(work: Callable[[int], Any], sizes: Sequence[int], count: int) -> list[_
             counter.value = index + 1
         return order[index] if index < len(order) else None
 
-    directory = Path(tempfile.mkdtemp(prefix="verify-jobs-"))  # 0700: this user only
     workers: list[Any] = []
     try:
         for stream in (sys.stdout, sys.stderr):  # a child must not write a copy of these
@@ -146,7 +173,10 @@ def _run(work: Callable[[int], Any], sizes: Sequence[int], count: int) -> list[_
                 stream.flush()
         for _ in range(count - 1):
             worker = context.Process(target=_worker, args=(work, take, directory), daemon=True)
-            worker.start()
+            try:
+                worker.start()
+            except OSError:  # no fork now (process limit, memory): fewer workers
+                break
             workers.append(worker)
         mine: dict[int, _Outcome] = {}
         while (position := take()) is not None:
@@ -236,6 +266,7 @@ def _died(exitcode: int | None) -> str:
 __all__ = [
     "JOBS_ENV",
     "file_sizes",
+    "finish_time",
     "jobs",
     "map_in_processes",
     "min_bytes",
