@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verifier.errors import InputError
-from verifier.merge.chatgpt import Cells, CodexDay, CodexDays
+from verifier.merge.chatgpt import Cells, CodexDay, CodexDays, _Overlap
 from verifier.merge.spill import set_budget
 
 Row = tuple[str, str | None, Decimal, list[int | None], Decimal | None, bool]
@@ -109,3 +109,40 @@ def test_counts_beyond_64_bits_are_refused() -> None:
     days.add(slot, Decimal(1), [2**62, 0, 0, 0, 0])
     with pytest.raises(InputError, match="beyond 2\\*\\*63"):
         days.add(slot, Decimal(1), [2**62, 0, 0, 0, 0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ROW, max_size=30))
+def test_add_row_is_slot_new_and_add_with_the_second_row_rule(rows: list[Row]) -> None:
+    """`add_row` (the parser's way) gives what `slot`, `new`, `mark_partial` and `add`
+    give, and refuses a second row for a named user and date unless both are partial
+    edge pieces (the row refused adds nothing)."""
+    at_once, step_by_step = CodexDays(), CodexDays()
+    for day, user, credits, counts, native, partial in rows:
+        slot = step_by_step.slot(day, user)
+        second = slot is not None and user is not None
+        refused = second and not (partial and step_by_step.partial(slot or 0))
+        if refused:
+            with pytest.raises(_Overlap):
+                at_once.add_row(day, user, partial, credits, counts, native)
+            continue
+        at_once.add_row(day, user, partial, credits, counts, native)
+        if slot is None:
+            slot = step_by_step.new(day, user, partial)
+        step_by_step.mark_partial(slot, partial)
+        step_by_step.add(slot, credits, counts, native)
+    for day in sorted({row[0] for row in rows}):
+        got = list(at_once.figures(day))
+        assert got == list(step_by_step.figures(day))
+        assert [str(c[0]) + str(c[6]) for _, c, _ in got] == [
+            str(c[0]) + str(c[6]) for _, c, _ in step_by_step.figures(day)
+        ]
+
+
+def test_a_new_pair_beyond_64_bits_is_refused_and_leaves_the_columns_whole() -> None:
+    days = CodexDays()
+    with pytest.raises(InputError, match="beyond 2\\*\\*63"):
+        days.add_row("2026-05-01", "wsu_a", False, Decimal(1), [1, 2, 2**63, 0, 0], None)
+    assert len(days) == 0
+    days.add_row("2026-05-01", "wsu_b", False, Decimal(1), [1, 2, 3, 4, 5], None)
+    assert list(days.figures("2026-05-01")) == [("wsu_b", (Decimal(1), 1, 2, 3, 4, 5, None), False)]

@@ -40,7 +40,8 @@ from verifier.merge.focus import FOCUS_COLUMNS, focus_records
 from verifier.merge.formats import WRITERS, write, write_table
 from verifier.merge.gated import gated_merge
 from verifier.merge.load import NOT_A_CAPTURE
-from verifier.merge.output import CsvOut, columns, csv_bytes, csv_cell, metadata, records
+from verifier.merge.output import CsvOut, _money, columns, csv_bytes, csv_cell, metadata, records
+from verifier.merge.values import money_text
 
 OPTIONS: list[dict[str, Any]] = [
     {},
@@ -276,3 +277,24 @@ def test_a_merge_failing_midway_leaves_nothing_written(
         assert len(made) == 3
         assert out.read_bytes() == b"the previous table\n"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["spend.csv"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.decimals(allow_nan=False, allow_infinity=False),
+            st.decimals(allow_nan=False, allow_infinity=False, places=12),
+            st.decimals(allow_nan=False, allow_infinity=False, min_value=-1, max_value=1),
+            st.sampled_from(
+                [Decimal(t) for t in ("1E+2", "-0", "0E-10", "-0E+3", "1.50", "0.0000001")]
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_csv_money_cells_are_money_text(amounts: list[Decimal | None]) -> None:
+    """The CSV writer's money column (`str` where it has no exponent) is `money_text`
+    of each amount: plain digits, the amount's own exponent, never exponent notation."""
+    assert _money(amounts) == [money_text(amount) or "" for amount in amounts]

@@ -29,7 +29,7 @@ from verifier.merge.breakdown import Breakdown, PartReader, Parts
 from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import PageParser, feed
-from verifier.merge.pairs import PairIndex, picker, split
+from verifier.merge.pairs import PairIndex, picker
 from verifier.merge.spill import SpilledDates, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import EXACT, ValueProblem, add_known, identity
@@ -78,6 +78,7 @@ class CodexDay:
 
 
 _ZERO = Decimal(0)
+_BEYOND_64_BITS = "Codex counts for one person and day add up beyond 2**63; not a real count"
 _UNKNOWN = -1  # a count some row of the pair did not carry (counts are never negative)
 
 # A pair's totals as the join reads them: credits, threads, turns, input, cached input
@@ -99,7 +100,7 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
     Decimals in lists, the partial flags in a bytearray. About 160 bytes a pair (the
     Decimal most of it) where a CodexDay with its key and its ints took about 370 (a half
     year of a thousand seats is 200,000 pairs).
-    Reading a pair hands over a fresh CodexDay; `_day` hands out a `DaySlot` to add to."""
+    Reading a pair hands over a fresh CodexDay; a parser adds its rows with `add_row`."""
 
     __slots__ = (
         "_counts",
@@ -168,12 +169,49 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         self._partial.append(partial)
         return slot
 
+    def add_row(
+        self,
+        day: str,
+        user_id: str | None,
+        partial: bool,
+        credits: Decimal,
+        counts: Sequence[int | None],
+        cost_usd: Decimal | None,
+    ) -> None:
+        """One row added to its pair, made when there is none (`slot`, `new`,
+        `mark_partial` and `add` in one step: a row of a capture's hundred thousand).
+        A second row for a named user and date is `_Overlap`, unless both are clamped
+        edge pieces (unattributed rows of one date add up: nobody is counted twice)."""
+        if self._spilled and day in self._spilled:
+            self._restore(day)  # the whole date back before any row of it is compared
+        slot = self._pairs.find(day, user_id)
+        if slot is not None:
+            if user_id is not None and not (partial and self._partial[slot]):
+                raise _Overlap(day)
+            if partial:
+                self._partial[slot] = True
+            self.add(slot, credits, counts, cost_usd)
+            return
+        try:
+            for column, value in zip(self._counts, counts, strict=True):
+                column.append(_UNKNOWN if value is None else value)
+        except OverflowError:  # beyond 2**63: bad input; the columns back to one length
+            for column in self._counts:
+                del column[len(self._partial) :]
+            raise InputError("merge", _BEYOND_64_BITS) from None
+        if day not in self._order:
+            self._order[day] = None
+        self._pairs.insert(day, user_id)
+        self._credits.append(_ZERO + credits)  # as `add` to a new pair's zero gives
+        self._native.append(None if cost_usd is None else _ZERO + cost_usd)
+        self._partial.append(partial)
+
     def spill_if_over(self) -> None:
         """Beyond the budget of pairs: every date to disk, and start again empty."""
         if len(self._partial) <= budget():
             return
         for day in self._pairs.days():
-            users, slots = split(self._pairs.of(day))
+            users, slots = self._pairs.columns(day)
             if not slots:
                 continue
             pick = picker(slots)
@@ -211,7 +249,7 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
                 users, zip(amounts, *columns, dollars, strict=True), map(bool, partial), strict=True
             )
             return
-        users, slots = split(self._pairs.of(day))
+        users, slots = self._pairs.columns(day)
         if not slots:
             return
         pick = picker(slots)
@@ -271,9 +309,7 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
                 elif column[slot] != _UNKNOWN:
                     column[slot] += value
         except OverflowError:  # beyond 2**63: bad input, never a wrapped count
-            raise InputError(
-                "merge", "Codex counts for one person and day add up beyond 2**63; not a real count"
-            ) from None
+            raise InputError("merge", _BEYOND_64_BITS) from None
 
     def _totals(self, slot: int) -> CodexDay:
         totals = CodexDay()
@@ -289,21 +325,6 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
         totals.output = None if tokens_out == _UNKNOWN else tokens_out
         totals.partial = bool(self._partial[slot])
         return totals
-
-
-class DaySlot:
-    """One pair of a CodexDays to add rows to (what `_day` hands the parser)."""
-
-    __slots__ = ("_days", "_slot")
-
-    def __init__(self, days: CodexDays, slot: int) -> None:
-        self._days, self._slot = days, slot
-
-    def add(
-        self, credits: Decimal, counts: Sequence[int | None], cost_usd: Decimal | None = None
-    ) -> None:
-        """Add one row: credits, the counts in `COUNTS` order, the native USD cost."""
-        self._days.add(self._slot, credits, counts, cost_usd)
 
 
 @dataclass
@@ -388,7 +409,7 @@ class Parser(PageParser):
                     found = plain_days.get((start, end)) or day_of(start, end)
                     if user_id is not None:
                         user_id = intern(user_id)  # as `identity` does
-                    _day(usage, found[0], user_id, found[1]).add(amount, counts, native)
+                    usage.days.add_row(found[0], user_id, found[1], amount, counts, native)
                     usage.credits_in += amount
                     if native is not None:
                         usage.native_reported = True
@@ -402,7 +423,7 @@ class Parser(PageParser):
                     raise InputError(
                         self.name, f"{prefix}/data/{index}: {_second_row(overlap.day)}"
                     ) from None
-        usage.days.spill_if_over()  # between slices: no DaySlot is held then
+        usage.days.spill_if_over()  # between slices
 
     def _careful(self, row: Any) -> None:
         """One row through the FieldReaders: what it means, or the error it is."""
@@ -412,7 +433,8 @@ class Parser(PageParser):
         amount = self._credits.money(row)
         assert amount is not None  # required: money() raised otherwise
         native = self._native.money(row)
-        _day(usage, day, user_id, partial).add(amount, [c.count(row) for c in self._counts], native)
+        counts = [c.count(row) for c in self._counts]
+        usage.days.add_row(day, user_id, partial, amount, counts, native)
         usage.credits_in += amount
         usage.native_reported = usage.native_reported or native is not None
         if self._parts is not None:
@@ -466,20 +488,6 @@ def _second_row(day: str) -> str:
 class _Overlap(Exception):
     def __init__(self, day: str) -> None:
         self.day = day
-
-
-def _day(usage: CodexUsage, day: str, user_id: str | None, partial: bool) -> DaySlot:
-    days = usage.days
-    slot = days.slot(day, user_id)
-    if slot is None:
-        slot = days.new(day, user_id, partial)
-    elif user_id is not None and not (partial and days.partial(slot)):
-        # Two pieces of one day are fine only when both are clamped edge buckets
-        # (unattributed rows of one day add up: nobody is counted twice).
-        raise _Overlap(day)
-    else:
-        days.mark_partial(slot, partial)
-    return DaySlot(days, slot)
 
 
 __all__ = [

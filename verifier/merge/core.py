@@ -20,6 +20,7 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
+from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
 from verifier.consumer import contract_for
@@ -569,20 +570,24 @@ def _finish(
     )
     in_usage = day in dates.get(usage.SURFACE.name, ())
     make = tuple.__new__
+    day_basis, day_partial = cost_on if cost_on is not None else (None, False)
     for person in sorted(rows):
         codex, api_in, api_cached, api_out, requests, cost, basis, partial = rows[person]
         if cost is None and cost_on is not None:
-            basis, day_partial = cost_on
-            cost, partial = zero, partial or day_partial
+            basis, cost, partial = day_basis, zero, partial or day_partial
         identity = labels.get(person)
         if identity is None:
             identity = labels[person] = _identity_columns(people.get(person))
-        if codex is None:
-            codex = no_codex
-        credits = codex[0]
-        codex_cost = None if rate is None or credits is None else credits * rate
-        total = None if codex_cost is None or cost is None else codex_cost + cost
-        if not (requests or api_in or api_out or in_usage):
+        email, chatgpt_ids, openai_ids = identity
+        credits, threads, turns, codex_in, codex_cached, codex_out, native = (
+            no_codex if codex is None else codex
+        )
+        if rate is None:
+            codex_cost = total = None
+        else:
+            codex_cost = None if credits is None else credits * rate
+            total = None if codex_cost is None or cost is None else codex_cost + cost
+        if not (in_usage or requests or api_in or api_out):
             api_in = api_cached = api_out = requests = None
         # Straight into the tuple (`MergedRow._make` without its call): a million rows.
         append(
@@ -591,8 +596,15 @@ def _finish(
                 (
                     day,
                     person,
-                    *identity,
-                    *codex[:6],
+                    email,
+                    chatgpt_ids,
+                    openai_ids,
+                    credits,
+                    threads,
+                    turns,
+                    codex_in,
+                    codex_cached,
+                    codex_out,
                     api_in,
                     api_cached,
                     api_out,
@@ -603,7 +615,7 @@ def _finish(
                     codex_cost,
                     total,
                     covered_by,
-                    codex[6],
+                    native,
                 ),
             )
         )
@@ -641,51 +653,57 @@ def gc_paused() -> Iterator[None]:
 
 
 class _Tally:
-    """The join coverage and the row counts, added up batch by batch as rows are made
-    (credits and dollars per person: who is joined is settled once all are known)."""
+    """The join coverage and the row counts, added up batch by batch as rows are made,
+    a column at a time. Who is joined (known on ChatGPT and in the OpenAI users list) is
+    settled when the identities are built: the join only adds people known on one
+    side (an API user missing from the users list, a cost's email)."""
 
     def __init__(self, ids: _Identities) -> None:
         self._ids = ids
-        self._sums: dict[str, list[Decimal]] = {}  # person -> [credits, dollars]
+        self._joined = {name for name, person in ids.people.items() if person.joined}
+        self._seen: set[str] = set()
+        zero = Decimal(0)
+        # Every figure, zeros too: a sum's exponent (its written digits) is theirs.
+        self._credits = self._joined_credits = self._dollars = self._joined_dollars = zero
         self._rows = self._dates = self._partial = 0
 
     def add(self, rows: list[MergedRow]) -> None:
-        zero = Decimal(0)
-        sums = self._sums
-        for row in rows:
-            credits, dollars = row.codex_credits, row.api_cost_usd
-            totals = sums.get(row.person)
-            if totals is None:
-                totals = sums[row.person] = [zero, zero]
-            # Every figure, zeros too: a sum's exponent (its written digits) is theirs.
-            if credits is not None:
-                totals[0] += credits
-            if dollars is not None:
-                totals[1] += dollars
-            if row.partial:
-                self._partial += 1
+        if not rows:
+            return
+        joined = self._joined
+        people = list(map(_PERSON, rows))
+        credits = list(map(_CREDITS, rows))
+        dollars = list(map(_DOLLARS, rows))
+        self._seen.update(people)
+        with localcontext(EXACT):
+            self._credits = sum([c for c in credits if c is not None], self._credits)
+            self._dollars = sum([d for d in dollars if d is not None], self._dollars)
+            self._joined_credits = sum(
+                [c for p, c in zip(people, credits, strict=True) if c is not None and p in joined],
+                self._joined_credits,
+            )
+            self._joined_dollars = sum(
+                [d for p, d in zip(people, dollars, strict=True) if d is not None and p in joined],
+                self._joined_dollars,
+            )
+        self._partial += sum(map(_PARTIAL_FLAG, rows))
         self._rows += len(rows)
-        self._dates += 1 if rows else 0
+        self._dates += 1
 
     def counts(self) -> RowCounts:
         return RowCounts(rows=self._rows, dates=self._dates, partial=self._partial)
 
     def coverage(self) -> JoinCoverage:
-        zero = Decimal(0)
-        credits = joined_credits = dollars = joined_dollars = zero
-        people = self._ids.people
-        with localcontext(EXACT):
-            for name, (person_credits, person_dollars) in self._sums.items():
-                person = people.get(name)
-                credits += person_credits
-                dollars += person_dollars
-                if person is not None and person.joined:
-                    joined_credits += person_credits
-                    joined_dollars += person_dollars
-        named = [people[name] for name in sorted(self._sums) if name != UNATTRIBUTED]
+        named = self._seen - {UNATTRIBUTED}
         return JoinCoverage(
-            credits=Share(credits, joined_credits),
-            dollars=Share(dollars, joined_dollars),
+            credits=Share(self._credits, self._joined_credits),
+            dollars=Share(self._dollars, self._joined_dollars),
             people=len(named),
-            people_joined=sum(1 for p in named if p.joined),
+            people_joined=len(named & self._joined),
         )
+
+
+_PERSON = itemgetter(1)
+_CREDITS = itemgetter(5)
+_DOLLARS = itemgetter(15)
+_PARTIAL_FLAG = itemgetter(17)

@@ -194,48 +194,13 @@ def _csv_columns(rows: Sequence[MergedRow], rate: bool) -> list[Sequence[str]]:
     """`row_values` spelled out for CSV (empty for null, true/false), as texts, a column
     at a time: a million rows go through here, and one comprehension per column is
     about half the cost of a function call and a tuple per row."""
-    (
-        day,
-        person,
-        email,
-        chatgpt_ids,
-        openai_ids,
-        credits,
-        threads,
-        turns,
-        codex_in,
-        codex_cached,
-        codex_out,
-        api_in,
-        api_cached,
-        api_out,
-        requests,
-        cost,
-        basis,
-        partial,
-        codex_cost,
-        total,
-        covered_by,
-        native,
-    ) = zip(*rows, strict=True)
-    texts: list[Sequence[str]] = [
-        day,
-        person,
-        _names(email),
-        _names(chatgpt_ids),
-        _names(openai_ids),
-        _money(credits),
-        *map(_counts, (threads, turns, codex_in, codex_cached, codex_out)),
-        *map(_counts, (api_in, api_cached, api_out, requests)),
-        _money(cost),
-        _names(basis),
-        ["true" if flag else "false" for flag in partial],
-        covered_by,
-        _money(native),
-    ]
-    if rate:
-        texts += [_money(codex_cost), _money(total)]
-    return texts
+    column = dict(zip(MergedRow._fields, zip(*rows, strict=True), strict=True))
+    names = COLUMNS + RATE_COLUMNS if rate else COLUMNS
+    return [_CSV_CELLS.get(name, _counts)(column[name]) for name in names]
+
+
+def _texts(values: Sequence[str]) -> Sequence[str]:
+    return values
 
 
 def _names(values: Sequence[str | None]) -> list[str]:
@@ -246,8 +211,41 @@ def _counts(values: Sequence[int | None]) -> list[str]:
     return ["" if value is None else str(value) for value in values]
 
 
+def _flags(values: Sequence[bool]) -> list[str]:
+    return ["true" if value else "false" for value in values]
+
+
 def _money(values: Sequence[Decimal | None]) -> list[str]:
-    return ["" if value is None else format(value, "f") for value in values]
+    """`money_text` of each amount (empty for None). `str` of a Decimal is that text
+    whenever it has no exponent (plain notation keeps the digits and the exponent, as
+    the "f" format does) at half the cost; a column where one has is formatted again."""
+    texts = ["" if value is None else str(value) for value in values]
+    if "E" in "".join(texts):
+        return ["" if value is None else format(value, "f") for value in values]
+    return texts
+
+
+# How a column's values are written as CSV cells (`_counts` for the others).
+_CSV_CELLS: dict[str, Callable[[Any], Sequence[str]]] = {
+    "date": _texts,
+    "person": _texts,
+    "covered_by": _texts,
+    "email": _names,
+    "chatgpt_user_id": _names,
+    "openai_user_id": _names,
+    "api_cost_basis": _names,
+    "partial": _flags,
+    **dict.fromkeys(
+        (
+            "codex_credits",
+            "api_cost_usd",
+            "codex_native_cost_usd",
+            "codex_cost_usd",
+            "total_cost_usd",
+        ),
+        _money,
+    ),
+}
 
 
 class CsvOut:

@@ -39,6 +39,31 @@ class PairIndex:
         slot = self.find(day, user_id)
         return (self.insert(day, user_id), True) if slot is None else (slot, False)
 
+    def locate_all(self, day: str, users: Sequence[str | None]) -> list[int]:
+        """`locate` for several users of one date (a bucket's results) at once: each
+        pair's slot, made where there is none (a slot of `slots` or more is new)."""
+        numbers, names = self._users, self._names
+        entry = self._dates.get(day)
+        if entry is None:
+            entry = self._dates[day] = (array("i"), array("i"))
+        by_user, order = entry
+        found: list[int] = []
+        for user_id in users:
+            number = numbers.get(user_id)
+            if number is None:
+                number = numbers[user_id] = len(names)
+                names.append(user_id)
+            if number >= len(by_user):
+                by_user.extend([_NONE] * (len(names) - len(by_user)))
+            slot = by_user[number]
+            if slot < 0:
+                if slot == _NONE:  # a pair taken out is still in the order
+                    order.append(number)
+                slot = by_user[number] = self.slots
+                self.slots += 1
+            found.append(slot)
+        return found
+
     def insert(self, day: str, user_id: str | None) -> int:
         """A new slot for a pair `find` does not know."""
         number = self._users.get(user_id)
@@ -81,6 +106,19 @@ class PairIndex:
             if slot >= 0:
                 yield names[number], slot
 
+    def columns(self, day: str) -> tuple[list[str | None], list[int]]:
+        """`of(day)` as two lists, user ids and slots, made in C-level passes."""
+        entry = self._dates.get(day)
+        if entry is None:
+            return [], []
+        by_user, order = entry
+        users = list(map(self._names.__getitem__, order))
+        slots = list(map(by_user.__getitem__, order))
+        if slots and min(slots) < 0:  # some pairs were taken out
+            kept = [position for position, slot in enumerate(slots) if slot >= 0]
+            return [users[k] for k in kept], [slots[k] for k in kept]
+        return users, slots
+
     def days(self) -> list[str]:
         return list(self._dates)
 
@@ -90,16 +128,6 @@ class PairIndex:
 
     def __len__(self) -> int:
         return sum(1 for day in self._dates for _ in self.of(day))
-
-
-def split(pairs: Iterator[tuple[str | None, int]]) -> tuple[list[str | None], list[int]]:
-    """(user id, slot) pairs as two lists."""
-    users: list[str | None] = []
-    slots: list[int] = []
-    for user_id, slot in pairs:
-        users.append(user_id)
-        slots.append(slot)
-    return users, slots
 
 
 def picker(slots: list[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:

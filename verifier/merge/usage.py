@@ -8,9 +8,8 @@ reads as 0, as documented)."""
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any, cast
 
 from verifier.consumer.declared import OPENAI_ORG_USAGE_COMPLETIONS as CONTRACT
@@ -20,14 +19,15 @@ from verifier.inputs import Source
 from verifier.merge.compiled import compile_reads
 from verifier.merge.fields import readers
 from verifier.merge.pages import Buckets, PageParser, combine_seen, feed
-from verifier.merge.pairs import PairIndex, picker, split
+from verifier.merge.pairs import PairIndex, picker
 from verifier.merge.spill import SpilledDates, budget
 from verifier.merge.timestamps import day_reader
 from verifier.merge.values import ValueProblem, identity
 from verifier.surfaces import OPENAI_ORG_USAGE_COMPLETIONS
 
 SURFACE = OPENAI_ORG_USAGE_COMPLETIONS
-_Plain = list[tuple[Any, ...]]  # a bucket's readings, none of them None
+# A result's readings: user id, input, cached input, output tokens, requests.
+Result = tuple[str | None, int | None, int | None, int | None, int | None]
 
 
 class ApiDay:
@@ -109,13 +109,48 @@ class UsageDays:
                 "merge", f"API token counts for {day} add up beyond 2**63; not a real count"
             ) from None
 
+    def add_bucket(self, day: str, partial: bool, results: Sequence[Result]) -> None:
+        """`add` for a bucket's results at once, each (user id, input, cached input,
+        output, requests; an unknown count None, added as 0): the date looked up once,
+        each pair's counts added in place."""
+        if not results:
+            return
+        if self._spilled and day in self._spilled:
+            self._restore(day)  # the whole date back before it is added to
+        if day not in self._order:
+            self._order[day] = None
+        slots = self._pairs.locate_all(day, [result[0] for result in results])
+        tokens_in, cached, tokens_out = self._input, self._cached, self._output
+        requests, flags = self._requests, self._partial
+        try:
+            for slot, (_, more_in, more_cached, more_out, more_requests) in zip(
+                slots, results, strict=True
+            ):
+                if slot == len(flags):  # a new pair: slots are handed out in order
+                    tokens_in.append(more_in or 0)
+                    cached.append(more_cached or 0)
+                    tokens_out.append(more_out or 0)
+                    requests.append(more_requests or 0)
+                    flags.append(partial)
+                    continue
+                tokens_in[slot] += more_in or 0
+                cached[slot] += more_cached or 0
+                tokens_out[slot] += more_out or 0
+                requests[slot] += more_requests or 0
+                if partial:
+                    flags[slot] = True
+        except OverflowError:  # sums beyond 2**63 tokens: bad input, never a wrapped count
+            raise InputError(
+                "merge", f"API token counts for {day} add up beyond 2**63; not a real count"
+            ) from None
+
     def spill_if_over(self) -> None:
         """Beyond the budget of pairs: every date to disk, and start again empty."""
         if len(self._partial) <= budget():
             return
         columns = (self._input, self._cached, self._output, self._requests)
         for day in self._pairs.days():
-            users, slots = split(self._pairs.of(day))
+            users, slots = self._pairs.columns(day)
             if slots:
                 pick = picker(slots)
                 chunk = (  # by column: a date's values in a few C-level passes
@@ -165,7 +200,7 @@ class UsageDays:
         yield from self._held(day)
 
     def _held(self, day: str) -> Iterator[tuple[str | None, int, int, int, int, bool]]:
-        users, slots = split(self._pairs.of(day))
+        users, slots = self._pairs.columns(day)
         if not slots:
             return
         pick = picker(slots)  # by column: a date's values in a few C-level passes
@@ -228,9 +263,8 @@ class Parser(PageParser):
                 continue
             # Several results per user and bucket (e.g. also grouped by model) add up;
             # a count the plan lets be unknown adds 0 (required counts are never None).
-            for user_id, tokens_in, cached, tokens_out, requests in cast(_Plain, reads):
-                counts = (tokens_in or 0, cached or 0, tokens_out or 0, requests or 0)
-                days.add(day, user_id and intern(user_id), counts, partial)
+            # (User ids need no `intern`: the pair index keeps one string per user.)
+            days.add_bucket(day, partial, cast(list[Result], reads))
         days.spill_if_over()
 
     def _careful(
