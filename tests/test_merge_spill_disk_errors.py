@@ -68,7 +68,11 @@ def failing_disk(
         opened.append(1)
         return FailingFile(failing, error, after)
 
-    monkeypatch.setattr(spill, "tempfile", types.SimpleNamespace(TemporaryFile=temporary_file))
+    # Only the spill module's view of `tempfile` changes (the output's temp file and
+    # everything else keep the real one); its other functions stay the real ones.
+    view = types.SimpleNamespace(**vars(tempfile))
+    view.TemporaryFile = temporary_file
+    monkeypatch.setattr(spill, "tempfile", view)
     monkeypatch.setattr(spill, "_BUDGET", [1])
     return opened
 
