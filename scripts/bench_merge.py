@@ -3,14 +3,27 @@
 Generates (deterministically, seed 2026) under bench-data/ (git-ignored):
   1,000,000 ChatGPT usage rows, 1,000,000 OpenAI usage results, 1,000,000 OpenAI cost
   results (grouped by user_id, float amounts as the API sends them) and the users list,
-as capture files. Then, in the same run, times (wall clock, best of --repeat):
-  - merge:  verifier.merge.load.merge_paths_table(...) into the CSV writer (files in,
-            CSV bytes out; rows made date by date as `verify merge` makes them)
-  - duckdb: one SQL query reading the same capture files, joining users by id and
-            email, grouping by (date, person), COPY ... TO a CSV file
-and prints both and their ratio.
+as capture files whose page cursors chain as the vendors' do, so that `verify gate`
+passes them against locks taken from them (`verify lock ... --accept`, not timed). Then,
+in the same run, times (wall clock, best of --repeat):
+  - merge:   verifier.merge.load.merge_paths_table(...) into the CSV writer (files in,
+             CSV bytes out; rows made date by date as `verify merge` makes them): the
+             issue's target line
+  - command: the whole `verify merge FILES --locks-dir LOCKS --out X.csv` in a fresh
+             process (start-up, the gate's pass, the merge, the CSV), peak RSS from
+             GNU time (the largest single process)
+  - duckdb:  one SQL query reading the same capture files, joining users by id and
+             email, grouping by (date, person), COPY ... TO a CSV file
+and prints them and their ratios, and checks that the three tables agree.
 
-Run:  .venv/bin/python scripts/bench_merge.py            (add --rows 100000 for a quick look)
+--exact writes every cost amount as a 17-decimal text a double cannot hold (as live
+costs send them; one in four as a JSON string), so the merge takes its exact path
+(`verifier.merge.stream.read_exact`, ijson) for the costs capture, and DuckDB reads
+amount.value as DECIMAL(38, 17): the dollar totals must then be equal to the last digit.
+--spill-sizes also prints the merge's spill file per surface (one more merge, untimed).
+
+Run:  .venv/bin/python scripts/bench_merge.py            (add --rows 270000 for a quick look)
+      .venv/bin/python scripts/bench_merge.py --exact
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ from verifier.inputs import load_sources
 from verifier.merge import spill
 from verifier.merge.load import merge_paths_table
 from verifier.merge.output import write_csv_table
+from verifier.parallel import JOBS_ENV
 from verifier.profile import profile_source
 from verifier.store import (
     Capture,
@@ -375,10 +389,18 @@ def spill_sizes(paths: dict[str, Path], plans: dict[str, ReadingPlan]) -> dict[s
         return token
 
     spill.Spill.put = counted  # type: ignore[method-assign]
+    # One process: a forked worker's chunks would be counted in the worker's copy of
+    # `sizes` (verifier.parallel); the files are the same either way.
+    jobs = os.environ.get(JOBS_ENV)
+    os.environ[JOBS_ENV] = "1"
     try:
         run_merge(paths, DATA / "spill-count.csv", plans)
     finally:
         spill.Spill.put = put  # type: ignore[method-assign]
+        if jobs is None:
+            del os.environ[JOBS_ENV]
+        else:
+            os.environ[JOBS_ENV] = jobs
     return sizes
 
 
