@@ -7,10 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+from verifier.capture import fetch_chain
+from verifier.store import save_capture
 
 from .cli_helpers import run_cli
 from .conftest import DOCUMENTED_CAPTURES, ROOT
+from .drift_support import fixed_capture
+from .test_capture_unit import access, fetcher, options
 
 COSTS = "openai_org_costs"
 
@@ -222,3 +228,42 @@ def test_an_out_of_range_number_is_named_by_every_command(tmp_path: Path, result
         _assert_one_line_error(result.stderr, expected)
         assert "invalid JSON" not in result.stderr
     assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+
+
+def test_a_captured_answer_with_an_out_of_range_number_fails_the_gate(tmp_path: Path) -> None:
+    """An API answer holding `1e400` is no JSON the capture can keep as data: it keeps
+    the text, and check, gate and merge refuse that page, saying why (before, only a
+    warning said its body was null, and the gate passed without its rows)."""
+    first = {
+        "object": "page",
+        "data": [{"object": "bucket", "start_time": 0, "end_time": 86400, "results": []}],
+        "has_more": True,
+        "next_page": "page_2",
+    }
+    second = (
+        b'{"object": "page", "data": [{"object": "bucket", "start_time": 86400,'
+        b' "end_time": 172800, "results": [{"object": "organization.costs.result",'
+        b' "amount": {"value": 1e400, "currency": "usd"}}]}], "has_more": false,'
+        b' "next_page": null}'
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("page"):
+            return httpx.Response(200, content=second)
+        return httpx.Response(200, json=first)
+
+    chain = fetch_chain(fetcher(answer), access(COSTS), None, options())
+    assert chain.pages[1].body is None and chain.pages[1].body_text is not None
+    path = save_capture(fixed_capture(COSTS, chain.pages), tmp_path / "costs.json")
+    expected = f"not JSON: number out of range: 1e400 at line 1 column {second.index(b'1e400') + 1}"
+    for command in (["check"], ["gate", "--allow-unlocked"]):
+        result = run_cli(*command, str(path), "--format", "json")
+        assert result.code == 1, result.stderr
+        findings = json.loads(result.stdout)["findings"]
+        [finding] = [f for f in findings if f["pointer"] == "/pages/1/body"]
+        assert finding["severity"] == "breaking" and finding["consumed_by_merge"]
+        assert expected in finding["observed"]
+    out = tmp_path / "spend.csv"
+    result = run_cli("merge", str(path), "--allow-unlocked", "--out", str(out))
+    assert result.code == 1 and "merge refused, nothing written" in result.stderr
+    assert not out.exists()

@@ -38,6 +38,7 @@ from verifier.inputs import (
     Input,
     Source,
     feed_source,
+    json_problem,
     json_type,
     load_inputs,
     read_input,
@@ -354,6 +355,25 @@ def http_status_finding(surface: Surface, source: str, body: Body) -> Finding:
     )
 
 
+def unreadable_body_finding(surface: Surface, source: str, body: Body) -> Finding:
+    """A 2xx answer the capture kept as text because it is not JSON (`1e400`, a cut-off
+    body, an HTML page): its rows were never read, so a merge would miss them."""
+    why = json_problem(body.body_text or "") or "unreadable"
+    return Finding(
+        surface=surface.name,
+        source=source,
+        kind="schema_violation",
+        path="",
+        pointer=body.pointer_prefix or "/",
+        severity="breaking",
+        expected="a JSON body",
+        observed=f"HTTP {body.status}, not JSON: {why}",
+        message=f"the API answered HTTP {body.status} with a body that is not JSON ({why}); "
+        "its rows could not be read",
+        consumed_by_merge=True,
+    )
+
+
 def check_source(source: Source) -> list[Finding]:
     """Validate every 2xx body of a source; non-2xx answers become `http_status`."""
     sink = CheckSink(source.surface, source.name)
@@ -441,6 +461,9 @@ class CheckSink:
     def body(self, body: Body) -> None:
         if not body.ok:
             self.statuses.append(http_status_finding(self.surface, self.name, body))
+            return
+        if body.value is None and body.body_text is not None:
+            self.statuses.append(unreadable_body_finding(self.surface, self.name, body))
             return
         value = body.value
         found = contradiction(self.surface, value, body.pointer_prefix)

@@ -175,6 +175,15 @@ def _may_hold_long_integer(data: bytes) -> bool:
     return data.lstrip()[:1] in b"-0123456789" or _has_long_number(data.translate(_DIGITS_AS_ZERO))
 
 
+def json_problem(text: str) -> str:
+    """Why `text` is not JSON, in the words a file would get ("" when it is)."""
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return _describe_decode_error(exc)
+    return ""
+
+
 def _describe_decode_error(exc: orjson.JSONDecodeError) -> str:
     where = f"line {exc.lineno} column {exc.colno}"
     text = exc.doc if isinstance(exc.doc, str) else ""
@@ -189,7 +198,7 @@ def _describe_decode_error(exc: orjson.JSONDecodeError) -> str:
 
 
 _OVERFLOW = "number is infinity when parsed as double"  # orjson's words for `1e400`
-_RANGE = "a double, which JSON readers share (RFC 8259 section 6), holds up to +-1.8e308"
+_RANGE = "beyond a double's +-1.8e308, the range JSON readers share, RFC 8259 section 6"
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
 
