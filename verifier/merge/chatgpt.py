@@ -192,9 +192,14 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
                 self._partial[slot] = True
             self.add(slot, credits, counts, cost_usd)
             return
-        try:
-            for column, value in zip(self._counts, counts, strict=True):
-                column.append(_UNKNOWN if value is None else value)
+        threads, turns, tokens_in, cached, tokens_out = counts
+        columns = self._counts
+        try:  # unrolled: this is the common row (a new pair)
+            columns[0].append(_UNKNOWN if threads is None else threads)
+            columns[1].append(_UNKNOWN if turns is None else turns)
+            columns[2].append(_UNKNOWN if tokens_in is None else tokens_in)
+            columns[3].append(_UNKNOWN if cached is None else cached)
+            columns[4].append(_UNKNOWN if tokens_out is None else tokens_out)
         except OverflowError:  # beyond 2**63: bad input; the columns back to one length
             for column in self._counts:
                 del column[len(self._partial) :]
@@ -334,7 +339,6 @@ class CodexUsage:
 
     days: CodexDays = field(default_factory=CodexDays)
     emails: dict[str, str | None] = field(default_factory=dict)  # user id -> email
-    credits_in: Decimal = Decimal(0)
     sources: list[str] = field(default_factory=list)
     # Whether any row carried `totals.cost_usd`: only then is a person the capture does
     # not name on a covered date known to have 0 native dollars (else: unknown).
@@ -396,6 +400,7 @@ class Parser(PageParser):
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
         usage, fast, keep, parts = self.usage, self._fast, self._keep, self._parts
         emails, plain_days, day_of = usage.emails, self._edges.plain, self._edges.plain_day
+        add_row = usage.days.add_row
         with localcontext(EXACT):  # credits add up exactly or the merge stops
             for index, row in enumerate(rows, first):
                 if keep is not None and not keep(row):
@@ -407,13 +412,11 @@ class Parser(PageParser):
                         continue
                     start, end, user_id, amount, native, address, *counts = got
                     found = plain_days.get((start, end)) or day_of(start, end)
-                    if user_id is not None:
-                        user_id = intern(user_id)  # as `identity` does
-                    usage.days.add_row(found[0], user_id, found[1], amount, counts, native)
-                    usage.credits_in += amount
+                    add_row(found[0], user_id, found[1], amount, counts, native)
                     if native is not None:
                         usage.native_reported = True
                     if parts is not None:
+                        user_id = user_id and intern(user_id)  # a key per pair: one string
                         parts.add(usage.parts.setdefault((found[0], user_id), Parts()), row)
                     if user_id is not None and (address is not None or user_id not in emails):
                         emails[user_id] = address
@@ -435,7 +438,6 @@ class Parser(PageParser):
         native = self._native.money(row)
         counts = [c.count(row) for c in self._counts]
         usage.days.add_row(day, user_id, partial, amount, counts, native)
-        usage.credits_in += amount
         usage.native_reported = usage.native_reported or native is not None
         if self._parts is not None:
             self._parts.add(usage.parts.setdefault((day, user_id), Parts()), row)
@@ -450,7 +452,7 @@ def combine(into: CodexUsage, part: CodexUsage, name: str) -> None:
     as rows within one capture: a user's day twice only as two clamped edge pieces)."""
     into.native_reported = into.native_reported or part.native_reported
     if not into.sources:  # the first capture: taken as it is
-        into.days, into.emails, into.credits_in = part.days, part.emails, part.credits_in
+        into.days, into.emails = part.days, part.emails
         into.parts = part.parts
         into.sources.extend(part.sources)
         return
@@ -469,7 +471,6 @@ def combine(into: CodexUsage, part: CodexUsage, name: str) -> None:
                 counts = [totals.threads, totals.turns, totals.input, totals.cached_input]
                 days.add(slot, totals.credits, [*counts, totals.output], totals.cost_usd)
             days.spill_if_over()
-        into.credits_in += part.credits_in
         for key, parts in part.parts.items():
             into.parts.setdefault(key, Parts()).absorb(parts)
     for user_id, address in part.emails.items():
