@@ -12,8 +12,11 @@ import multiprocessing
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -420,3 +423,37 @@ def test_without_a_temp_directory_or_a_fork_the_passes_run_here(
         assert out.read_bytes() == expected
         out.unlink()
     assert forks == [2]  # the second: no directory gave no parallel run at all
+
+
+ORPHAN = """
+import os, signal, sys, time
+from verifier import parallel
+
+def work(position):
+    if parallel.worker_directory() is None:  # this process: dies as by the OOM killer
+        time.sleep(1)
+        os.kill(os.getpid(), signal.SIGKILL)
+    (parallel.worker_directory() / "spill-named").write_bytes(b"x")
+    time.sleep(60)
+
+with parallel.set_min_bytes(0):
+    list(parallel.map_in_processes(work, [1, 2]))
+"""
+
+
+def test_a_killed_parent_leaves_no_named_file(tmp_path: Path) -> None:
+    """The parent killed (no `finally`): its worker is told by the kernel and removes the
+    private directory with the files named in it."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), parallel.JOBS_ENV: "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", ORPHAN], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    for _ in range(200):  # the worker is gone once the directory is
+        if not any(temp.iterdir()):
+            break
+        time.sleep(0.05)
+    assert list(temp.iterdir()) == []
+    assert done.stderr == ""

@@ -20,11 +20,13 @@ processes (default: the usable cores).
 
 A worker that dies (killed, out of memory) stops the command with one line and exit 3:
 nothing was written, and the temp directory is removed. Workers are daemons that ignore
-Ctrl-C: the interrupted parent ends them."""
+Ctrl-C: the interrupted parent ends them; a parent killed outright is reported to them
+by the kernel, and they remove the temp directory."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import heapq
 import multiprocessing
 import os
@@ -172,7 +174,9 @@ def _run(
             with contextlib.suppress(Exception):
                 stream.flush()
         for _ in range(count - 1):
-            worker = context.Process(target=_worker, args=(work, take, directory), daemon=True)
+            worker = context.Process(
+                target=_worker, args=(work, take, directory, os.getpid()), daemon=True
+            )
             try:
                 worker.start()
             except OSError:  # no fork now (process limit, memory): fewer workers
@@ -202,11 +206,14 @@ def _outcome(work: Callable[[int], Any], position: int) -> _Outcome:
         return False, error
 
 
-def _worker(work: Callable[[int], Any], take: Callable[[], int | None], directory: Path) -> None:
+def _worker(
+    work: Callable[[int], Any], take: Callable[[], int | None], directory: Path, parent: int
+) -> None:
     """A forked worker: positions from the shared counter until none is left, each
     outcome pickled to `directory/<position>` (written whole, then renamed). It ends
     with `os._exit`: a failure of its own is its exit status, said by the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the workers
+    _clean_up_if_orphaned(directory, parent)
     _WORKER_DIRECTORY[0] = directory
     status = 0
     try:
@@ -222,6 +229,24 @@ def _worker(work: Callable[[int], Any], take: Callable[[], int | None], director
     os._exit(status)
 
 
+def _clean_up_if_orphaned(directory: Path, parent: int) -> None:
+    """Should the parent die without its `finally` (SIGKILL, the OOM killer), the kernel
+    sends this worker SIGTERM (PR_SET_PDEATHSIG): it removes the private directory, its
+    named files with it, and ends. The parent's own SIGTERM (`terminate`, on failure or
+    Ctrl-C) does the same, before the parent removes the directory too."""
+
+    def ended(_signal: int, _frame: Any) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        os._exit(_FAILED)
+
+    signal.signal(signal.SIGTERM, ended)
+    with contextlib.suppress(Exception):  # Linux only; elsewhere the parent cleans up
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the kernel was asked
+        ended(signal.SIGTERM, None)
+
+
+_PR_SET_PDEATHSIG = 1
 _CANNOT_WRITE = 74  # the worker could not write its result (EX_IOERR)
 _FAILED = 70  # anything else went wrong in the worker itself (EX_SOFTWARE)
 
