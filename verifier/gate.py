@@ -48,8 +48,6 @@ class GateReport(Report):
     # The time coverage of each source (None: a raw body, or the users list), in order:
     # the merge plans with it instead of reading every capture again.
     coverage: tuple[SourceIndex | None, ...] = ()
-    # What `also` read of each source in the gate's pass (None: nothing), in order.
-    readings: tuple[BodySink | None, ...] = ()
 
     @property
     def verdict(self) -> Verdict:
@@ -69,10 +67,20 @@ def evaluate(
     *,
     locks_dir: Path = DEFAULT_LOCKS_DIR,
     allow_unlocked: bool = False,
-    also: AlsoReading | None = None,
 ) -> GateReport:
-    """Check + diff-against-lock for every given payload; policy over all four surfaces.
-    `also` reads each input in the same pass (see AlsoReading)."""
+    """Check + diff-against-lock for every given payload; policy over all four surfaces."""
+    return evaluate_with(sources, None, locks_dir=locks_dir, allow_unlocked=allow_unlocked)[0]
+
+
+def evaluate_with(
+    sources: Sequence[Input],
+    also: AlsoReading | None,
+    *,
+    locks_dir: Path = DEFAULT_LOCKS_DIR,
+    allow_unlocked: bool = False,
+) -> tuple[GateReport, list[BodySink | None]]:
+    """`evaluate`, with `also` reading each input in the same pass (see AlsoReading):
+    the report, and the sinks `also` made, one per input (None: none), in order."""
     locks = {name: load_surface_lock(name, locks_dir) for name in SURFACE_NAMES}
     unlocked = tuple(name for name, lock in locks.items() if lock is None)
     findings: list[Finding] = []
@@ -124,8 +132,7 @@ def evaluate(
         allow_unlocked=allow_unlocked,
         plans=plans,
         coverage=tuple(coverage),
-        readings=tuple(readings),
-    )
+    ), readings
 
 
 # Splitting a capture's pass in two (the gate's sinks; `also` alone) reads its rows

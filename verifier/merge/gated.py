@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from verifier.consumer.mapping import ReadingPlan
-from verifier.gate import GateReport, evaluate
+from verifier.gate import GateReport, evaluate_with
 from verifier.inputs import Input
 from verifier.merge.breakdown import Breakdown
 from verifier.merge.core import MergeResult, MergeStream
@@ -45,14 +45,16 @@ def gated_merge_stream(
             return None  # no lock: the plan comes from the gate's profile, read after it
         return MergeSink(item, plan, breakdown)
 
-    report = evaluate(sources, locks_dir=locks_dir, allow_unlocked=allow_unlocked, also=merging)
+    report, readings = evaluate_with(
+        sources, merging, locks_dir=locks_dir, allow_unlocked=allow_unlocked
+    )
     if report.verdict == "fail":
         return report, None
     # Provisional only when an unlocked surface was actually let through.
     provisional = allow_unlocked and bool(report.extra.get("unlocked"))
     sinks = [
         _finished(cast(MergeSink | None, sink), item, report.plans, breakdown)
-        for sink, item in zip(report.readings, sources, strict=True)
+        for sink, item in zip(readings, sources, strict=True)
     ]
     stream = merge_read(
         sources,
