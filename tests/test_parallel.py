@@ -457,3 +457,40 @@ def test_a_killed_parent_leaves_no_named_file(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert list(temp.iterdir()) == []
     assert done.stderr == ""
+
+
+INTERRUPTED = """
+import os, sys, time
+from pathlib import Path
+from verifier import parallel
+
+def work(position):
+    if parallel.worker_directory() is not None:
+        Path(sys.argv[1]).write_text(str(os.getpid()))  # this worker, for the test
+        time.sleep(60)
+    else:
+        time.sleep(60)  # Ctrl-C arrives here
+    return position
+
+with parallel.set_min_bytes(0):
+    list(parallel.map_in_processes(work, [1, 2]))
+"""
+
+
+def test_ctrl_c_ends_the_workers_and_removes_the_temp_directory(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    pid_file = tmp_path / "worker"
+    env = {**os.environ, "TMPDIR": str(temp), parallel.JOBS_ENV: "2"}
+    command = [sys.executable, "-c", INTERRUPTED, str(pid_file)]
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as process:
+        for _ in range(400):  # until the worker runs its pass
+            if pid_file.exists() and pid_file.read_text():
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0 and "KeyboardInterrupt" in stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)  # ended and reaped by the parent
+    assert list(temp.iterdir()) == []
