@@ -136,21 +136,26 @@ def _exact_amount(rng: random.Random) -> str:
 _STRING_AMOUNT = re.compile(rb'"value": "([0-9]+\.[0-9]+)"')
 
 
-def _save_exact_costs(capture: Capture, path: Path) -> None:
-    """Write the costs capture with its amount texts as JSON numbers, except one in four
-    left a JSON string (live costs send both): orjson cannot write a number's text, so
-    the serialised bytes are edited before the atomic write."""
-    count = itertools.count()
+def _save_exact_costs(capture: Capture, path: Path, strings: int) -> None:
+    """Write the costs capture with its amount texts as JSON numbers, except one in
+    `strings` (none at 0) left a JSON string (live costs send both): orjson cannot write
+    a number's text, so the serialised bytes are edited before the atomic write."""
+    count = itertools.count(1)
 
     def as_number(found: re.Match[bytes]) -> bytes:
-        return found.group(0) if next(count) % 4 == 3 else b'"value": ' + found.group(1)
+        if strings and next(count) % strings == 0:
+            return found.group(0)
+        return b'"value": ' + found.group(1)
 
     atomic_write_bytes(path, _STRING_AMOUNT.sub(as_number, serialise(capture.to_json())))
 
 
-def generate(rows: int, users: int, out: Path, *, exact: bool = False) -> dict[str, Path]:
+def generate(
+    rows: int, users: int, out: Path, *, exact: bool = False, strings: int = 4
+) -> dict[str, Path]:
     """Write the four capture files; `rows` rows per data surface over rows/users days.
-    `exact`: cost amounts as 17-decimal texts (`_exact_amount`), else doubles."""
+    `exact`: cost amounts as 17-decimal texts (`_exact_amount`), one in `strings` a JSON
+    string; else doubles."""
     rng = random.Random(SEED)
     days = max(1, rows // users)
     out.mkdir(parents=True, exist_ok=True)
@@ -242,7 +247,7 @@ def generate(rows: int, users: int, out: Path, *, exact: bool = False) -> dict[s
     )
     costs = _capture("openai_org_costs", _pages(cost_buckets, 180, _page))
     if exact:
-        _save_exact_costs(costs, paths["openai_org_costs"])
+        _save_exact_costs(costs, paths["openai_org_costs"], strings)
     else:
         save_capture(costs, paths["openai_org_costs"])
     return paths
@@ -453,18 +458,27 @@ def main(argv: list[str] | None = None) -> int:
         help="cost amounts as 17-decimal texts a double cannot hold (the merge's exact read)",
     )
     parser.add_argument(
+        "--strings",
+        type=int,
+        default=4,
+        metavar="N",
+        help="with --exact: one amount in N is a JSON string, as live costs send some "
+        "(each is a schema violation the gate explains); 0: numbers only",
+    )
+    parser.add_argument(
         "--spill-sizes",
         action="store_true",
         help="also print the merge's spill file size per surface (one more, untimed merge)",
     )
     args = parser.parse_args(argv)
 
-    data = DATA / f"rows-{args.rows}-users-{args.users}{'-exact' if args.exact else ''}"
+    exact = f"-exact-strings-{args.strings}" if args.exact else ""
+    data = DATA / f"rows-{args.rows}-users-{args.users}{exact}"
     paths = {name: data / f"{name}.json" for name in SURFACES}
     locks = data / "locks"
     if args.regenerate or not all(p.exists() for p in paths.values()):
         began = time.perf_counter()
-        paths = generate(args.rows, args.users, data, exact=args.exact)
+        paths = generate(args.rows, args.users, data, exact=args.exact, strings=args.strings)
         shutil.rmtree(locks, ignore_errors=True)
         print(f"generated {data.relative_to(ROOT)} in {time.perf_counter() - began:.1f} s")
     if not locks.is_dir():
