@@ -161,6 +161,9 @@ def test_fast_csv_writer_is_csv_writer_byte_for_byte(rows: list[list[str]]) -> N
     writer.writerow(header)
     writer.writerows(rows)
     assert buffer.getvalue() == expected.getvalue().encode("utf-8")
+    by_column = io.BytesIO()  # the same rows given column by column
+    CsvOut(by_column, header).columns(list(zip(*rows, strict=True)))
+    assert by_column.getvalue() == buffer.getvalue()
 
 
 _TEXT = st.text(

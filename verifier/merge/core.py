@@ -499,9 +499,12 @@ def _add_costs(
         for person, share in split_exactly(cost_day.pooled, weights).items():
             _charge(rows, person, share, ALLOCATED, partial)
         return
+    known, person_of = ids.openai_people, ids.openai
     for user_id, amount in cost_day.by_user.items():
-        basis = UNATTRIBUTED if user_id is None else BILLED
-        _charge(rows, ids.openai(user_id), amount, basis, partial)
+        if user_id is None:
+            _charge(rows, UNATTRIBUTED, amount, UNATTRIBUTED, partial)
+        else:  # (`known` first: `openai` adds a user missing from the users list)
+            _charge(rows, known.get(user_id) or person_of(user_id), amount, BILLED, partial)
     for address, amount in cost_day.by_email.items():
         _charge(rows, ids.by_email(address), amount, BILLED, partial)
 

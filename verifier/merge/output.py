@@ -187,7 +187,7 @@ def write_csv_table(table: Table, handle: BinaryIO) -> None:
             texts = _csv_columns(batch, rate)
             if head.provisional:
                 texts.append(("true",) * len(batch))
-            out.rows(list(zip(*texts, strict=True)))
+            out.columns(texts)
 
 
 def _csv_columns(rows: Sequence[MergedRow], rate: bool) -> list[Sequence[str]]:
@@ -264,16 +264,24 @@ class CsvOut:
 
     def rows(self, rows: Sequence[Sequence[str]]) -> None:
         for start in range(0, len(rows), self.SLICE):
-            part = rows[start : start + self.SLICE]
-            text = "\n".join(map(",".join, part)) + "\n"
-            plain = (
-                '"' not in text
-                and "\r" not in text
-                and text.count("\n") == len(part)
-                and text.count(",") == self._commas * len(part)
-                and self._commas > 0  # one empty cell alone is written `""`
-            )
-            self._handle.write(text.encode("utf-8") if plain else _csv_text(part))
+            self._write(rows[start : start + self.SLICE])
+
+    def columns(self, columns: Sequence[Sequence[str]]) -> None:
+        """`rows` of a table given by column (each the same length), a slice of rows
+        made at a time."""
+        for start in range(0, len(columns[0]) if columns else 0, self.SLICE):
+            self._write(list(zip(*(c[start : start + self.SLICE] for c in columns), strict=True)))
+
+    def _write(self, part: Sequence[Sequence[str]]) -> None:
+        text = "\n".join(map(",".join, part)) + "\n"
+        plain = (
+            '"' not in text
+            and "\r" not in text
+            and text.count("\n") == len(part)
+            and text.count(",") == self._commas * len(part)
+            and self._commas > 0  # one empty cell alone is written `""`
+        )
+        self._handle.write(text.encode("utf-8") if plain else _csv_text(part))
 
 
 def _csv_text(rows: Iterable[Sequence[str]]) -> bytes:
