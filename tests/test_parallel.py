@@ -25,7 +25,12 @@ from typing import Any
 import pytest
 
 from tests.cli_helpers import CliResult, run_cli
-from tests.conftest import DOCUMENTED_CAPTURES, assert_no_canary
+from tests.conftest import (
+    DOCUMENTED_BODIES,
+    DOCUMENTED_CAPTURES,
+    REFERENCE_PAYLOADS,
+    assert_no_canary,
+)
 from tests.test_merge_streamed_output import CASES, sandbox, sandbox_locks
 from verifier import gate, inputs, parallel
 from verifier.errors import InputError, UsageError
@@ -147,6 +152,13 @@ def test_parallel_gate_gives_the_same_report(
         ([DOCUMENTED_CAPTURES], ["--locks-dir", str(DOCUMENTED_LOCKS)]),
         ([DOCUMENTED_CAPTURES, sandbox], ["--locks-dir", str(sandbox_locks)]),
         ([sandbox], ["--locks-dir", str(sandbox / "no-locks")]),
+        (  # raw bodies of the corpus, with their findings
+            [
+                DOCUMENTED_BODIES / "openai_org_costs.json",
+                *sorted(REFERENCE_PAYLOADS.glob("openai_costs__*.json")),
+            ],
+            ["--surface", "openai_org_costs", "--locks-dir", str(DOCUMENTED_LOCKS)],
+        ),
     ]
     for paths, options in cases:
         command = ["gate", *map(str, paths), *options, "--format", "json"]
