@@ -8,18 +8,23 @@ parser on it. Two things the parser cannot settle during that pass wait for its 
   a capture the gate refuses is refused by the gate, as before;
 - exactness: the rows come decoded by orjson, whose doubles give the vendor's number
   only when the text is the double's shortest form. Every slice's text is compared with
-  what orjson writes for it (`verifier.exactjson.same_text`); a capture that differs (a
-  number with more digits than a double holds, `1.50`, a capture loaded whole) is read
-  again by `read_exact`, page by page with ijson, whose numbers are Decimals of their
-  text.
+  what orjson writes for it (`verifier.exactjson.same_text`); a slice that differs (a
+  number with more digits than a double holds, `1.50`) is decoded again there and then
+  from that same text, numbers as `read_exact` reads them (`_exact_items`), and the
+  parser gets those rows instead of orjson's: no second pass over the file. Only a
+  capture where that cannot be done (the standard library refuses a slice orjson took, a
+  body loaded whole) is read again by `read_exact`, page by page with ijson, whose
+  numbers are Decimals of their text.
 
 `read_exact` is also how a capture that lost dates to an overlapping one (the dedupe
 rules) is read with those dates left out: rare, and only that capture."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +115,48 @@ class MergeSink:
         )
         self.parser: Read = self._feed  # after a worker's pass: what came back of it
         self.error: InputError | None = None
-        self.exact = True  # every row slice's text checked (`row_text`) and equal
+        # Every row slice's text checked (`row_text`): equal, or its rows decoded exactly.
+        self.exact = True
+        self._swaps: list[tuple[list[Any], list[Any]]] = []  # (orjson's, exact) items
         self._finished = False
 
     def rows(self, prefix: str, first: int, rows: list[Any]) -> None:
+        if self._swaps:
+            rows = self._swapped(rows)
         if self.error is None:
             self._guarded(self._feed.rows, prefix, first, rows)
 
     def row_text(self, text: str, rows: list[Any]) -> None:
-        if self.exact and not same_text(text, rows):
-            self.exact = False
+        """Called before the `rows` call that hands over `rows` (or, for a row read in
+        parts, before the one that hands over the row they make up)."""
+        if not self.exact or same_text(text, rows):
+            return
+        exact = _exact_items(text, rows)
+        if exact is None:
+            self.exact = False  # `read_exact` reads the capture after the pass
+        else:
+            self._swaps.append((rows, exact))
+
+    def _swapped(self, rows: list[Any]) -> list[Any]:
+        """`rows` with the items decoded exactly (`row_text`) in place of orjson's. A
+        slice comes as the very list `row_text` saw; a row read in parts (megabytes of
+        results, `verifier.inputs._assembled`) is a new object holding the very values
+        and items `row_text` saw, so those are found by identity. Anything not found
+        leaves the capture to `read_exact`."""
+        swaps, self._swaps = self._swaps, []
+        if len(swaps) == 1 and swaps[0][0] is rows:
+            return swaps[0][1]
+        by_id = {
+            id(given): item
+            for given_items, exact in swaps
+            for given, item in zip(given_items, exact, strict=True)
+            if isinstance(given, dict | list | float)  # the same otherwise (`_exact_items`)
+        }
+        found: set[int] = set()
+        swapped = [_swap(row, by_id, found) for row in rows]
+        if len(found) != len(by_id):
+            self.exact = False  # pragma: no cover - every reader path hands them over
+        return swapped
 
     def body(self, body: Body) -> None:
         if not body.rows_streamed and body.ok and _has_rows(body.value):
@@ -156,6 +193,50 @@ def _arrived(plan: ReadingPlan, result: Parsed, error: InputError | None, exact:
     sink.plan, sink.parser, sink.error, sink.exact = plan, result, error, exact
     sink._finished = True
     return sink
+
+
+def _exact_items(text: str, rows: list[Any]) -> list[Any] | None:
+    """The items of a row slice's text (items separated by commas, as the file holds
+    them) with numbers as `read_exact` reads them: a Decimal of its text for a number with
+    a fraction or an exponent, an int for an integer; None when the standard library's
+    scanner refuses what orjson took, or gives other items (then the capture is read
+    again). Only items that are fresh objects (containers, doubles) can be swapped by
+    identity; any other item must come out the same."""
+    try:
+        items = _EXACT_ITEMS.decode(f"[{text}]")
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(items, list) or len(items) != len(rows):
+        return None  # pragma: no cover - orjson decoded the same text into `rows`
+    for given, item in zip(rows, items, strict=True):
+        if not isinstance(given, dict | list | float) and (
+            type(given) is not type(item) or given != item
+        ):
+            return None
+    return items
+
+
+def _refuse(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")  # pragma: no cover - orjson refuses
+
+
+# Numbers as ijson reads them for `read_exact` (`use_float=False`), in the C scanner.
+_EXACT_ITEMS = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse)
+
+
+def _swap(value: Any, by_id: dict[int, Any], found: set[int]) -> Any:
+    """`value` with the objects `by_id` names replaced (containers rebuilt around them)."""
+    key = id(value)
+    if key in by_id:
+        found.add(key)
+        return by_id[key]
+    if len(found) == len(by_id):
+        return value
+    if type(value) is dict:
+        return {name: _swap(member, by_id, found) for name, member in value.items()}
+    if type(value) is list:
+        return [_swap(item, by_id, found) for item in value]
+    return value
 
 
 def _has_rows(value: Any) -> bool:
