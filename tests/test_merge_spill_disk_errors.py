@@ -128,3 +128,44 @@ def test_the_same_merge_passes_when_the_disk_does_not_fail(
     assert opened
     assert result.code == 0, result.stderr
     assert out.read_bytes().startswith(b"date,")
+
+
+class MangledFile(FailingFile):
+    """Reads back fewer bytes than were written (a file cut short under the merge) or
+    bytes that are not what was written (damaged on disk)."""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        if self._failing == "short":
+            return data[:-1]
+        return b"\xff" * len(data)
+
+
+@pytest.mark.parametrize(
+    ("mangling", "words"),
+    [
+        ("short", "spilled aggregates cut short"),
+        ("damaged", "spilled aggregates are damaged on disk"),
+    ],
+)
+def test_spilled_bytes_that_come_back_wrong_are_one_line_exit_3(
+    tmp_path: Path,
+    sandbox: Path,
+    sandbox_locks: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mangling: str,
+    words: str,
+) -> None:
+    """Not an interruption (a short read once made marshal raise EOFError, which click
+    turns into Abort: exit 130 as if interrupted), and never a wrong table."""
+    failing_disk(monkeypatch, "neither", errno.EIO, 0)
+    view = vars(spill)["tempfile"]  # the module's own view, made by failing_disk
+    view.TemporaryFile = lambda *args, **kwargs: MangledFile(mangling, errno.EIO, 0)
+    out = tmp_path / "spend.csv"
+    out.write_bytes(PREVIOUS)
+    result = run_cli("merge", str(sandbox), "--out", str(out), "--locks-dir", str(sandbox_locks))
+    assert result.code == 3, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert words in lines[0]
+    assert out.read_bytes() == PREVIOUS

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from verifier import __version__
-from verifier.errors import EXIT_FINDINGS, EXIT_OPERATIONAL, EXIT_PASS, EXIT_USAGE, VerifierError
+from verifier.errors import (
+    EXIT_FINDINGS,
+    EXIT_OPERATIONAL,
+    EXIT_PASS,
+    EXIT_USAGE,
+    OperationalError,
+    VerifierError,
+)
 from verifier.findings import Report
 from verifier.redact import mask
 from verifier.report import RENDERERS, render
@@ -130,6 +137,19 @@ class VerifyGroup(click.Group):
         if module is not None and cmd_name not in self.commands:
             importlib.import_module(f"verifier.cli.{module}")
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns an EOFError into Abort, as it does Ctrl-C (a blank line, then exit
+        # 130 here): an EOFError is the tool failing, one line and exit 3. Its text may
+        # quote input, so it is not shown.
+        try:
+            return super().invoke(ctx)
+        except EOFError:
+            if os.environ.get("VERIFY_DEBUG"):
+                raise
+            raise OperationalError(
+                "internal error (unexpected end of data); VERIFY_DEBUG=1 shows more"
+            ) from None
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not args:  # plain `verify`: the help, as a success (click's default is exit 2)

@@ -93,7 +93,14 @@ class Spill:
             raise DiskError(
                 f"merge: cannot read back spilled aggregates: {exc.strerror or exc}"
             ) from None
-        return marshal.loads(data)
+        if len(data) != length:  # the file was cut short under us (another process, a full disk)
+            raise DiskError(
+                f"merge: spilled aggregates cut short: {len(data)} of {length} bytes read back"
+            )
+        try:
+            return marshal.loads(data)
+        except (EOFError, ValueError, TypeError):  # bytes changed on disk under us
+            raise DiskError("merge: spilled aggregates are damaged on disk") from None
 
     def __reduce__(self) -> tuple[Any, ...]:
         """To the parent process: the file's name (see the module doc)."""
