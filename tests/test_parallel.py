@@ -11,6 +11,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,13 @@ from tests.conftest import (
     REFERENCE_PAYLOADS,
     assert_no_canary,
 )
+from tests.test_merge_one_pass import costs_capture
 from tests.test_merge_streamed_output import CASES, sandbox, sandbox_locks
 from verifier import gate, inputs, parallel
+from verifier.capture import capture_from_sandbox
 from verifier.errors import InputError, UsageError
+from verifier.exactjson import JsonNumber
+from verifier.lock import run_lock
 from verifier.merge import core, spill
 from verifier.merge.formats import WRITERS, write_table
 from verifier.merge.load import _own_plan, merge_paths_table, read_capture
@@ -506,3 +512,40 @@ def test_ctrl_c_ends_the_workers_and_removes_the_temp_directory(tmp_path: Path) 
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)  # ended and reaped by the parent
     assert list(temp.iterdir()) == []
+
+
+def test_overlapping_runs_and_exact_numbers_merge_the_same_in_parallel(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sandbox runs whose ranges overlap (one capture loses dates and is read again,
+    both versions of the shared dates compared); and the documented captures with a
+    costs capture whose amounts a double cannot carry (`1.50`, 25 digits, `2.5E-7`:
+    decoded again from their text in its pass, in whichever process): the same bytes."""
+    monkeypatch.setattr(inputs, "STREAM_MIN_BYTES", 0)
+    first, second, exact = tmp_path / "first", tmp_path / "second", tmp_path / "exact"
+    with monkeypatch.context() as patch:
+        patch.setenv("VERIFY_ANON_KEY", "parallel-key-0123456789abcdef0123456789ab")
+        capture_from_sandbox(first, start=date(2026, 5, 1), end=date(2026, 5, 6), users=6)
+        capture_from_sandbox(second, start=date(2026, 5, 4), end=date(2026, 5, 9), users=6)
+    locks = tmp_path / "locks"
+    run_lock([first], locks_dir=locks)
+    shutil.copytree(DOCUMENTED_CAPTURES, exact)
+    texts = ["0.1234567890123456789012345", "1.50", "2.5E-7"]
+    costs_capture(exact / "openai_org_costs.json", [JsonNumber(text) for text in texts])
+    for fmt in WRITERS:
+        one, two = tmp_path / f"one.{fmt}", tmp_path / f"two.{fmt}"
+        command = [str(first), str(second), "--locks-dir", str(locks), "--format", fmt]
+        alone = sequential(partial(run_cli, "merge", *command, "--out", str(one)), monkeypatch)
+        forks.clear()
+        together = run_cli("merge", *command, "--out", str(two))
+        assert forks == [2]
+        assert (together.code, alone.code) == (0, 0), together.stderr
+        assert two.read_bytes() == one.read_bytes()
+        one.unlink()
+        two.unlink()
+    # The library merge (no gate, no key check: the costs capture is built, not captured).
+    for fmt, options in CASES:
+        alone_bytes = sequential(partial(table, [exact], fmt, options), monkeypatch)
+        forks.clear()
+        assert table([exact], fmt, options) == alone_bytes
+        assert forks == [2]

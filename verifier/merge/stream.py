@@ -191,7 +191,7 @@ class MergeSink:
 def _arrived(plan: ReadingPlan, result: Parsed, error: InputError | None, exact: bool) -> MergeSink:
     sink = MergeSink.__new__(MergeSink)  # no parser made: it was read in the worker
     sink.plan, sink.parser, sink.error, sink.exact = plan, result, error, exact
-    sink._finished = True
+    sink._swaps, sink._finished = [], True
     return sink
 
 
