@@ -351,10 +351,12 @@ def _is_formatted(value: str) -> bool:
     return _FORMATTED.fullmatch(value) is not None
 
 
-def pseudonym_token(value: str, key: AnonKey) -> str:
+def pseudonym_token(value: str, key: AnonKey, keep_own: bool = True) -> str:
     """Format-preserving token: known prefix kept, same length, same class per position,
-    the last letters and digits a keyed tag. A token this key made is kept as it is."""
-    if not value or is_pseudonym_token(value, key):
+    the last letters and digits a keyed tag. A token this key made is kept as it is
+    (`keep_own`); raw data is never taken for one (`keep_own=False`): a short raw id
+    carries a valid short tag by chance (about 1 in 40,000 with 8 letters and digits)."""
+    if not value or (keep_own and is_pseudonym_token(value, key)):
         return value
     prefix, body = _split_prefix(value)
     formatted = _is_formatted(value)
@@ -506,9 +508,16 @@ class _Anonymiser:
     """One key, the literal secrets in use, and a memo of pseudonyms already made."""
 
     def __init__(
-        self, key: AnonKey, secrets: Sequence[str] = (), pseudonyms: Pseudonyms | None = None
+        self,
+        key: AnonKey,
+        secrets: Sequence[str] = (),
+        pseudonyms: Pseudonyms | None = None,
+        keep_own: bool = True,
     ) -> None:
         self.key = key
+        # Keep tokens whose tag this key made: only in data that says it was anonymised
+        # with this key (re-anonymising is idempotent); raw data has none to keep.
+        self.keep_own = keep_own
         literals = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
         literal = literal_alternative(literals)
         literal_alt = [literal] if literal else []
@@ -529,7 +538,7 @@ class _Anonymiser:
         self._free_re = re.compile("|".join(literal_alt + leak_alts + id_alts))
         # Most kept strings (timestamps, enums) hold nothing to scrub: test that cheaply.
         self._detector = detector(literals)
-        shared = pseudonyms is not None and pseudonyms.key is key
+        shared = pseudonyms is not None and pseudonyms.key is key and not keep_own
         self._memo: dict[str, str] = pseudonyms.made if pseudonyms and shared else {}
         self._applied: dict[tuple[str | None, str, bool], str] = {}
         self._names: dict[str, str] = {}  # member names repeat in every row
@@ -543,7 +552,7 @@ class _Anonymiser:
             if is_email(value):
                 cached = pseudonym_email(value, self.key)
             else:
-                cached = pseudonym_token(value, self.key)
+                cached = pseudonym_token(value, self.key, self.keep_own)
             if len(self._memo) >= _MAX_PSEUDONYMS:
                 self._memo.clear()
             self._memo[value] = cached
@@ -667,7 +676,7 @@ class _Anonymiser:
                 for name, value in node.items():
                     new_name = names.get(name) or self.member_name(name)
                     if new_name in new:  # two spellings of one email: keep both members
-                        new_name = pseudonym_token(name, self.key)
+                        new_name = pseudonym_token(name, self.key, self.keep_own)
                         if new_name in new:
                             continue  # a third one: the first member's value is kept
                     if isinstance(value, str):
@@ -917,7 +926,7 @@ def anonymise_capture(
             "anonymise the raw responses with one key"
         )
     surface = get_surface(capture.surface)
-    worker = _Anonymiser(key, secrets, pseudonyms)
+    worker = _Anonymiser(key, secrets, pseudonyms, keep_own=capture.key_fingerprint is not None)
     rules = surface_rules(surface)
     return replace(
         capture,
@@ -962,7 +971,7 @@ class PageInParts:
         secrets: Sequence[str] = (),
         pseudonyms: Pseudonyms | None = None,
     ) -> None:
-        self._worker = _Anonymiser(key, secrets, pseudonyms)
+        self._worker = _Anonymiser(key, secrets, pseudonyms, keep_own=False)  # raw pages
         self._rules = surface_rules(surface)
         self.head = _page_head(self._worker, page, surface, self._rules, shared)
 
@@ -978,7 +987,7 @@ class PageInParts:
 
     def colliding_name(self, name: str) -> str:
         """A member name whose anonymised form another member of its object already has."""
-        return pseudonym_token(name, self._worker.key)
+        return pseudonym_token(name, self._worker.key, self._worker.keep_own)
 
 
 class CaptureInParts:
@@ -992,7 +1001,7 @@ class CaptureInParts:
         self.envelope = anonymise_capture(replace(capture, pages=()), key, secrets=secrets)
         self._surface = get_surface(capture.surface)
         self._rules = surface_rules(self._surface)
-        self._worker = _Anonymiser(key, secrets)
+        self._worker = _Anonymiser(key, secrets, keep_own=capture.key_fingerprint is not None)
         _request(self._worker, capture.request, self._surface)  # the worker's first steps
 
     def page(self, page: Page) -> Page:
