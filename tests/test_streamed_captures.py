@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import random
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -182,10 +183,14 @@ def all_readers(path: Path) -> dict[str, Callable[[int], Any]]:
     def anonymise(limit: int) -> Any:
         """With the sandbox's key: its captures are cleaned again, the raw ones (no
         fingerprint) anonymised, others refused for their key."""
-        out = path.parent / f".anonymised-{limit}-{path.stem}"
-        with mock.patch.dict(os.environ, {"VERIFY_ANON_KEY": SANDBOX_KEY_TEXT}):
+        # Written to a temp dir, never next to the capture (which may be in the repo).
+        with (
+            tempfile.TemporaryDirectory() as scratch,
+            mock.patch.dict(os.environ, {"VERIFY_ANON_KEY": SANDBOX_KEY_TEXT}),
+        ):
+            out = Path(scratch) / f"anonymised-{limit}-{path.stem}"
             run_anonymise((str(path),), out, None, 200, False, stream_min_bytes=limit)
-        return {p.name: p.read_text() for p in sorted(out.iterdir())}
+            return {p.name: p.read_text() for p in sorted(out.iterdir())}
 
     return {
         "anonymise": anonymise,
