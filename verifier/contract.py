@@ -3,12 +3,14 @@
 python-jsonschema is the reference for semantics and messages. Formats are enforced
 (`FORMAT_CHECKER`; `date-time` needs rfc3339-validator, a declared dependency), so an
 RFC 3339 field holding anything else is a violation, not silently skipped.
-Violations are aggregated per (path, rule): one finding with the first pointer and an
-occurrence count, never a whole-document dump.
+Violations are aggregated per (path, rule) as they arrive (`Tallies`): one finding with
+the first pointer and an occurrence count, never a whole-document dump.
 
 Fast path: a compiled jsonschema-rs validator (formats enforced) answers "valid?" first;
 python-jsonschema runs only on documents (or streamed rows) it rejects, to produce the
-reference messages. Formats where jsonschema-rs is more lenient than the reference
+reference messages; a failing row's failing nested items are explained alone, and a unit
+whose compiled errors repeat an earlier one's reuses its explanation (`RowExplainer`).
+Formats where jsonschema-rs is more lenient than the reference
 (`date-time`: leap seconds) are checked by the reference's own function, so both
 validators reject exactly the same documents (tests/test_fastpath.py proves it over the
 corpus). Large files (raw bodies and capture files) are validated row slice by row slice
@@ -23,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsonschema_rs
 
@@ -277,22 +279,86 @@ def _rest(v: Violation) -> tuple[str, str, str, str]:
     return v.rule, v.expected, v.observed, v.instance
 
 
+class Tally:
+    """One (path, rule, expected) group: its first occurrence, a count and the JSON types
+    seen. Memory does not grow with the number of occurrences."""
+
+    __slots__ = ("count", "instances", "observed", "pointer")
+
+    def __init__(self, pointer: str, observed: str, instance: str) -> None:
+        self.pointer = pointer
+        self.observed = observed
+        self.count = 1
+        self.instances = {instance}
+
+
+GroupKey = tuple[str, str, str]  # (contract path, rule, expected)
+
+
+def group_key(v: Violation) -> GroupKey:
+    return paths.path_of(v.parts), v.rule, v.expected
+
+
+class Tallies:
+    """Violations grouped as they arrive, in the order of their first occurrence."""
+
+    def __init__(self) -> None:
+        self.groups: dict[GroupKey, Tally] = {}
+
+    def add(self, prefix: str, v: Violation) -> None:
+        self.add_keyed(group_key(v), prefix, v)
+
+    def add_keyed(self, key: GroupKey, prefix: str, v: Violation) -> None:
+        tally = self.groups.get(key)
+        if tally is None:
+            self.groups[key] = Tally(prefix + paths.pointer(v.parts), v.observed, v.instance)
+        else:
+            tally.count += 1
+            tally.instances.add(v.instance)
+
+    def bump(self, key: GroupKey, instance: str) -> bool:
+        """One more occurrence of an open group (False when the group is not open)."""
+        tally = self.groups.get(key)
+        if tally is None:
+            return False
+        tally.count += 1
+        tally.instances.add(instance)
+        return True
+
+    def extend(self, prefix: str, found: Iterable[Violation]) -> None:
+        for v in found:
+            self.add(prefix, v)
+
+    def absorb(self, later: Tallies) -> None:
+        """Append `later`'s occurrences, as if they had been added after this one's."""
+        for key, tally in later.groups.items():
+            mine = self.groups.get(key)
+            if mine is None:
+                self.groups[key] = tally
+            else:
+                mine.count += tally.count
+                mine.instances |= tally.instances
+        later.groups = {}
+
+
 def findings_from_violations(
     surface: Surface, source: str, located: Iterable[tuple[str, Violation]]
 ) -> list[Finding]:
-    """Aggregate (pointer prefix, violation) pairs into one finding per path and rule;
-    the consumer contract says how severe each is (`verifier.consumer.judge`)."""
-    # Grouped by path and rule; `observed` describes the first occurrence.
-    grouped: dict[tuple[str, str, str], tuple[str, list[str], set[str]]] = {}
+    """Aggregate (pointer prefix, violation) pairs into one finding per path and rule."""
+    tallies = Tallies()
     for prefix, v in located:
-        key = (paths.path_of(v.parts), v.rule, v.expected)
-        entry = grouped.setdefault(key, (v.observed, [], set()))
-        entry[1].append(prefix + paths.pointer(v.parts))
-        entry[2].add(v.instance)
+        tallies.add(prefix, v)
+    return findings_from_tallies(surface, source, tallies)
+
+
+def findings_from_tallies(surface: Surface, source: str, tallies: Tallies) -> list[Finding]:
+    """One finding per path and rule (`observed` describes the first occurrence); the
+    consumer contract says how severe each is (`verifier.consumer.judge`)."""
     findings = []
-    for (path, rule, expected), (observed, pointers, instances) in grouped.items():
+    for (path, rule, expected), tally in tallies.groups.items():
         shown = path or "(document)"
-        times = f" in {len(pointers)} places" if len(pointers) > 1 else ""
+        count, instances = tally.count, tally.instances
+        times = f" in {count} places" if count > 1 else ""
         types = frozenset("string" if t == NUMERIC_STRING else t for t in instances if t)
         verdict = judge(
             surface.name,
@@ -309,13 +375,13 @@ def findings_from_violations(
                 source=source,
                 kind="schema_violation",
                 path=path,
-                pointer=pointers[0],
+                pointer=tally.pointer,
                 severity=verdict.severity,
                 expected=expected,
-                observed=observed,
-                message=f"{shown}: expected {expected}, observed {observed}{times}{note}",
+                observed=tally.observed,
+                message=f"{shown}: expected {expected}, observed {tally.observed}{times}{note}",
                 consumed_by_merge=verdict.consumed,
-                occurrences=len(pointers),
+                occurrences=count,
             )
         )
     return findings
@@ -392,6 +458,183 @@ def capture_findings(source: str, capture: Capture | None) -> list[Finding]:
     return out
 
 
+# jsonschema-rs error kinds whose python-jsonschema counterpart is one error at the same
+# place, whatever the value: a unit (row or nested item) failing with the same kinds at the
+# same places is explained alike. Others (anyOf, oneOf, not, ...) are always explained, and
+# so are formats jsonschema-rs checks itself (stricter than the reference, see below);
+# the other formats run the reference's own function (`_reference_format`).
+_MEMO_KINDS = frozenset(
+    {
+        "type",
+        "required",
+        "enum",
+        "const",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+    }
+)
+_MEMO_MAX = 4096
+_ANNOTATIONS = frozenset({"type", "items", "description", "title"})
+
+Signature = tuple[tuple[object, ...], ...]
+
+
+def _instance_class(value: Any) -> str:
+    """What `Violation.instance` says of a value (the JSON type, `numeric-string`)."""
+    if isinstance(value, str) and classify_string(value) == NUMERIC_STRING:
+        return NUMERIC_STRING
+    return json_type(value)
+
+
+def _signature(errors: list[Any], skip: int) -> Signature | None:
+    """The compiled validator's errors of a unit, without its index; None when one of them
+    is of a kind the memo does not trust."""
+    out = []
+    for error in errors:
+        kind = error.kind.name
+        if kind not in _MEMO_KINDS:
+            return None
+        if kind == "format" and error.kind.format in _RS_STRICTER_FORMATS:
+            # jsonschema-rs refuses some values the reference accepts ("a@b" is an email
+            # to python-jsonschema): the same compiled error is not the same violation.
+            return None
+        where = tuple(error.instance_path)[skip:]
+        what = error.kind.property if kind == "required" else _instance_class(error.instance)
+        out.append((where, tuple(error.schema_path), kind, what))
+    return tuple(out)
+
+
+def _local(root: Mapping[str, Any], node: Any) -> Any:
+    """`node`, or the `$defs` entry a bare local `$ref` names."""
+    if isinstance(node, Mapping) and set(node) == {"$ref"}:
+        ref = node["$ref"]
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return root.get("$defs", {}).get(ref.removeprefix("#/$defs/"))
+    return node
+
+
+@cache
+def nested_arrays(surface: Surface) -> dict[str, tuple[int, Mapping[str, Any]]]:
+    """A row's members that are plain arrays (no array-wide constraint), by name: their
+    rank among the row schema's properties and their item schema. An item of one is
+    explained on its own, exactly as when its row is (python-jsonschema walks
+    `properties` in schema order and `items` in index order)."""
+    root = surface_schema(surface)
+    row = _local(root, rows_schema(surface))
+    if not isinstance(row, Mapping) or not isinstance(row.get("properties"), Mapping):
+        return {}
+    found: dict[str, tuple[int, Mapping[str, Any]]] = {}
+    for rank, (name, sub) in enumerate(row["properties"].items()):
+        if not isinstance(sub, Mapping) or sub.get("type") != "array":
+            continue
+        extra = {k for k in sub if k not in _ANNOTATIONS and not k.startswith("x-")}
+        if not extra and isinstance(sub.get("items"), Mapping):
+            found[name] = (rank, sub["items"])
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """A unit's violations as python-jsonschema gave them, located relative to the unit."""
+
+    key: GroupKey
+    parts: tuple[str | int, ...]
+    violation: Violation
+
+
+class _Unit(NamedTuple):
+    """What one reference explanation covers: a row, or one item of a row's nested array
+    (`name`), at `position`, its violations located under `prefix` + `base`."""
+
+    prefix: str
+    base: tuple[str | int, ...]
+    name: str | None
+    value: Any
+    schema: Mapping[str, Any]
+    position: int
+
+
+class RowExplainer:
+    """The violations of failing rows, exactly as `row_violations` gives them, without
+    running python-jsonschema on every one: a failing row is split into its failing nested
+    items (a cost bucket's `results`) when only they fail, and a unit whose compiled errors
+    (places, kinds, JSON types) were seen before reuses the reference's explanation of the
+    first one. Reused occurrences only add to groups that the first one opened, so the
+    first pointer and `observed` stay those of the first occurrence."""
+
+    def __init__(self, surface: Surface, tallies: Tallies) -> None:
+        self.surface = surface
+        self.tallies = tallies
+        self._fast = fast_row_validator_for(surface)
+        self._items: Mapping[str, Any] = rows_schema(surface) or {}
+        self._nested = nested_arrays(surface)
+        self._memo: dict[tuple[str | None, Signature], tuple[_Memo, ...]] = {}
+        self.reused = 0  # units explained from the memo (the tests check it is used)
+
+    def row(self, prefix: str, index: int, row: Any) -> None:
+        if self._fast.is_valid(row):
+            return
+        whole = _Unit(prefix, ("data",), None, row, self._items, index)
+        try:
+            errors = list(self._fast.iter_errors(row))
+        except ValueError:  # e.g. "Recursion limit reached" on a very deep row
+            self._explain(whole, None)
+            return
+        items = self._failing_items(errors)
+        if items is None:
+            self._unit(whole, errors, 0)
+            return
+        for (name, position), found in items:
+            base = ("data", index, name)
+            item = _Unit(prefix, base, name, row[name][position], self._nested[name][1], position)
+            self._unit(item, found, 2)
+
+    def _failing_items(self, errors: list[Any]) -> list[tuple[tuple[str, int], list[Any]]] | None:
+        """The failing nested items in the reference's order, or None when some error lies
+        outside them (the row is then explained whole)."""
+        if not self._nested or not errors:
+            return None
+        groups: dict[tuple[str, int], list[Any]] = {}
+        for error in errors:
+            where = error.instance_path
+            if len(where) < 2 or where[0] not in self._nested or not isinstance(where[1], int):
+                return None
+            groups.setdefault((where[0], where[1]), []).append(error)
+        return sorted(groups.items(), key=lambda kv: (self._nested[kv[0][0]][0], kv[0][1]))
+
+    def _unit(self, unit: _Unit, errors: list[Any], skip: int) -> None:
+        signature = _signature(errors, skip)
+        memo = self._memo.get((unit.name, signature)) if signature is not None else None
+        if memo is None:
+            self._explain(unit, signature)
+            return
+        self.reused += 1
+        for entry in memo:
+            if not self.tallies.bump(entry.key, entry.violation.instance):
+                # The group was opened in tallies since handed on (`Tallies.absorb`):
+                # this one is never the first occurrence there, it only counts.
+                parts = (*unit.base, unit.position, *entry.parts)
+                located = Violation(parts, *_rest(entry.violation))
+                self.tallies.add_keyed(entry.key, unit.prefix, located)
+
+    def _explain(self, unit: _Unit, signature: Signature | None) -> None:
+        memo = []
+        reference = validator_for(self.surface)
+        for error in reference.descend(unit.value, unit.schema, path=unit.position):
+            found = violation_of(error)
+            located = Violation((*unit.base, *found.parts), *_rest(found))
+            key = group_key(located)
+            self.tallies.add_keyed(key, unit.prefix, located)
+            memo.append(_Memo(key, found.parts[1:], found))
+        if signature is not None:
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            self._memo[(unit.name, signature)] = tuple(memo)
+
+
 _BATCH = 1000
 
 
@@ -400,7 +643,8 @@ class RowChecker:
 
     def __init__(self, surface: Surface) -> None:
         self.surface = surface
-        self.located: list[tuple[str, Violation]] = []
+        self.tallies = Tallies()
+        self._explainer = RowExplainer(surface, self.tallies)
         self._batch: list[Any] = []
         self._first = 0
         self._prefix = ""
@@ -434,8 +678,7 @@ class RowChecker:
         if self._all_valid(rows):
             return
         for offset, row in enumerate(rows):
-            found = row_violations(self.surface, first + offset, row)
-            self.located.extend((prefix, v) for v in found)
+            self._explainer.row(prefix, first + offset, row)
 
 
 class CheckSink:
@@ -445,7 +688,7 @@ class CheckSink:
         self.surface = surface
         self.name = name
         self.statuses: list[Finding] = []
-        self.located: list[tuple[str, Violation]] = []
+        self.tallies = Tallies()
         # Rows are validated one by one when the schema allows it, else held until
         # their body arrives and validated with it.
         self._checker = RowChecker(surface) if rows_schema(surface) is not None else None
@@ -472,16 +715,15 @@ class CheckSink:
         if body.rows_streamed:
             if self._checker is not None:
                 self._checker.flush()
-                self.located.extend(self._checker.located)
-                self._checker.located = []
+                self.tallies.absorb(self._checker.tallies)
             else:
                 value = {**value, ROWS_KEY: self._held}
                 self._held = []
-        self.located.extend((body.pointer_prefix, v) for v in violations(self.surface, value))
+        self.tallies.extend(body.pointer_prefix, violations(self.surface, value))
 
     def findings(self, capture: Capture | None) -> list[Finding]:
         out = list(self.statuses)
-        out.extend(findings_from_violations(self.surface, self.name, self.located))
+        out.extend(findings_from_tallies(self.surface, self.name, self.tallies))
         recorded = capture_findings(self.name, capture)
         out.extend(recorded)
         # A body that says has_more with no cursor, unless capture already recorded it.
