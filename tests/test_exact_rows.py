@@ -25,22 +25,28 @@ from hypothesis import strategies as st
 from tests.cli_helpers import run_cli
 from tests.drift_support import documented_body, fixed_capture
 from tests.merge_builders import documented_plans
+from tests.test_parallel import forks, sequential
 from tests.test_streamed_captures import use_tiny_slices, use_tiny_windows
 from verifier.errors import InputError
 from verifier.exactjson import JsonNumber
 from verifier.inputs import load_capture_inputs
 from verifier.merge import MergeResult, load_capture, merge_sources
+from verifier.merge import load as merge_load
 from verifier.merge import stream as merge_stream
 from verifier.merge.formats import WRITERS, write
 from verifier.merge.load import NOT_A_CAPTURE, merge_paths, read_capture
 from verifier.store import Page, save_capture
 from verifier.surfaces import get_surface
 
+__all__ = ["forks"]  # the parallel tests' fixture
+
 STREAMED = 0  # stream every capture, however small
 DAY = 86400
 
 
-def costs_capture(path: Path, texts: list[str], days: int = 3, users: int = 4) -> Path:
+def costs_capture(
+    path: Path, texts: list[str], days: int = 3, users: int = 4, first_day: int = 0
+) -> Path:
     """A costs capture of `days` buckets of `users` results each, the amounts the number
     texts `texts` in turn (written as they are, as a capture keeps the vendor's)."""
     body = documented_body("openai_org_costs")
@@ -49,8 +55,8 @@ def costs_capture(path: Path, texts: list[str], days: int = 3, users: int = 4) -
     body["data"] = [
         {
             **bucket,
-            "start_time": bucket["start_time"] + day * DAY,
-            "end_time": bucket["end_time"] + day * DAY,
+            "start_time": bucket["start_time"] + (first_day + day) * DAY,
+            "end_time": bucket["end_time"] + (first_day + day) * DAY,
             "results": [
                 {
                     **result,
@@ -175,6 +181,32 @@ def test_the_cli_merge_writes_the_former_routes_bytes(tmp_path: Path) -> None:
         now_bytes = (tmp_path / f"now.{fmt}").read_bytes()
         assert now_bytes == (tmp_path / f"before.{fmt}").read_bytes()
         assert b"0.12345678901234567" in now_bytes
+
+
+def test_parallel_passes_keep_the_exact_rows(
+    tmp_path: Path, forks: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exact rows are in the aggregates a worker process spills and hands back
+    (`verifier.parallel`): same bytes as one process and as the former route, and no
+    capture is read a second time."""
+    texts = ["0.12345678901234567", "1.50", "2.5E-7", "-0.0"]
+    paths = [
+        costs_capture(tmp_path / "first.json", texts, first_day=0),
+        costs_capture(tmp_path / "second.json", texts[::-1], first_day=5),
+    ]
+    with former_route():
+        before = outputs(lambda: merge_paths(paths, stream_min_bytes=STREAMED))
+    alone = sequential(
+        lambda: outputs(lambda: merge_paths(paths, stream_min_bytes=STREAMED)), monkeypatch
+    )
+
+    def no_second_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a capture was read a second time")
+
+    monkeypatch.setattr(merge_load, "read_exact", no_second_reading)
+    forks.clear()
+    assert outputs(lambda: merge_paths(paths, stream_min_bytes=STREAMED)) == alone == before
+    assert forks == [2], "the parallel path was not taken"
 
 
 def test_a_slice_the_standard_library_refuses_is_read_again(
