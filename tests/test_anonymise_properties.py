@@ -630,3 +630,12 @@ def test_a_raw_id_whose_tag_checks_out_by_chance_is_still_replaced() -> None:
     assert _project_id(again) == _project_id(raw)
     claimed = anonymise_capture(_usage_capture(_TAG_BY_CHANCE, KEY.fingerprint), KEY)
     assert _project_id(claimed) == _TAG_BY_CHANCE
+
+
+def test_a_raw_body_keeps_no_id_whose_tag_checks_out_by_chance() -> None:
+    """`anonymise_body` takes a raw response body: the same rule as a raw capture."""
+    uid = "user-jPBD5CeBFB"  # its last five letters and digits: the tag KEY gives it
+    assert is_pseudonym(uid, KEY)
+    users = {"object": "list", "data": [{"id": uid, "email": "a@example.com"}]}
+    out = anonymise_body(get_surface("openai_org_users"), users, KEY)
+    assert out["data"][0]["id"] != uid

@@ -893,8 +893,9 @@ def _people(identity_sets: list[frozenset[str]]) -> int:
 
 
 def anonymise_body(surface: Surface, body: Any, key: AnonKey) -> Any:
-    """A new, anonymised copy of one response body of `surface` (2xx or error)."""
-    return _Anonymiser(key).json(body, surface_rules(surface))
+    """A new, anonymised copy of one raw response body of `surface` (2xx or error):
+    raw data keeps no token as a pseudonym, whatever its tag (see `pseudonym_token`)."""
+    return _Anonymiser(key, keep_own=False).json(body, surface_rules(surface))
 
 
 def anonymise_text(text: str, key: AnonKey, secrets: Sequence[str] = ()) -> str:
