@@ -505,6 +505,11 @@ def test_ctrl_c_cancels_every_chain_and_writes_nothing(tmp_path: Path) -> None:
         if calls[0] == 1:
             os.kill(os.getpid(), signal.SIGINT)  # delivered to the main thread's handler
             time.sleep(0.05)
+        else:
+            # Pages no faster than a real server would give them: on a loaded machine
+            # the main thread may wait a while for its turn to run the handler (once
+            # 30,000 mock pages went by first); 50 pages are then about a second.
+            time.sleep(0.02)
         # A fresh cursor every time: the chain would page on until the page guard.
         return httpx.Response(200, json=page([], f"cursor-{calls[0]}"))
 
