@@ -46,12 +46,15 @@ class FailingFile:
         self._step("write")
         return self._file.write(data)
 
-    def read(self, size: int = -1) -> bytes:
+    def read_at(self, size: int, offset: int) -> bytes:
         self._step("read")
-        return self._file.read(size)
+        return os.pread(self._file.fileno(), size, offset)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         return self._file.seek(offset, whence)
+
+    def flush(self) -> None:
+        self._file.flush()
 
     def close(self) -> None:
         self._file.close()
@@ -73,6 +76,8 @@ def failing_disk(
     view = types.SimpleNamespace(**vars(tempfile))
     view.TemporaryFile = temporary_file
     monkeypatch.setattr(spill, "tempfile", view)
+    # The spill reads at an offset (`_read_at`, pread): through the failing file here.
+    monkeypatch.setattr(spill, "_read_at", lambda file, size, offset: file.read_at(size, offset))
     monkeypatch.setattr(spill, "_BUDGET", [1])
     return opened
 
@@ -134,8 +139,8 @@ class MangledFile(FailingFile):
     """Reads back fewer bytes than were written (a file cut short under the merge) or
     bytes that are not what was written (damaged on disk)."""
 
-    def read(self, size: int = -1) -> bytes:
-        data = self._file.read(size)
+    def read_at(self, size: int, offset: int) -> bytes:
+        data = os.pread(self._file.fileno(), size, offset)
         if self._failing == "short":
             return data[:-1]
         return b"\xff" * len(data)

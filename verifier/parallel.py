@@ -77,15 +77,86 @@ def worker_directory() -> Path | None:
 def jobs(sizes: Sequence[float]) -> int:
     """How many processes read inputs of these sizes (1: this one alone)."""
     wanted = _wanted_jobs()
-    if (
-        wanted <= 1
-        or len(sizes) <= 1
-        or sum(sizes) < min_bytes()
-        or threading.active_count() > 1
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if wanted <= 1 or len(sizes) <= 1 or sum(sizes) < min_bytes() or not _can_fork():
         return 1
     return min(wanted, len(sizes))
+
+
+def _can_fork() -> bool:
+    """No other thread alive (a fork copies locks held by threads) and `fork` there."""
+    return threading.active_count() <= 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def two_processes(work: float, minimum: float) -> bool:
+    """Whether work of this size (at least `minimum`) is worth one forked worker beside
+    this process: the fallbacks of `jobs` (one usable core, `VERIFY_JOBS=1`, threads,
+    no fork)."""
+    return work >= minimum and _wanted_jobs() >= 2 and _can_fork()
+
+
+@contextlib.contextmanager
+def beside_one_worker(
+    theirs: Callable[[Path], Any], mine: Callable[[], None], what: tuple[str, str]
+) -> Iterator[tuple[Path, Any] | None]:
+    """`theirs(directory)` in one forked worker while `mine()` runs here; then, while
+    the block runs, the private directory (0700) the worker wrote its files in and what
+    `theirs` returned (small: it travels pickled). The directory goes at the end.
+
+    None when no worker could start (no temp directory, no fork): nothing ran, the
+    caller does both parts here. An error `theirs` raised is raised here, after `mine()`
+    (where the sequential run would raise it); a dead worker is one OperationalError
+    (`what`: what it was doing, and what one process would do, for `_died`), exit 3."""
+    shared = _shared()
+    if shared is None:
+        yield None
+        return
+    directory = shared[0]
+    worker: Any = None
+    try:
+        _flush_standard_streams()
+        worker = multiprocessing.get_context("fork").Process(
+            target=_one_worker, args=(theirs, directory, os.getpid()), daemon=True
+        )
+        try:
+            worker.start()
+        except OSError:  # no fork now (process limit, memory): all here
+            worker = None
+        if worker is None:
+            yield None
+            return
+        mine()
+        worker.join()
+        if worker.exitcode != 0:
+            raise OperationalError(_died(worker.exitcode, *what))
+        ok, value = _arrived(directory, 0)
+        if not ok:
+            raise value
+        yield directory, value
+    finally:
+        if worker is not None and worker.is_alive():
+            worker.terminate()
+            worker.join()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):  # a child must not write a copy of these
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def _one_worker(theirs: Callable[[Path], Any], directory: Path, parent: int) -> None:
+    """The forked worker of `beside_one_worker`: `theirs`'s outcome pickled to
+    `directory/0`, as `_worker` does a position's."""
+    _become_worker(directory, parent)
+    status = 0
+    try:
+        _deliver(directory, 0, _outcome(lambda _: theirs(directory), 0))
+    except OSError:
+        status = _CANNOT_WRITE
+    except BaseException:  # a worker never prints a traceback
+        status = _FAILED
+    os._exit(status)
 
 
 def _wanted_jobs() -> int:
@@ -170,9 +241,7 @@ def _run(
 
     workers: list[Any] = []
     try:
-        for stream in (sys.stdout, sys.stderr):  # a child must not write a copy of these
-            with contextlib.suppress(Exception):
-                stream.flush()
+        _flush_standard_streams()
         for _ in range(count - 1):
             worker = context.Process(
                 target=_worker, args=(work, take, directory, os.getpid()), daemon=True
@@ -212,21 +281,29 @@ def _worker(
     """A forked worker: positions from the shared counter until none is left, each
     outcome pickled to `directory/<position>` (written whole, then renamed). It ends
     with `os._exit`: a failure of its own is its exit status, said by the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the workers
-    _clean_up_if_orphaned(directory, parent)
-    _WORKER_DIRECTORY[0] = directory
+    _become_worker(directory, parent)
     status = 0
     try:
         while (position := take()) is not None:
-            data = _pickled(_outcome(work, position))
-            partial = directory / f"{position}.partial"
-            partial.write_bytes(data)
-            partial.rename(directory / str(position))
+            _deliver(directory, position, _outcome(work, position))
     except OSError:
         status = _CANNOT_WRITE
     except BaseException:  # a worker never prints a traceback
         status = _FAILED
     os._exit(status)
+
+
+def _become_worker(directory: Path, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the workers
+    _clean_up_if_orphaned(directory, parent)
+    _WORKER_DIRECTORY[0] = directory
+
+
+def _deliver(directory: Path, position: int, outcome: _Outcome) -> None:
+    """An outcome pickled to `directory/<position>` (written whole, then renamed)."""
+    partial = directory / f"{position}.partial"
+    partial.write_bytes(_pickled(outcome))
+    partial.rename(directory / str(position))
 
 
 def _clean_up_if_orphaned(directory: Path, parent: int) -> None:
@@ -275,7 +352,9 @@ def _arrived(directory: Path, position: int) -> _Outcome:
     return outcome
 
 
-def _died(exitcode: int | None) -> str:
+def _died(
+    exitcode: int | None, what: str = "reading the captures", alone: str = "reads them"
+) -> str:
     if exitcode == _CANNOT_WRITE:
         how = "could not write its result to the temp directory"
     elif exitcode is not None and exitcode < 0:
@@ -283,18 +362,19 @@ def _died(exitcode: int | None) -> str:
     else:
         how = f"failed (exit status {exitcode})"
     return (
-        f"a worker process reading the captures {how}; nothing was written "
-        f"({JOBS_ENV}=1 reads them in one process)"
+        f"a worker process {what} {how}; nothing was written ({JOBS_ENV}=1 {alone} in one process)"
     )
 
 
 __all__ = [
     "JOBS_ENV",
+    "beside_one_worker",
     "file_sizes",
     "finish_time",
     "jobs",
     "map_in_processes",
     "min_bytes",
     "set_min_bytes",
+    "two_processes",
     "worker_directory",
 ]

@@ -140,6 +140,10 @@ class CodexDays(Mapping[tuple[str, str | None], CodexDay]):
     def dates(self) -> set[str]:
         return self._pairs.dates() | self._spilled.dates()
 
+    def pairs_on(self, day: str) -> int:
+        """About how many pairs a date has (the join's work on it, for splitting)."""
+        return self._pairs.count(day) + self._spilled.pairs_on(day)
+
     def days(self) -> list[str]:
         """Every date, in the order they came."""
         return list(self._order)

@@ -376,16 +376,47 @@ class MergeStream:
         made (the Codex days stay when the breakdown reads them). The cycle collector
         waits until the last batch (`gc_paused`)."""
         with gc_paused():
-            yield from self._batches()
+            yield from self._batches(self._all_days)
 
-    def _batches(self) -> Iterator[list[MergedRow]]:
+    def days(self) -> list[str]:
+        """Every UTC date the table has rows on, in order (`batches` makes them all)."""
+        return list(self._all_days)
+
+    def work(self) -> list[int]:
+        """Per date (`days`), about how many pairs the join reads on it."""
+        codex, api, spend = (
+            self._inputs.codex.days,
+            self._inputs.api_usage.days,
+            self._inputs.api_costs.days,
+        )
+        return [
+            codex.pairs_on(day) + api.pairs_on(day) + (c.held() if (c := spend.get(day)) else 0)
+            for day in self._all_days
+        ]
+
+    def batches_of(self, days: Sequence[str]) -> Iterator[list[MergedRow]]:
+        """`batches` of these dates only (a run of `days()`; the others' rows are
+        another process's to make, `verifier.merge.split_join`): their rows and tally
+        are the same as in the whole run, whatever was made before them."""
+        with gc_paused():
+            yield from self._batches(days)
+
+    def tally(self) -> Any:
+        """The coverage and counts added up so far, small and picklable (`absorb`)."""
+        return self._tally.state()
+
+    def absorb(self, tally: Any) -> None:
+        """Add another process's `tally` of the other dates (`batches_of`)."""
+        self._tally.absorb(tally)
+
+    def _batches(self, days: Sequence[str]) -> Iterator[list[MergedRow]]:
         inputs, ids, consume = self._inputs, self._ids, self._consume
         api_costs = inputs.api_costs.days
         codex_consumed = consume and not inputs.breakdown
         frame = _Frame(
             ids, self._costs_on, self._dates, self._rate, inputs.codex.native_reported, consume
         )
-        for day in self._all_days:
+        for day in days:
             with localcontext(EXACT):
                 rows: dict[str, list[Any]] = {}  # person -> figures (`_add_codex`)
                 _add_codex(rows, ids, inputs.codex.days.figures(day, codex_consumed))
@@ -695,6 +726,33 @@ class _Tally:
 
     def counts(self) -> RowCounts:
         return RowCounts(rows=self._rows, dates=self._dates, partial=self._partial)
+
+    def state(self) -> tuple[Any, ...]:
+        """What was added up (`absorb` adds it to another tally of the same join)."""
+        return (
+            self._seen,
+            self._credits,
+            self._joined_credits,
+            self._dollars,
+            self._joined_dollars,
+            self._rows,
+            self._dates,
+            self._partial,
+        )
+
+    def absorb(self, state: tuple[Any, ...]) -> None:
+        """Another tally's `state` (other dates) added: exact sums, so the order the
+        dates were added in does not change a digit."""
+        seen, credits, joined_credits, dollars, joined_dollars, rows, dates, partial = state
+        self._seen.update(seen)
+        with localcontext(EXACT):
+            self._credits += credits
+            self._joined_credits += joined_credits
+            self._dollars += dollars
+            self._joined_dollars += joined_dollars
+        self._rows += rows
+        self._dates += dates
+        self._partial += partial
 
     def coverage(self) -> JoinCoverage:
         named = self._seen - {UNATTRIBUTED}

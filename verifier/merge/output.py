@@ -21,8 +21,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from verifier.merge import breakdown
-from verifier.merge.core import HeldTable, MergedRow, MergeResult, Table
+from verifier.merge import breakdown, split_join
+from verifier.merge.core import HeldTable, MergedRow, MergeResult, MergeStream, Table
 from verifier.merge.values import money_text
 
 OUTPUT_FORMAT = "verify-merge"
@@ -182,12 +182,20 @@ def write_csv_table(table: Table, handle: BinaryIO) -> None:
         out.rows([cell_texts(v) for v in breakdown.iter_values(head.parts, money_text)])
         return
     rate = head.credit_usd_rate is not None
-    for batch in table.batches():
-        if batch:
-            texts = _csv_columns(batch, rate)
-            if head.provisional:
-                texts.append(("true",) * len(batch))
-            out.columns(texts)
+
+    def lines(batches: Iterator[Sequence[MergedRow]], into: BinaryIO) -> None:
+        writer = CsvOut(into, columns(head), head=False)
+        for batch in batches:
+            if batch:
+                texts = _csv_columns(batch, rate)
+                if head.provisional:
+                    texts.append(("true",) * len(batch))
+                writer.columns(texts)
+
+    if isinstance(table, MergeStream):  # the join in two processes when worth it
+        split_join.write_rows(table, handle, lines)
+    else:
+        lines(iter(table.batches()), handle)
 
 
 def _csv_columns(rows: Sequence[MergedRow], rate: bool) -> list[Sequence[str]]:
@@ -257,10 +265,12 @@ class CsvOut:
 
     SLICE = 2048  # rows joined into one text at a time
 
-    def __init__(self, handle: BinaryIO, header: Sequence[str]) -> None:
+    def __init__(self, handle: BinaryIO, header: Sequence[str], *, head: bool = True) -> None:
+        """`head`: the header line written first (not by a process writing later rows)."""
         self._handle = handle
         self._commas = len(header) - 1
-        self.rows([tuple(header)])
+        if head:
+            self.rows([tuple(header)])
 
     def rows(self, rows: Sequence[Sequence[str]]) -> None:
         for start in range(0, len(rows), self.SLICE):

@@ -119,6 +119,11 @@ class PairIndex:
             return [users[k] for k in kept], [slots[k] for k in kept]
         return users, slots
 
+    def count(self, day: str) -> int:
+        """About how many pairs a date has (those taken out too: an estimate, at once)."""
+        entry = self._dates.get(day)
+        return 0 if entry is None else len(entry[1])
+
     def days(self) -> list[str]:
         return list(self._dates)
 

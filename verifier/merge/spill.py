@@ -74,6 +74,7 @@ class Spill:
                 self._file, self._path = _new_file()
             self._file.seek(self._end)
             self._file.write(data)
+            self._file.flush()  # on disk for `_read_at`, which reads past any buffer
         except OSError as exc:  # a full or read-only temp directory
             raise DiskError(
                 f"merge: cannot spill aggregates to a temp file: {exc.strerror or exc}"
@@ -86,9 +87,8 @@ class Spill:
         """The chunk written under `token`."""
         assert self._file is not None
         offset, length = token
-        try:
-            self._file.seek(offset, os.SEEK_SET)
-            data = self._file.read(length)
+        try:  # at the offset, the file's own position untouched: see `_read_at`
+            data = _read_at(self._file, length, offset)
         except OSError as exc:
             raise DiskError(
                 f"merge: cannot read back spilled aggregates: {exc.strerror or exc}"
@@ -120,6 +120,13 @@ class Spill:
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
+
+
+def _read_at(file: IO[bytes], length: int, offset: int) -> bytes:
+    """`length` bytes at `offset`, the file's position untouched (`pread`): a forked
+    process (`verifier.merge.split_join`) shares that position with this one, and the
+    reads of both at once must not move it under each other."""
+    return os.pread(file.fileno(), length, offset)
 
 
 def _new_file() -> tuple[IO[bytes], str | None]:
@@ -168,6 +175,10 @@ class SpilledDates:
 
     def dates(self) -> set[str]:
         return set(self._dates)
+
+    def pairs_on(self, day: str) -> int:
+        entry = self._dates.get(day)
+        return 0 if entry is None else entry[1]
 
     def put(self, day: str, chunk: Any, pairs: int) -> None:
         if self._spill is None:

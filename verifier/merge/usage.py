@@ -178,6 +178,10 @@ class UsageDays:
     def dates(self) -> set[str]:
         return self._pairs.dates() | self._spilled.dates()
 
+    def pairs_on(self, day: str) -> int:
+        """About how many pairs a date has (the join's work on it, for splitting)."""
+        return self._pairs.count(day) + self._spilled.pairs_on(day)
+
     def items(self, day: str | None = None) -> Iterator[tuple[tuple[str, str | None], ApiDay]]:
         """Every pair, or those of one date."""
         for day_text in self.days() if day is None else [day]:
