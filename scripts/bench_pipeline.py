@@ -4,12 +4,15 @@
 For each size it starts the sandbox in its own process (as a remote API would be), then
 runs every stage as a fresh `verify` process on the files the capture wrote and records
 wall time, CPU time (user + system of the process and the workers it waited for, from
-`wait4`) and memory two ways: the peak RSS `wait4` gives, which is the largest single
-process of the tree, and the peak of the tree's summed RSS (VmRSS of the process and
-its descendants, sampled every 10 ms from /proc; an upper bound, pages a forked worker
-shares with its parent count twice). `verify gate` and `verify merge` read the captures
-in parallel processes (`verifier/parallel.py`): the memory targets are checked against
-the larger of the two figures. The stages:
+`wait4`) and memory three ways: the peak RSS `wait4` gives, which is the largest single
+process of the tree; the peak of the tree's summed RSS (VmRSS of the process and its
+descendants, sampled every 10 ms from /proc; an upper bound: a page a forked worker
+shares with its parent counts once in each); and the peak of the tree's summed PSS
+(sampled every 50 ms from /proc/PID/smaps_rollup; a shared page is divided among the
+processes sharing it, so this is what the tree occupies). `verify gate` and `verify
+merge` read the captures in parallel processes (`verifier/parallel.py`): the memory
+targets are checked against the larger of the largest process and the tree's PSS. The
+stages:
 
   capture   verify capture (all four surfaces, live code path, --base-url to the sandbox)
   check     verify check DIR
@@ -28,15 +31,17 @@ per surface (`--rows`): then the people of the OpenAI surfaces (usage and costs,
 days of look-back) and of ChatGPT Codex usage (90 days) are each computed from the
 sandbox's activity (`verifier.sandbox.data`: 3 person-days in 4 have API usage, 4 in 5
 Codex usage), so every surface gets about that many rows (the users list: the OpenAI
-people). The default sizes are 1,500 people x 180 days (108k ChatGPT rows, 203k usage
-and cost results) and 1,000,000 rows per surface x 180 days (7,408 people on the OpenAI
-surfaces, 13,889 on ChatGPT).
+people). `--people 1500x889` gives one size its own days. The default sizes are 1,500
+people x 180 days (108k ChatGPT rows, 203k usage and cost results); the same 1,500
+people x 889 days (1M usage and cost results: only the rows grow; ChatGPT keeps 90 days);
+and 1,000,000 rows per surface x 180 days (7,408 people on the OpenAI surfaces, 13,889
+on ChatGPT: the people per date grow too, and the merge holds one date's people).
 
 Targets (issue 11), at 1,500 people x 180 days: capture <= 200 MB; check, gate, merge
 <= 150 MB each; check <= 1.5x the floor; merge (gate included) <= 4x the floor. Memory
-flat from the first size to the second.
+flat from the first size to the others.
 
-    .venv/bin/python scripts/bench_pipeline.py                  # 1,500 people; 1M rows
+    .venv/bin/python scripts/bench_pipeline.py                  # the three sizes above
     .venv/bin/python scripts/bench_pipeline.py --quick          # 150 and 300 people x 30 days
     .venv/bin/python scripts/bench_pipeline.py --people 1500 --days 60
     .venv/bin/python scripts/bench_pipeline.py --rows 1000000 --keep     # keep the captures
@@ -100,11 +105,14 @@ class Measured:
     exit_code: int
     tree_mb: float = math.nan  # the peak of the summed RSS of the process tree (sampled)
     cpu: float = math.nan  # user + system seconds of the tree
+    pss_mb: float = math.nan  # the peak of the summed PSS of the process tree (sampled)
 
     @property
     def memory_mb(self) -> float:
-        """The figure the memory targets are checked against: the larger of the two."""
-        return self.peak_mb if math.isnan(self.tree_mb) else max(self.peak_mb, self.tree_mb)
+        """The figure the memory targets are checked against: the larger of the largest
+        process and the tree's summed PSS (its summed RSS where PSS was not sampled)."""
+        tree = self.tree_mb if math.isnan(self.pss_mb) else self.pss_mb
+        return self.peak_mb if math.isnan(tree) else max(self.peak_mb, tree)
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ class Size:
     def label(self) -> str:
         if self.rows is not None:
             return f"{self.rows:,} rows"
-        return f"{self.people:,} people"
+        return f"{self.people:,} x {self.days} d"
 
     @property
     def folder(self) -> Path:
@@ -144,6 +152,17 @@ print(json.dumps([API_IDLE_ONE_IN, CODEX_IDLE_ONE_IN, CODEX_LOOKBACK_DAYS]))
 """
 
 
+# 1,500 people over 180 days; the same people over 889 days (1M rows per OpenAI surface,
+# only the rows grow); then `--rows 1000000` (the people grow to give 1M rows in 180 days).
+DEFAULT_PEOPLE = "1500,1500x889"
+
+
+def size_for_people(text: str, days: int) -> Size:
+    """`N` people over `days`, or `NxD`: N people over D days."""
+    people, _, own_days = text.partition("x")
+    return Size(int(people), int(people), int(own_days) if own_days else days)
+
+
 def size_for_rows(rows: int, days: int) -> Size:
     """The people each surface needs for about `rows` rows over `days` (the sandbox's
     activity; the Codex API's look-back caps its days). Asked of a child process: this
@@ -159,7 +178,10 @@ def size_for_rows(rows: int, days: int) -> Size:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--people", default=None, help="comma-separated sizes in people on every surface"
+        "--people",
+        default=None,
+        help="comma-separated sizes in people on every surface; PEOPLExDAYS (1500x889) "
+        "gives one size its own days of history",
     )
     parser.add_argument(
         "--rows",
@@ -178,8 +200,8 @@ def parse_args() -> argparse.Namespace:
     days = args.days or (30 if args.quick else 180)
     people, rows = args.people, args.rows
     if people is None and rows is None:
-        people, rows = ("150,300", None) if args.quick else ("1500", "1000000")
-    args.sizes = [Size(int(p), int(p), days) for p in (people or "").split(",") if p]
+        people, rows = ("150,300", None) if args.quick else (DEFAULT_PEOPLE, "1000000")
+    args.sizes = [size_for_people(p, days) for p in (people or "").split(",") if p]
     args.sizes += [size_for_rows(int(r), days) for r in (rows or "").split(",") if r]
     return args
 
@@ -191,46 +213,61 @@ def verify_command() -> list[str]:
 def run_measured(stage: str, command: list[str], env: dict[str, str], log: Path) -> Measured:
     """Run one fresh process: its wall time; peak RSS and CPU time from wait4 (kilobytes
     on Linux; CPU of the process and of the children it waited for); and the peak of
-    its process tree's summed RSS, sampled (`TreeRss`)."""
+    its process tree's summed RSS and PSS, sampled (`TreeMemory`)."""
     began = time.perf_counter()
     with log.open("ab") as out:
         out.write(f"$ {' '.join(command)}\n".encode())
         out.flush()
         process = subprocess.Popen(command, stdout=out, stderr=out, env=env, cwd=ROOT)
-        tree = TreeRss(process.pid)
+        tree = TreeMemory(process.pid)
         _pid, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - began
     process.returncode = os.waitstatus_to_exitcode(status)
+    rss_mb, pss_mb = tree.stop()
     return Measured(
         stage,
         wall,
         usage.ru_maxrss / 1024,
         process.returncode,
-        tree_mb=tree.stop(),
+        tree_mb=rss_mb,
         cpu=usage.ru_utime + usage.ru_stime,
+        pss_mb=pss_mb,
     )
 
 
-class TreeRss:
-    """The peak of the summed VmRSS of a process and all its descendants, sampled every
-    10 ms by a thread (the process's children from /proc/PID/task/*/children)."""
+class TreeMemory:
+    """The peaks of the summed VmRSS (every 10 ms) and of the summed PSS (every 50 ms:
+    a read of smaps_rollup costs about a millisecond) of a process and all its
+    descendants, sampled by a thread (the children from /proc/PID/task/*/children).
+
+    The RSS sum counts every page a forked worker still shares with its parent (the
+    interpreter, the libraries, the heap it has not written to) once per process: an
+    upper bound. PSS divides each shared page among the processes sharing it, so the PSS
+    sum is what the tree occupies."""
+
+    PSS_EVERY = 5  # RSS samples per PSS sample
 
     def __init__(self, pid: int) -> None:
         self._pid = pid
-        self._peak_kb = 0
+        self._rss_kb = self._pss_kb = 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
-    def stop(self) -> float:
-        """Stop sampling; the peak in MB."""
+    def stop(self) -> tuple[float, float]:
+        """Stop sampling; the peaks in MB: summed RSS, summed PSS."""
         self._done.set()
         self._thread.join()
-        return self._peak_kb / 1024
+        return self._rss_kb / 1024, self._pss_kb / 1024
 
     def _sample(self) -> None:
+        count = 0
         while not self._done.is_set():
-            self._peak_kb = max(self._peak_kb, sum(map(_rss_kb, _tree(self._pid))))
+            tree = _tree(self._pid)
+            self._rss_kb = max(self._rss_kb, sum(map(_rss_kb, tree)))
+            if count % self.PSS_EVERY == 0:
+                self._pss_kb = max(self._pss_kb, sum(map(_pss_kb, tree)))
+            count += 1
             self._done.wait(0.01)
 
 
@@ -262,6 +299,17 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0  # gone, or a zombie (no VmRSS)
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0  # gone, or a zombie (no mappings)
 
 
 def start_sandbox(size: Size, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -396,7 +444,7 @@ def print_table(size: Size, stages: list[Measured], rows: dict[str, int], size_m
     print("rows per surface: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     print(
         f"{'stage':<9} {'wall s':>8} {'x floor':>8} {'cpu s':>7} {'peak MB':>8} {'tree MB':>8}"
-        "  target (memory: the larger of peak and tree)"
+        f" {'PSS MB':>7}  target (memory: the larger of peak and tree PSS)"
     )
     for stage in stages:
         if math.isnan(stage.wall):
@@ -411,20 +459,21 @@ def print_table(size: Size, stages: list[Measured], rows: dict[str, int], size_m
         if wall_target is not None and stage.stage != "floor":
             wanted.append(f"<= {wall_target}x " + ("ok" if ratio <= wall_target else "MISSED"))
         figures = f"{stage.wall:>8.2f} {ratio:>8.2f} {stage.cpu:>7.2f} {stage.peak_mb:>8.0f}"
-        print(f"{stage.stage:<9} {figures} {stage.tree_mb:>8.0f}  {'; '.join(wanted)}")
+        trees = f"{stage.tree_mb:>8.0f} {stage.pss_mb:>7.0f}"
+        print(f"{stage.stage:<9} {figures} {trees}  {'; '.join(wanted)}")
 
 
 def print_side_by_side(results: dict[Size, tuple[list[Measured], dict[str, int]]]) -> None:
     """Rows per surface and peak RSS per stage, one column per size."""
     sizes = list(results)
-    print("\nrows and memory (MB: the larger of peak and tree RSS) by size: flat means streaming")
-    print(f"{'':<28} " + " ".join(f"{size.label:>14}" for size in sizes))
+    print("\nrows and memory (MB: the larger of peak and tree PSS) by size: flat means streaming")
+    print(f"{'':<28} " + " ".join(f"{size.label:>16}" for size in sizes))
     for surface in SURFACES:
-        cells = " ".join(f"{results[size][1].get(surface, 0):>14,}" for size in sizes)
+        cells = " ".join(f"{results[size][1].get(surface, 0):>16,}" for size in sizes)
         print(f"{surface:<28} {cells}")
     for index, stage in enumerate(results[sizes[0]][0]):
         peaks = (results[size][0][index].memory_mb for size in sizes)
-        cells = " ".join("reused".rjust(14) if math.isnan(p) else f"{p:>14.0f}" for p in peaks)
+        cells = " ".join("reused".rjust(16) if math.isnan(p) else f"{p:>16.0f}" for p in peaks)
         print(f"{stage.stage + ' MB':<28} {cells}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,7 @@ from verifier.capture import capture_from_sandbox
 from verifier.errors import InputError, UsageError
 from verifier.inputs import load_capture_inputs, load_sources
 from verifier.lock import run_lock
-from verifier.merge import core
+from verifier.merge import core, output
 from verifier.merge.core import (
     HeldTable,
     JoinCoverage,
@@ -115,6 +116,33 @@ def test_streamed_bytes_equal_the_held_table_and_the_former_writers(
         assert result.coverage == whole.coverage
         assert result.counts == whole.counts
         assert result.parts == whole.parts
+
+
+@pytest.mark.parametrize("fmt", list(WRITERS))
+def test_a_date_made_in_slices_of_its_people_writes_the_same_table(
+    sandbox: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of people a date are made a slice of people at a time (`ROW_SLICE`):
+    slices of 2 give the bytes, coverage and counts of whole dates, and no batch is
+    longer than a slice."""
+    options = {"credit_usd_rate": Decimal("0.04")}
+    whole = held([sandbox], **options)
+    assert max(Counter(row.date for row in whole.rows).values()) > 2
+    monkeypatch.setattr(core, "ROW_SLICE", 2)
+    data, result = streamed([sandbox], fmt, **options)
+    assert data == write(whole, fmt)
+    assert (result.coverage, result.counts) == (whole.coverage, whole.counts)
+    assert max(map(len, _stream([sandbox], **options).batches())) == 2
+
+
+def test_a_held_table_is_written_a_slice_of_cells_at_a_time(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held table (one batch of every row) has its CSV cells made a slice of rows at a
+    time (`_CELL_SLICE`): the bytes are csv.writer's all the same."""
+    whole = held([sandbox])
+    monkeypatch.setattr(output, "_CELL_SLICE", 3)
+    assert write(whole, "csv") == reference(whole, "csv")
 
 
 def test_counts_are_those_of_the_rows(sandbox: Path) -> None:

@@ -291,6 +291,10 @@ class _Identities:
         return person
 
 
+# People whose rows on a date are made at once (`MergeStream.batches`): with thousands of
+# people a date, a whole date's rows held at once grew the join's memory with the people.
+ROW_SLICE = 4096
+
 TIME_SURFACES = (chatgpt.SURFACE.name, usage.SURFACE.name, costs.SURFACE.name)
 
 
@@ -371,8 +375,9 @@ class MergeStream:
         )
 
     def batches(self) -> Iterator[list[MergedRow]]:
-        """Each UTC date's rows in (date, person) order, one date at a time: only that
-        date's rows are being built, and with `consume` its aggregates go as they are
+        """The rows in (date, person) order, one date at a time, in batches of at most
+        `ROW_SLICE` rows: only that date's figures and a batch's rows are held, and with
+        `consume` its aggregates go as they are
         made (the Codex days stay when the breakdown reads them). The cycle collector
         waits until the last batch (`gc_paused`)."""
         with gc_paused():
@@ -413,9 +418,7 @@ class MergeStream:
         inputs, ids, consume = self._inputs, self._ids, self._consume
         api_costs = inputs.api_costs.days
         codex_consumed = consume and not inputs.breakdown
-        frame = _Frame(
-            ids, self._costs_on, self._dates, self._rate, inputs.codex.native_reported, consume
-        )
+        frame = _Frame(ids, self._costs_on, self._dates, self._rate, inputs.codex.native_reported)
         for day in days:
             with localcontext(EXACT):
                 rows: dict[str, list[Any]] = {}  # person -> figures (`_add_codex`)
@@ -426,9 +429,17 @@ class MergeStream:
                     _add_costs(rows, ids, cost_day, self._weights.get(day, {}))
                     if consume:  # the capture's parser may hold it still
                         cost_day.release()
-                made = _finish(day, rows, frame, self._labels)
-                self._tally.add(made)
-            yield made
+                people = sorted(rows)
+            # A date's rows are made (and written) a slice of its people at a time: the
+            # figures of a date are all needed before its first row, its rows are not.
+            for start in range(0, max(len(people), 1), ROW_SLICE):
+                with localcontext(EXACT):
+                    part = people[start : start + ROW_SLICE]
+                    made = _finish(day, part, rows, frame, self._labels)
+                    self._tally.add(made, first=start == 0)
+                yield made
+            if consume:
+                rows.clear()
 
     def result(self, rows: tuple[MergedRow, ...] = ()) -> MergeResult:
         """The result once every batch was made (`rows`: the table, when it was kept)."""
@@ -577,21 +588,21 @@ class _Frame(NamedTuple):
     dates: Mapping[str, frozenset[str]]  # surface -> the dates its captures cover
     rate: Decimal | None
     native_reported: bool
-    consume: bool
 
 
 def _finish(
     day: str,
+    people: Sequence[str],
     rows: dict[str, list[Any]],
     frame: _Frame,
     labels: dict[str, tuple[str | None, str | None, str | None]],
 ) -> list[MergedRow]:
-    """Freeze one date's rows in person order. A surface's cells are figures (zero when
-    it does not name the person) on the dates its captures cover, and empty elsewhere: a
-    number the merge does not have is never shown as 0. `labels` (person -> identity
-    columns) is kept across dates."""
+    """Freeze the rows of these `people` (in order) on one date. A surface's cells are
+    figures (zero when it does not name the person) on the dates its captures cover, and
+    empty elsewhere: a number the merge does not have is never shown as 0. `labels`
+    (person -> identity columns) is kept across dates."""
     out: list[MergedRow] = []
-    append, zero, rate, people = out.append, Decimal(0), frame.rate, frame.ids.people
+    append, zero, rate, known = out.append, Decimal(0), frame.rate, frame.ids.people
     dates = frame.dates
     covered_by = " ".join(name for name in TIME_SURFACES if day in dates.get(name, ()))
     cost_on = frame.costs_on.get(day)
@@ -605,13 +616,13 @@ def _finish(
     in_usage = day in dates.get(usage.SURFACE.name, ())
     make = tuple.__new__
     day_basis, day_partial = cost_on if cost_on is not None else (None, False)
-    for person in sorted(rows):
+    for person in people:
         codex, api_in, api_cached, api_out, requests, cost, basis, partial = rows[person]
         if cost is None and cost_on is not None:
             basis, cost, partial = day_basis, zero, partial or day_partial
         identity = labels.get(person)
         if identity is None:
-            identity = labels[person] = _identity_columns(people.get(person))
+            identity = labels[person] = _identity_columns(known.get(person))
         email, chatgpt_ids, openai_ids = identity
         credits, threads, turns, codex_in, codex_cached, codex_out, native = (
             no_codex if codex is None else codex
@@ -653,8 +664,6 @@ def _finish(
                 ),
             )
         )
-    if frame.consume:
-        rows.clear()
     return out
 
 
@@ -701,7 +710,8 @@ class _Tally:
         self._credits = self._joined_credits = self._dollars = self._joined_dollars = zero
         self._rows = self._dates = self._partial = 0
 
-    def add(self, rows: list[MergedRow]) -> None:
+    def add(self, rows: list[MergedRow], *, first: bool = True) -> None:
+        """One batch of rows; `first`: the first (or only) batch of its date."""
         if not rows:
             return
         joined = self._joined
@@ -722,7 +732,7 @@ class _Tally:
             )
         self._partial += sum(map(_PARTIAL_FLAG, rows))
         self._rows += len(rows)
-        self._dates += 1
+        self._dates += first
 
     def counts(self) -> RowCounts:
         return RowCounts(rows=self._rows, dates=self._dates, partial=self._partial)

@@ -186,16 +186,23 @@ def write_csv_table(table: Table, handle: BinaryIO) -> None:
     def lines(batches: Iterator[Sequence[MergedRow]], into: BinaryIO) -> None:
         writer = CsvOut(into, columns(head), head=False)
         for batch in batches:
-            if batch:
-                texts = _csv_columns(batch, rate)
+            # A date's cells made a slice of its rows at a time: with thousands of people
+            # a date, a whole date's cells (a text per cell) were most of the join's memory.
+            for start in range(0, len(batch), _CELL_SLICE):
+                part = batch[start : start + _CELL_SLICE]
+                texts = _csv_columns(part, rate)
                 if head.provisional:
-                    texts.append(("true",) * len(batch))
+                    texts.append(("true",) * len(part))
                 writer.columns(texts)
 
     if isinstance(table, MergeStream):  # the join in two processes when worth it
         split_join.write_rows(table, handle, lines)
     else:
         lines(iter(table.batches()), handle)
+
+
+# Rows of a date whose CSV cells are made at once (`write_csv_table`).
+_CELL_SLICE = 4096
 
 
 def _csv_columns(rows: Sequence[MergedRow], rate: bool) -> list[Sequence[str]]:
