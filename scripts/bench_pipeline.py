@@ -291,25 +291,23 @@ def _tree(pid: int) -> list[int]:
 
 
 def _rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0  # gone, or a zombie (no VmRSS)
+    return _proc_kb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def _pss_kb(pid: int) -> int:
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def _proc_kb(path: str, field: str) -> int:
+    """A kB figure from a /proc file; 0 for a process gone, or a zombie (no memory)."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
+        with open(path) as handle:
             for line in handle:
-                if line.startswith("Pss:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
-    return 0  # gone, or a zombie (no mappings)
+    return 0
 
 
 def start_sandbox(size: Size, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
