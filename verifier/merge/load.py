@@ -18,6 +18,7 @@ and for every file a shortest-repr serialiser wrote."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -54,7 +55,14 @@ from verifier.inputs import (
 )
 from verifier.merge.breakdown import Breakdown
 from verifier.merge.core import MergeInputs, MergeResult, MergeStream, gc_paused
-from verifier.merge.reconcile import Totals, day_totals, plan_merge, restatements
+from verifier.merge.reconcile import (
+    MergePlan,
+    Totals,
+    ValueLookup,
+    day_totals,
+    plan_merge,
+    restatements,
+)
 from verifier.merge.stream import (
     Keep,
     MergeSink,
@@ -231,12 +239,13 @@ def restatements_between(items: Sequence[Input]) -> list[Finding]:
     try:
         indexes = [_coverage_of(item) for item in captures]
         plan = plan_merge(indexes, names)
-        values: dict[tuple[int, str, str], dict[str, Totals]] = {}
-        for position, days in plan.value_days.items():
-            item = captures[position]
-            parser = read_exact(item, _own_plan(item), only_days(frozenset(days)))
-            values.update(_day_values(position, item.surface.name, parser, days))
-        return restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
+        reads = {
+            position: read_exact(item, _own_plan(item), only_days(frozenset(days)))
+            for position, days in plan.value_days.items()
+            for item in (captures[position],)
+        }
+        surfaces = [item.surface.name for item in captures]
+        return restatements(plan, _restated_values(plan, surfaces, reads))
     except InputError:
         return []
 
@@ -270,7 +279,8 @@ def merge_read(
     again = reread or (lambda p, plan, keep: read_exact(items[p], plan, keep, breakdown))
     plan = plan_merge(indexes, names)
     inputs = MergeInputs(plans=plans, breakdown=breakdown)
-    values: dict[tuple[int, str, str], dict[str, Totals]] = {}
+    reads: dict[int, Read] = {}  # what each capture alone says on its overlapping days
+    table: list[tuple[str, Read, ReadingPlan]] = []
     for position, item in enumerate(items):
         sink = sinks[position]
         reading = sink.plan if sink is not None else plans[item.surface.name]
@@ -281,12 +291,14 @@ def merge_read(
         usable = sink.parser if trusted and sink is not None and sink.error is None else None
         days = plan.value_days.get(position)
         if days:
-            alone = usable or again(position, reading, only_days(frozenset(days)))
-            values.update(_day_values(position, item.surface.name, alone, days))
+            reads[position] = usable or again(position, reading, only_days(frozenset(days)))
         if usable is None or dropped:
             usable = again(position, reading, without_days(dropped) if dropped else None)
-        inputs.add_parsed(item.surface.name, usable, reading)
-    restated = restatements(plan, lambda capture, s, day: values.get((capture, s, day), {}))
+        table.append((item.surface.name, usable, reading))
+    # Before the parsers' sums are combined (`add_parsed`): the values read them alone.
+    restated = restatements(plan, _restated_values(plan, [i.surface.name for i in items], reads))
+    for surface, usable, reading in table:
+        inputs.add_parsed(surface, usable, reading)
     live = [index for index in indexes if index is not None]
     return MergeStream(
         inputs,
@@ -299,15 +311,37 @@ def merge_read(
     )
 
 
-def _day_values(
-    position: int, surface: str, parser: Read, days: set[str]
-) -> dict[tuple[int, str, str], dict[str, Totals]]:
-    """What this capture alone says about each of `days`, per person."""
-    alone = MergeInputs()
-    alone.add_parsed(surface, parser, None)
-    return {
-        (position, surface, day): day_totals(
-            alone.codex, alone.api_usage, alone.api_costs, surface, day
-        )
-        for day in days
-    }
+def _restated_values(
+    plan: MergePlan, surfaces: Sequence[str], reads: Mapping[int, Read]
+) -> ValueLookup:
+    """Per capture, surface and date, what that capture alone says (`reads`: its
+    parser), for the versions of a day that differ (`restatements`). Two versions are
+    first compared by a digest of their totals, a date at a time; only the versions
+    that differ keep their totals per person. A backfill given again, or daily runs over
+    the same months, overlap on every date: holding every person's totals of every such
+    date took memory in proportion to the rows."""
+    alone = {position: _alone(surfaces[position], read) for position, read in reads.items()}
+
+    def totals(position: int, surface: str, day: str) -> dict[str, Totals]:
+        view = alone[position]
+        return day_totals(view.codex, view.api_usage, view.api_costs, surface, day)
+
+    def digest(position: int, surface: str, day: str) -> bytes:
+        text = orjson.dumps(totals(position, surface, day), option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(text, digest_size=16).digest()
+
+    pairs = [((v.older, v.surface, v.day), (v.newer, v.surface, v.day)) for v in plan.versions]
+    wanted = {key for pair in pairs if digest(*pair[0]) != digest(*pair[1]) for key in pair}
+    # A version sharing a capture's date with one that differs is compared on the same
+    # totals (a file given twice: a tie, which must agree, and a newer version).
+    while grown := {key for pair in pairs if wanted & set(pair) for key in pair} - wanted:
+        wanted |= grown
+    values = {key: totals(*key) for key in wanted}
+    return lambda capture, surface, day: values.get((capture, surface, day), {})
+
+
+def _alone(surface: str, parser: Read) -> MergeInputs:
+    """A capture's parser read alone (not combined with the other captures')."""
+    view = MergeInputs()
+    view.add_parsed(surface, parser, None)
+    return view

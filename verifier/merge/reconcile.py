@@ -137,31 +137,31 @@ def day_totals(
     """Per person pseudonym (the surface's user id), the figures one capture gives for one
     date; a person absent from the capture is absent here (zero)."""
     out: dict[str, Totals] = {}
+    # One date's pairs only (`figures`: read from the spill file, not brought back).
     if surface == chatgpt.SURFACE.name:
-        for (date, user), row in codex.days.items():
-            if date == day:
-                # A row naming nobody is the unattributed credits; a count the vendor
-                # did not send is missing (never 0).
-                figures = {
-                    "credits": _text(row.credits),
-                    "threads": _count(row.threads),
-                    "turns": _count(row.turns),
-                    "input_tokens": _count(row.input),
-                    "cached_input_tokens": _count(row.cached_input),
-                    "output_tokens": _count(row.output),
-                }
-                if row.cost_usd is not None:  # the vendor's native dollars, when sent
-                    figures["cost_usd"] = _text(row.cost_usd)
-                out[user or "unattributed"] = figures
+        for user, cells, _partial in codex.days.figures(day):
+            credits, threads, turns, tokens_in, cached, tokens_out, native = cells
+            # A row naming nobody is the unattributed credits; a count the vendor did
+            # not send is missing (never 0).
+            figures = {
+                "credits": _text(credits),
+                "threads": _count(threads),
+                "turns": _count(turns),
+                "input_tokens": _count(tokens_in),
+                "cached_input_tokens": _count(cached),
+                "output_tokens": _count(tokens_out),
+            }
+            if native is not None:  # the vendor's native dollars, when sent
+                figures["cost_usd"] = _text(native)
+            out[user or "unattributed"] = figures
     elif surface == usage.SURFACE.name:
-        for (date, api_user), api_row in api.days.items():
-            if date == day:
-                out[api_user or UNATTRIBUTED] = {
-                    "input_tokens": str(api_row.input),
-                    "cached_input_tokens": str(api_row.cached_input),
-                    "output_tokens": str(api_row.output),
-                    "requests": str(api_row.requests),
-                }
+        for api_user, tokens_in, cached, tokens_out, requests, _partial in api.days.figures(day):
+            out[api_user or UNATTRIBUTED] = {
+                "input_tokens": str(tokens_in),
+                "cached_input_tokens": str(cached),
+                "output_tokens": str(tokens_out),
+                "requests": str(requests),
+            }
     elif surface == costs.SURFACE.name:
         cost_day = api_costs.days.get(day)
         if cost_day is not None:

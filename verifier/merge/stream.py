@@ -13,11 +13,15 @@ parser on it. Two things the parser cannot settle during that pass wait for its 
   from that same text, numbers as `read_exact` reads them (`_exact_items`), and the
   parser gets those rows instead of orjson's: no second pass over the file. Only a
   capture where that cannot be done (the standard library refuses a slice orjson took, a
-  body loaded whole) is read again by `read_exact`, page by page with ijson, whose
-  numbers are Decimals of their text.
+  body loaded whole) is read again by `read_exact`.
 
 `read_exact` is also how a capture that lost dates to an overlapping one (the dedupe
-rules) is read with those dates left out: rare, and only that capture."""
+rules: a backfill and the daily runs after it, a file given twice) is read with those
+dates left out, and how both versions of a restated day are read. A large capture goes
+through the streaming reader again, a `MergeSink` that leaves the dates out (a page is
+never held: a costs page can be every user's results for months); a small one, loaded
+whole, or one whose slices the standard library refuses, page by page with ijson, whose
+numbers are Decimals of their text."""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from verifier.consumer.mapping import ReadingPlan
 from verifier.coverage import iso_day, unit_interval
 from verifier.errors import InputError
 from verifier.exactjson import same_text
-from verifier.inputs import Body, Input, page_body
+from verifier.inputs import Body, Input, StreamedSource, nesting_guard, page_body, read_input
 from verifier.merge import chatgpt, costs, usage, users
 from verifier.merge.breakdown import Breakdown
 from verifier.merge.spill import set_budget
@@ -108,10 +112,17 @@ def new_parser(
 class MergeSink:
     """A surface parser as a `verifier.inputs.BodySink` that never raises (see above)."""
 
-    def __init__(self, item: Input, plan: ReadingPlan, breakdown: Breakdown | None = None) -> None:
+    def __init__(
+        self,
+        item: Input,
+        plan: ReadingPlan,
+        breakdown: Breakdown | None = None,
+        keep: Keep | None = None,
+    ) -> None:
+        """`keep`: which buckets or rows the parser takes (all without it)."""
         self.plan = plan
         self._feed: Parser = new_parser(
-            item.surface.name, item.name, plan, item.capture, breakdown=breakdown
+            item.surface.name, item.name, plan, item.capture, keep, breakdown
         )
         self.parser: Read = self._feed  # after a worker's pass: what came back of it
         self.error: InputError | None = None
@@ -246,15 +257,36 @@ def _has_rows(value: Any) -> bool:
 def read_exact(
     item: Input, plan: ReadingPlan, keep: Keep | None = None, breakdown: Breakdown | None = None
 ) -> Parser:
-    """Parse a capture file with exact numbers (raises InputError): ijson streams its
-    pages one at a time, every number with a fraction or an exponent a Decimal of its
-    text. The file has already passed the strict reader (the gate's, or the coverage
-    pass's)."""
+    """Parse a capture file with exact numbers (raises InputError), every number with a
+    fraction or an exponent a Decimal of its text: streamed in row slices when it is
+    large (`_read_streamed`), else page by page with ijson. The file has already passed
+    the strict reader (the gate's, or the coverage pass's)."""
+    if isinstance(item, StreamedSource):
+        streamed = _read_streamed(item, plan, keep, breakdown)
+        if streamed is not None:
+            return streamed
     parser = new_parser(item.surface.name, item.name, plan, item.capture, keep, breakdown)
     for body in _exact_bodies(item.name):
         parser.body(body)
     parser.finish()
     return parser
+
+
+def _read_streamed(
+    item: StreamedSource, plan: ReadingPlan, keep: Keep | None, breakdown: Breakdown | None
+) -> Parser | None:
+    """The capture through the streaming reader, as the gate's pass reads it, its rows
+    made exact slice by slice (`MergeSink`); None when a slice could not be (`exact`
+    false: the standard library refused it, or the reader fell back to the whole file),
+    for ijson to read it page by page."""
+    with nesting_guard(item.name):
+        sink, _capture = read_input(item, lambda: MergeSink(item, plan, breakdown, keep))
+    if not sink.exact:
+        return None
+    sink.finish()
+    if sink.error is not None:
+        raise sink.error
+    return sink._feed
 
 
 def _exact_bodies(name: str) -> Iterator[Body]:
