@@ -214,3 +214,17 @@ def test_costs_read_back_are_exact_text(spills: list[int]) -> None:
     assert costs.held() == 0
     assert costs.by_user == {"u": Decimal("1.50"), None: Decimal("0E-8")}
     assert [str(v) for v in costs.by_user.values()] == ["1.50", "0E-8"]
+
+
+def test_costs_read_for_a_look_stay_on_disk() -> None:
+    """`amounts` reads a stashed day from the disk and leaves it there (the restatement
+    digests read every shared date in turn: none of them comes back to memory)."""
+    costs = CostDay(by_user={"u": Decimal("1.50")}, by_email={"a@x.invalid": Decimal("2")})
+    assert costs.amounts() == ({"u": Decimal("1.50")}, {"a@x.invalid": Decimal("2")})
+    costs.stash(spill.Spill())
+    by_user, by_email = costs.amounts()
+    assert (by_user, by_email) == ({"u": Decimal("1.50")}, {"a@x.invalid": Decimal("2")})
+    assert str(by_user["u"]) == "1.50"
+    assert costs.held() == 0  # still on disk
+    assert costs.by_user == {"u": Decimal("1.50")}  # and back when read for good
+    assert costs.held() == 2

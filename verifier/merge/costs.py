@@ -100,13 +100,25 @@ class CostDay:
         """Forget the amounts (the join has read them; a parser may still hold this day)."""
         self._by_user, self._by_email, self._stored = {}, {}, None
 
+    def amounts(self) -> tuple[dict[str | None, Decimal], dict[str, Decimal]]:
+        """`by_user` and `by_email` to read, left on disk when they wait there (a reader
+        of every date in turn, the restatement digests, holds one date at a time)."""
+        if self._stored is None:
+            return self._by_user, self._by_email
+        return self._read(*self._stored)
+
     def _restore(self) -> None:
         assert self._stored is not None
-        spill, token = self._stored
-        self._stored = None
+        stored, self._stored = self._stored, None
+        self._by_user, self._by_email = self._read(*stored)
+
+    @staticmethod
+    def _read(spill: Spill, token: Token) -> tuple[dict[str | None, Decimal], dict[str, Decimal]]:
         users, emails = spill.get(token)
-        self._by_user = {user_id: Decimal(value) for user_id, value in users}
-        self._by_email = {address: Decimal(value) for address, value in emails}
+        return (
+            {user_id: Decimal(value) for user_id, value in users},
+            {address: Decimal(value) for address, value in emails},
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CostDay):

@@ -166,9 +166,10 @@ def day_totals(
         cost_day = api_costs.days.get(day)
         if cost_day is not None:
             if cost_day.grouped_by_user:
-                for cost_user, amount in cost_day.by_user.items():
+                by_user, by_email = cost_day.amounts()
+                for cost_user, amount in by_user.items():
                     out[cost_user or UNATTRIBUTED] = {"cost_usd": _text(amount)}
-                for address, amount in cost_day.by_email.items():
+                for address, amount in by_email.items():
                     out[address] = {"cost_usd": _text(amount)}
             else:
                 out[UNATTRIBUTED] = {"cost_usd": _text(cost_day.pooled)}
