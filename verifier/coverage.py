@@ -28,6 +28,7 @@ from verifier.surfaces import Surface
 DAY_SECONDS = 86_400
 _EPOCH = date(1970, 1, 1)
 _MILLIS_FROM = 100_000_000_000  # a Unix time this large is in milliseconds (year 5138 in s)
+_UNITS = (1, 1_000, 1_000_000, 1_000_000_000)  # seconds, ms, us, ns: each 1,000x the last
 
 Interval = tuple[int, int]
 
@@ -53,11 +54,15 @@ def day_start(day: str) -> int:
 
 
 def timestamp_seconds(value: Any) -> int | None:
-    """A bucket edge as Unix seconds: an integer (seconds, or milliseconds when huge) or
-    an RFC 3339 text with a zone. Only for locating coverage; the parsers read edges in
-    the format the contract names and refuse any other."""
+    """A bucket edge as Unix seconds: an integer (seconds; milliseconds, microseconds or
+    nanoseconds when that large; None beyond) or an RFC 3339 text with a zone. Only for
+    locating coverage; the parsers read edges in the format the contract names and
+    refuse any other."""
     if type(value) is int and value >= 0:
-        return value // 1000 if value >= _MILLIS_FROM else value
+        for per_second in _UNITS:
+            if value // per_second < _MILLIS_FROM:
+                return value // per_second
+        return None
     if isinstance(value, str) and "T" in value:
         try:
             moment = datetime.fromisoformat(value)

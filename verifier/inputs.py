@@ -717,8 +717,10 @@ class _CheckedReader:
         escapes = self._escape_tail + chunk
         # A backslash first: finding one byte is ~70x faster than finding `\u`.
         surrogate = b"\\" in escapes and _LONE_SURROGATE.search(escapes)
-        long_number = _has_digit_run(numbers) and _has_long_number(
-            numbers.translate(_DIGITS_AS_ZERO)
+        long_number = (
+            _has_digit_run(numbers)
+            and _has_long_number(numbers.translate(_DIGITS_AS_ZERO))
+            and not _long_numbers_are_exact_ints(numbers)
         )
         if surrogate or long_number:
             raise NotStreamable("needs the strict whole-file checks")
@@ -772,6 +774,24 @@ def _has_long_number(digits: bytes) -> bool:
             end += 1
         start = digits.find(_SIXTEEN_DIGITS, end)
     return False
+
+
+# A number token of 16+ digits and what follows it (a fraction or an exponent makes it
+# a float; the end of the window: it may go on in the next chunk, which sees it again).
+_LONG_TOKEN = re.compile(rb"[\[:,][ \t\r\n]*(-?[0-9]{16,})([.eE]?)")
+
+
+def _long_numbers_are_exact_ints(window: bytes) -> bool:
+    """Whether every number token of 16+ digits in `window` is an integer JSON keeps
+    exactly (within +-(2**53-1): Unix microseconds, for one): orjson reads those
+    exactly, so the stream goes on. Anything else (an integer beyond, a float with 16+
+    digits before its point) goes to the strict whole-file reader, which refuses it or
+    reads it exactly."""
+    for found in _LONG_TOKEN.finditer(window):
+        digits, after = found.group(1), found.group(2)
+        if after or abs(int(digits)) > MAX_EXACT_INT:
+            return False
+    return True
 
 
 def _follows_separator(digits: bytes, start: int) -> bool:

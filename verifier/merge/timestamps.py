@@ -39,9 +39,14 @@ def _rfc3339(suffix_ok: Callable[[str], bool]) -> Decoder:
     return decode
 
 
+# 10000-01-01T00:00:00Z: a Unix time from here has no UTC date (a unit 1,000x off,
+# microseconds read as seconds, lands far beyond it).
+_NO_DATE_FROM = 253_402_300_800
+
+
 def _unix(scale: int) -> Decoder:
     def decode(value: Any) -> int | None:
-        if type(value) is not int or value < 0:
+        if type(value) is not int or value < 0 or value // scale >= _NO_DATE_FROM:
             return None
         return value // scale
 
