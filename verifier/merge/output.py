@@ -22,7 +22,14 @@ from typing import Any, BinaryIO
 import orjson
 
 from verifier.merge import breakdown, split_join
-from verifier.merge.core import HeldTable, MergedRow, MergeResult, MergeStream, Table
+from verifier.merge.core import (
+    ROW_SLICE,
+    HeldTable,
+    MergedRow,
+    MergeResult,
+    MergeStream,
+    Table,
+)
 from verifier.merge.values import money_text
 
 OUTPUT_FORMAT = "verify-merge"
@@ -186,8 +193,8 @@ def write_csv_table(table: Table, handle: BinaryIO) -> None:
     def lines(batches: Iterator[Sequence[MergedRow]], into: BinaryIO) -> None:
         writer = CsvOut(into, columns(head), head=False)
         for batch in batches:
-            # A date's cells made a slice of its rows at a time: with thousands of people
-            # a date, a whole date's cells (a text per cell) were most of the join's memory.
+            # Cells made a slice of rows at a time (a held table is one batch of every
+            # row; a text per cell of a whole date was most of the join's memory).
             for start in range(0, len(batch), _CELL_SLICE):
                 part = batch[start : start + _CELL_SLICE]
                 texts = _csv_columns(part, rate)
@@ -201,8 +208,8 @@ def write_csv_table(table: Table, handle: BinaryIO) -> None:
         lines(iter(table.batches()), handle)
 
 
-# Rows of a date whose CSV cells are made at once (`write_csv_table`).
-_CELL_SLICE = 4096
+# Rows whose CSV cells are made at once (`write_csv_table`): a streamed table's batch.
+_CELL_SLICE = ROW_SLICE
 
 
 def _csv_columns(rows: Sequence[MergedRow], rate: bool) -> list[Sequence[str]]:
