@@ -27,7 +27,8 @@ from verifier.surfaces import Surface
 
 DAY_SECONDS = 86_400
 _EPOCH = date(1970, 1, 1)
-_MILLIS_FROM = 100_000_000_000  # a Unix time this large is in milliseconds (year 5138 in s)
+# A Unix time this large is not in seconds (year 5138) but in a finer unit (`_UNITS`).
+_FINER_FROM = 100_000_000_000
 _UNITS = (1, 1_000, 1_000_000, 1_000_000_000)  # seconds, ms, us, ns: each 1,000x the last
 
 Interval = tuple[int, int]
@@ -60,7 +61,7 @@ def timestamp_seconds(value: Any) -> int | None:
     refuse any other."""
     if type(value) is int and value >= 0:
         for per_second in _UNITS:
-            if value // per_second < _MILLIS_FROM:
+            if value // per_second < _FINER_FROM:
                 return value // per_second
         return None
     if isinstance(value, str) and "T" in value:

@@ -240,9 +240,10 @@ def restatements_between(items: Sequence[Input]) -> list[Finding]:
         indexes = [_coverage_of(item) for item in captures]
         plan = plan_merge(indexes, names)
         reads = {
-            position: read_exact(item, _own_plan(item), only_days(frozenset(days)))
+            position: read_exact(
+                captures[position], _own_plan(captures[position]), only_days(frozenset(days))
+            )
             for position, days in plan.value_days.items()
-            for item in (captures[position],)
         }
         surfaces = [item.surface.name for item in captures]
         return restatements(plan, _restated_values(plan, surfaces, reads))
@@ -331,7 +332,9 @@ def _restated_values(
         return hashlib.blake2b(text, digest_size=16).digest()
 
     pairs = [((v.older, v.surface, v.day), (v.newer, v.surface, v.day)) for v in plan.versions]
-    wanted = {key for pair in pairs if digest(*pair[0]) != digest(*pair[1]) for key in pair}
+    # Each capture's date digested once, though it may be in several versions.
+    digests = {key: digest(*key) for pair in pairs for key in pair}
+    wanted = {key for pair in pairs if digests[pair[0]] != digests[pair[1]] for key in pair}
     # A version sharing a capture's date with one that differs is compared on the same
     # totals (a file given twice: a tie, which must agree, and a newer version).
     while grown := {key for pair in pairs if wanted & set(pair) for key in pair} - wanted:
